@@ -1,0 +1,44 @@
+# Quick start:  make run   (pipeline end to end on the built-in data)
+#               make test  (the whole test suite)
+# Both create the virtualenv in .venv when it is missing.
+
+VENV      ?= .venv
+PY        := $(VENV)/bin/python
+STAMP     := $(VENV)/.installed
+# TensorFlow Recommenders needs Keras 2: must be set before TensorFlow is imported.
+export TF_USE_LEGACY_KERAS := 1
+export TF_CPP_MIN_LOG_LEVEL ?= 2
+export PYTHONWARNINGS ?= ignore::DeprecationWarning
+
+.PHONY: venv run test test-fast bench bench-methods clean
+
+venv: $(STAMP)
+
+$(STAMP): setup.py constraints.txt
+	@set -e; \
+	if [ ! -x "$(PY)" ]; then \
+	  interp=$$(scripts/find_python310.sh); \
+	  echo "creating $(VENV) with $$interp"; \
+	  "$$interp" -m venv "$(VENV)"; \
+	fi; \
+	echo "installing wt_keras and the TFX 1.16 stack into $(VENV) (takes 2-4 minutes the first time)"; \
+	"$(PY)" -m pip install -q --upgrade "pip<25" wheel 2>&1 | grep -v "^WARNING: Location" || true; \
+	"$(PY)" -m pip install -q -c constraints.txt -e ".[pipeline,test]" 2>&1 | grep -vE "^WARNING: Location|DEPRECATION" || true; \
+	"$(PY)" -c "import wt_keras, tensorflow_recommenders, tfx.v1, tensorflow_data_validation" ; \
+	touch "$(STAMP)"
+
+run: $(STAMP)
+	$(VENV)/bin/wt-train
+
+test: $(STAMP)
+	$(PY) -m pytest -q tests
+
+test-fast: $(STAMP)
+	$(PY) -m pytest -q -m "not slow" tests
+
+bench: $(STAMP)
+	$(PY) benchmarks/heads_train_step.py
+	$(PY) benchmarks/xauc_speed.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info
