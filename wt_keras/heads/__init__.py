@@ -1,0 +1,25 @@
+"""Watch-time heads: Keras layers hidden -> logits with a loss and E[T | x].
+
+| head | logits | model |
+|---|---|---|
+| `BinomialSoftLabelHead` | [B, K] | SWaT-Binom |
+| `BucketizedGeometricHead` | [B, K+1] | SWaT-Geo |
+| `GeometricHead` | [B, 1] | vanilla geometric |
+| `WeightedLogisticHead` | [B, 1] | WLR |
+| `OrdinalHead`, `CreadHead` | [B, K] | OR, CREAD |
+| `D2QHead` | [B, 1] | D2Q |
+| `RegressionHead` | [B, 1] | squared-error baseline |
+
+`ConfidenceTower` gives EXUM's confidence c for any head's `loss`.
+"""
+from wt_keras.heads.base import WatchTimeHead
+from wt_keras.heads.confidence import ConfidenceTower
+from wt_keras.heads.d2q import D2QHead
+from wt_keras.heads.geometric import GeometricHead, WeightedLogisticHead
+from wt_keras.heads.ordinal import CreadHead, OrdinalHead
+from wt_keras.heads.regression import RegressionHead
+from wt_keras.heads.swat import BinomialSoftLabelHead, BucketizedGeometricHead
+
+__all__ = ["WatchTimeHead", "ConfidenceTower", "D2QHead", "GeometricHead",
+           "WeightedLogisticHead", "CreadHead", "OrdinalHead", "RegressionHead",
+           "BinomialSoftLabelHead", "BucketizedGeometricHead"]

@@ -1,0 +1,46 @@
+"""EXUM's training-only confidence tower (Wu et al., arXiv 2504.07575)."""
+import tensorflow as tf
+
+from wt_keras._keras import keras, register
+
+
+@register
+class ConfidenceTower(keras.layers.Layer):
+    """A small MLP on the shared bottom giving a confidence c = σ(·) ∈ (0, 1).
+
+    Pass its output to a head's `loss(..., confidence=c)` to train with EXUM.
+    The tower is used for training only: the serving export leaves it (and
+    its variables) out. `outputs > 1` gives one confidence per head output
+    (e.g. per ordinal threshold); the default shares one c per sample.
+
+    Args:
+      units: hidden layer sizes of the MLP.
+      outputs: number of confidences per sample (1, or the head's logit count).
+      activation: hidden activation.
+
+    Example:
+    >>> tower = ConfidenceTower(units=(32,))
+    >>> tower(tf.zeros([4, 16])).shape
+    TensorShape([4, 1])
+    """
+
+    def __init__(self, units=(32,), outputs=1, activation="relu", **kwargs):
+        super().__init__(**kwargs)
+        if outputs < 1 or any(u < 1 for u in units):
+            raise ValueError(f"units and outputs must be positive, got units={units}, outputs={outputs}.")
+        self.units = tuple(int(u) for u in units)
+        self.outputs = int(outputs)
+        self.activation = activation
+        self.hidden_layers = [keras.layers.Dense(u, activation=activation, name=f"hidden_{i}")
+                              for i, u in enumerate(self.units)]
+        self.confidence_layer = keras.layers.Dense(self.outputs, activation="sigmoid",
+                                                   name="confidence")
+
+    def call(self, hidden):
+        for layer in self.hidden_layers:
+            hidden = layer(hidden)
+        return self.confidence_layer(hidden)
+
+    def get_config(self):
+        return {**super().get_config(), "units": list(self.units), "outputs": self.outputs,
+                "activation": self.activation}

@@ -1,0 +1,84 @@
+"""Single-probability heads: vanilla geometric (SWaT Assumption 3) and WLR."""
+import tensorflow as tf
+
+from wt_keras import ops
+from wt_keras._keras import register
+from wt_keras.heads.base import WatchTimeHead
+from wt_keras.heads.swat import integer_units
+
+
+@register
+class GeometricHead(WatchTimeHead):
+    """Vanilla geometric model: one stationary continuation probability.
+
+        P(Y = y) = p^y (1 − p),  loss = y·softplus(−z) + softplus(z),
+        E[T | x] = e^z / α
+
+    with Y = round(α·T). The logit is clamped at `max_logit` inside E. EXUM
+    target: y / (y + 1) with weight y + 1 (SWaT-Geo with a single open bucket).
+
+    Example:
+    >>> head = GeometricHead()
+    >>> float(head.expected_value(tf.math.log([[12.0]]))[0])
+    12.0
+    """
+
+    def __init__(self, time_scale=1.0, max_logit=20.0, confidence_penalty=1.0, **kwargs):
+        integer_units([1.0], time_scale)   # validates α
+        super().__init__(num_logits=1, confidence_penalty=confidence_penalty, **kwargs)
+        self.time_scale = float(time_scale)
+        self.max_logit = float(max_logit)
+
+    def _likelihood_loss(self, watch_time, logits, **context):
+        return ops.geometric_nll(tf.round(watch_time * self.time_scale), logits[:, 0])
+
+    def _confidence_targets(self, watch_time, logits, **context):
+        units = tf.round(watch_time * self.time_scale)[:, None]
+        return units / (units + 1.0), units + 1.0
+
+    def expected_value(self, logits, **context):
+        logits = self._check_logits(logits)
+        return ops.geometric_expected_watch_time(logits[:, 0], self.max_logit) / self.time_scale
+
+    def get_config(self):
+        return {**super().get_config(), "time_scale": self.time_scale,
+                "max_logit": self.max_logit}
+
+
+@register
+class WeightedLogisticHead(WatchTimeHead):
+    """Weighted logistic regression baseline (Covington et al., RecSys 2016).
+
+    With a click flag: clicked → (label 1, weight T), unclicked → (label 0,
+    weight 1). Without one (auto-play feeds) every impression is a positive
+    of weight T and a negative of weight 1, which equals the geometric
+    negative log-likelihood. Serving: E[T | x] ≈ e^z (clamped at `max_logit`).
+
+    Call `loss(watch_time, logits, clicked=flags)` to use click flags.
+
+    Example:
+    >>> head = WeightedLogisticHead()
+    >>> head(tf.zeros([4, 8])).shape
+    TensorShape([4, 1])
+    """
+
+    def __init__(self, max_logit=20.0, confidence_penalty=1.0, **kwargs):
+        super().__init__(num_logits=1, confidence_penalty=confidence_penalty, **kwargs)
+        self.max_logit = float(max_logit)
+
+    def _likelihood_loss(self, watch_time, logits, clicked=None, **context):
+        return ops.weighted_logistic_loss(watch_time, logits[:, 0], clicked)
+
+    def _confidence_targets(self, watch_time, logits, clicked=None, **context):
+        watch_time = watch_time[:, None]
+        if clicked is None:
+            return watch_time / (watch_time + 1.0), watch_time + 1.0
+        clicked = tf.reshape(tf.cast(clicked, watch_time.dtype), [-1, 1])
+        return clicked, clicked * watch_time + (1.0 - clicked)
+
+    def expected_value(self, logits, **context):
+        logits = self._check_logits(logits)
+        return ops.geometric_expected_watch_time(logits[:, 0], self.max_logit)
+
+    def get_config(self):
+        return {**super().get_config(), "max_logit": self.max_logit}

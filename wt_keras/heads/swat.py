@@ -1,0 +1,151 @@
+"""SWaT heads: bucketized binomial and bucketized geometric (Yang et al. 2025)."""
+import numpy as np
+import tensorflow as tf
+
+from wt_keras import ops
+from wt_keras._keras import register
+from wt_keras.buckets import validate_boundaries
+from wt_keras.heads.base import WatchTimeHead
+
+
+def integer_units(boundaries, time_scale):
+    """Endpoints in integer units round(α·t_k); they must stay distinct and > 0."""
+    if not time_scale > 0:
+        raise ValueError(f"time_scale (α) must be > 0, got {time_scale}.")
+    units = np.round(np.asarray(boundaries, np.float64) * time_scale)
+    if units[0] < 1 or np.any(np.diff(units) < 1):
+        raise ValueError(
+            f"At time_scale={time_scale}, the boundaries {np.asarray(boundaries).tolist()} do "
+            "not round to distinct positive integer units. Pass "
+            "buckets.integerize(boundaries, time_scale) or increase time_scale.")
+    return units
+
+
+@register
+class BinomialSoftLabelHead(WatchTimeHead):
+    """SWaT-Binom: the user jumps around; K finite buckets (Assumption 1).
+
+    In bucket k each of the w_k seconds is watched independently with
+    probability p_k = σ(z_k). Training uses soft labels ŷ_k = y_k / w_k with
+    y_k = clip(T − t_{k−1}, 0, w_k):
+
+        loss = Σ_k c_k · BCE(ŷ_k, p_k),   c_k = 1 (default) or w_k
+        E[T | x] = Σ_k w_k p_k
+
+    `weight_by_width=True` gives the exact binomial likelihood. t_K should
+    cover the label range: watch time above t_K is truncated to t_K.
+    EXUM target: ŷ_k (beyond the EXUM paper).
+
+    Args:
+      boundaries: t_1..t_K in seconds, strictly increasing, > 0.
+      weight_by_width: weight bucket k's cross-entropy by w_k.
+      confidence_penalty: EXUM λ.
+
+    Example:
+    >>> head = BinomialSoftLabelHead(boundaries=[3.0, 8.0, 20.0])
+    >>> logits = head(tf.zeros([2, 16]))                 # [2, 3]
+    >>> float(head.expected_value(logits)[0])            # Σ w_k · 0.5
+    10.0
+    """
+
+    def __init__(self, boundaries, weight_by_width=False, confidence_penalty=1.0,
+                 **kwargs):
+        boundaries = validate_boundaries(boundaries)
+        super().__init__(num_logits=len(boundaries),
+                         confidence_penalty=confidence_penalty, **kwargs)
+        self.boundaries = boundaries
+        self.weight_by_width = bool(weight_by_width)
+        self._lower, self._upper = ops.bucket_edges(boundaries)
+        self.widths = self._upper - self._lower
+
+    def _likelihood_loss(self, watch_time, logits, **context):
+        return ops.binomial_soft_label_loss(watch_time, logits, self._lower, self._upper,
+                                            self.weight_by_width)
+
+    def _confidence_targets(self, watch_time, logits, **context):
+        soft_labels = (ops.bucket_coverage(watch_time, self._lower, self._upper)
+                       / tf.cast(self.widths, watch_time.dtype))
+        weights = None
+        if self.weight_by_width:
+            weights = tf.broadcast_to(tf.cast(self.widths, watch_time.dtype), tf.shape(soft_labels))
+        return soft_labels, weights
+
+    def expected_value(self, logits, **context):
+        return ops.binomial_expected_watch_time(self._check_logits(logits), self.widths)
+
+    def serving_outputs(self, logits, **context):
+        return {"watch_time": self.expected_value(logits),
+                "bucket_probabilities": tf.sigmoid(logits)}
+
+    def get_config(self):
+        return {**super().get_config(), "boundaries": self.boundaries.tolist(),
+                "weight_by_width": self.weight_by_width}
+
+
+@register
+class BucketizedGeometricHead(WatchTimeHead):
+    """SWaT-Geo: sequential watching with bucket-specific retention (Assumption 2).
+
+    K finite buckets plus the open bucket [t_K, ∞): K + 1 logits. Watch time is
+    counted in integer units Y = round(α·T) (α = `time_scale`) with
+    endpoints α·t_k, which must be distinct integers. With R_m = Π_{i<m} p_i^{w_i}:
+
+        P(Y = y) = R_m p_m^{y − t_{m−1}} (1 − p_m),   y in bucket m
+        loss = −Σ_k [y_k log p_k + n_k log(1 − p_k)]
+        E[T | x] = (Σ_{m≤K} R_m p_m (1 − p_m^{w_m})/(1 − p_m) + R_{K+1} e^{z_{K+1}}) / α
+
+    The open bucket's logit is clamped at `max_tail_logit` inside E (p → 1
+    makes E unbounded). EXUM target (beyond the paper): the per-bucket
+    continuation frequency y_k / (y_k + n_k) with weight y_k + n_k.
+
+    Args:
+      boundaries: t_1..t_K in seconds, strictly increasing, > 0; α·t_k must
+        round to distinct positive integers (see `buckets.integerize`).
+      time_scale: α, integer units per second.
+      max_tail_logit: clamp of z_{K+1} in the expectation.
+      confidence_penalty: EXUM λ.
+
+    Example:
+    >>> head = BucketizedGeometricHead(boundaries=[3.0, 8.0, 20.0])
+    >>> head(tf.zeros([2, 16])).shape
+    TensorShape([2, 4])
+    """
+
+    def __init__(self, boundaries, time_scale=1.0, max_tail_logit=20.0,
+                 confidence_penalty=1.0, **kwargs):
+        boundaries = validate_boundaries(boundaries)
+        units = integer_units(boundaries, time_scale)
+        super().__init__(num_logits=len(units) + 1,
+                         confidence_penalty=confidence_penalty, **kwargs)
+        self.boundaries = boundaries
+        self.time_scale = float(time_scale)
+        self.max_tail_logit = float(max_tail_logit)
+        self._lower, self._upper = ops.bucket_edges(units, open_last_bucket=True)
+        self.unit_widths = np.diff(np.concatenate([[0.0], units]))
+
+    def _units(self, watch_time):
+        return tf.round(watch_time * self.time_scale)
+
+    def _likelihood_loss(self, watch_time, logits, **context):
+        return ops.bucketized_geometric_nll(self._units(watch_time), logits,
+                                            self._lower, self._upper)
+
+    def _confidence_targets(self, watch_time, logits, **context):
+        units = self._units(watch_time)
+        stays = ops.bucket_coverage(units, self._lower, self._upper)
+        exits = ops.bucket_exit(units, self._lower, self._upper)
+        trials = stays + exits
+        return tf.math.divide_no_nan(stays, trials), trials
+
+    def expected_value(self, logits, **context):
+        expected_units = ops.bucketized_geometric_expected_watch_time(
+            self._check_logits(logits), self.unit_widths, self.max_tail_logit)
+        return expected_units / self.time_scale
+
+    def serving_outputs(self, logits, **context):
+        return {"watch_time": self.expected_value(logits),
+                "bucket_probabilities": tf.sigmoid(logits)}
+
+    def get_config(self):
+        return {**super().get_config(), "boundaries": self.boundaries.tolist(),
+                "time_scale": self.time_scale, "max_tail_logit": self.max_tail_logit}

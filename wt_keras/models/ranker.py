@@ -1,0 +1,106 @@
+"""`WatchTimeRanker`: a TFRS ranking model with a watch-time head."""
+import numpy as np
+import tensorflow as tf
+import tensorflow_recommenders as tfrs
+
+from wt_keras import metrics as wt_metrics
+from wt_keras._keras import keras
+from wt_keras.losses import WatchTimeLoss
+from wt_keras.models.features import FeatureEncoder
+
+
+def shared_bottom(units, name="shared_bottom"):
+    """The MLP shared by the head and the (training-only) confidence tower."""
+    return keras.Sequential([keras.layers.Dense(u, activation="relu", name=f"dense_{i}")
+                             for i, u in enumerate(units)], name=name)
+
+
+class WatchTimeRanker(tfrs.Model):
+    """features → id embeddings + dense features → shared bottom → head.
+
+    A `tfrs.Model` whose `tfrs.tasks.Ranking` task holds a `WatchTimeLoss`
+    and watch-time metrics (MAE, Pearson, and mean EXUM confidence when a
+    `ConfidenceTower` is attached). Calling the model returns E[T | x] in
+    seconds; the tower only takes part in `compute_loss`.
+
+    Args:
+      head: a `wt_keras.heads` layer.
+      categorical_features: {name: hash bins} (ids and string features).
+      dense_features: non-negative numeric feature names; include the
+        duration feature to let the model see it.
+      label_key: watch-time column in seconds.
+      duration_feature: duration column in seconds, passed to the head as
+        `duration` (D2Q needs it).
+      click_feature: optional click flag passed to the head as `clicked` (WLR).
+      bottom_units: shared-bottom layer sizes (EXUM paper: [128, 64, 32]).
+      embedding_dim: id embedding size.
+      confidence_tower: optional `heads.ConfidenceTower` (EXUM).
+
+    Example:
+    >>> head = heads.BucketizedGeometricHead(boundaries=[3.0, 8.0, 20.0])
+    >>> model = WatchTimeRanker(head, {"user_id": 1000, "video_id": 1000}, ["duration_s"])
+    >>> model.compile(optimizer=tf.keras.optimizers.Adam(1e-3))
+    >>> # model.fit(tf.data.Dataset of feature dicts incl. "watch_time_s")
+    """
+
+    def __init__(self, head, categorical_features, dense_features=("duration_s",),
+                 label_key="watch_time_s", duration_feature="duration_s", click_feature=None,
+                 bottom_units=(128, 64, 32), embedding_dim=16, confidence_tower=None, **kwargs):
+        super().__init__(**kwargs)
+        self.head = head
+        self.encoder = FeatureEncoder(categorical_features, dense_features, embedding_dim)
+        self.bottom = shared_bottom(bottom_units)
+        self.confidence_tower = confidence_tower
+        self.label_key = label_key
+        self.duration_feature = duration_feature
+        self.click_feature = click_feature
+        self.bottom_units = tuple(bottom_units)
+        task_metrics = [wt_metrics.MeanAbsoluteError(name="mae"),
+                        wt_metrics.PearsonCorrelation(name="pearson")]
+        if confidence_tower is not None:
+            task_metrics.append(wt_metrics.MeanConfidence(name="mean_confidence"))
+        self.task = tfrs.tasks.Ranking(loss=WatchTimeLoss(head), metrics=task_metrics)
+
+    def context(self, features):
+        """Head context from the features: `duration`, `clicked` when configured."""
+        context = {}
+        if self.duration_feature and self.duration_feature in features:
+            context["duration"] = tf.reshape(tf.cast(features[self.duration_feature], tf.float32), [-1])
+        if self.click_feature and self.click_feature in features:
+            context["clicked"] = tf.reshape(features[self.click_feature], [-1])
+        return context
+
+    def hidden(self, features, training=False):
+        return self.bottom(self.encoder(features), training=training)
+
+    def call(self, features, training=False):
+        logits = self.head(self.hidden(features, training))
+        return self.head.expected_value(logits, **self.context(features))
+
+    def compute_loss(self, features, training=False):
+        if self.label_key not in features:
+            raise KeyError(f"the label '{self.label_key}' (watch time in seconds) is missing from "
+                           "the training features; set label_key to the watch-time column.")
+        hidden = self.hidden(features, training)
+        logits = self.head(hidden)
+        context = self.context(features)
+        predictions = {"logits": logits,
+                       "watch_time": self.head.expected_value(logits, **context)}
+        if self.confidence_tower is not None:
+            predictions["confidence"] = self.confidence_tower(hidden, training=training)
+        labels = {"watch_time": tf.reshape(tf.cast(features[self.label_key], tf.float32), [-1]),
+                  **context}
+        return self.task(labels=labels, predictions=predictions, training=training)
+
+    def adapt(self, features):
+        """Fits feature statistics and the head's starting bias on training data.
+
+        Args:
+          features: dict or DataFrame of numpy columns (a training sample).
+        """
+        self.encoder.adapt(features)
+        context = {}
+        if self.duration_feature and self.duration_feature in features:
+            context["duration"] = np.asarray(features[self.duration_feature], np.float32)
+        self.head.initialize_bias(np.asarray(features[self.label_key], np.float32), **context)
+        return self

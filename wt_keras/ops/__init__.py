@@ -1,0 +1,17 @@
+"""Pure TensorFlow functions: every formula of the heads lives here, once.
+
+Layers in `wt_keras.heads` and losses in `wt_keras.losses` are thin wrappers
+around these functions (the TF-Ranking `losses_impl` pattern). All functions
+take logits, never probabilities: log p = log σ(z) and log(1 − p) = log σ(−z).
+"""
+from wt_keras.ops.bucketing import bucket_coverage, bucket_edges, bucket_exit
+from wt_keras.ops.d2q import d2q_duration_group, d2q_quantile_label, d2q_watch_time
+from wt_keras.ops.exum import confidence_penalty, fused_binary_cross_entropy
+from wt_keras.ops.exum import fused_squared_error
+from wt_keras.ops.geometric import geometric_expected_watch_time, geometric_nll
+from wt_keras.ops.geometric import weighted_logistic_loss
+from wt_keras.ops.ordinal import huber, ordinal_cross_entropy, ordinal_labels
+from wt_keras.ops.ordinal import ordinal_monotonicity_penalty, ordinal_restored_watch_time
+from wt_keras.ops.swat import binomial_expected_watch_time, binomial_soft_label_loss
+from wt_keras.ops.swat import bucketized_geometric_expected_watch_time
+from wt_keras.ops.swat import bucketized_geometric_nll, geometric_partial_sum

@@ -1,0 +1,39 @@
+"""Ordinal regression over bucket endpoints and CREAD (Sun et al., AAAI 2024).
+
+Output m predicts the survival probability φ_m = P(T > t_m | x) = σ(z_m).
+"""
+import tensorflow as tf
+
+
+def ordinal_labels(watch_time, boundaries):
+    """Survival labels 1[T > t_m], shape [B, M]."""
+    boundaries = tf.cast(boundaries, watch_time.dtype)
+    return tf.cast(tf.expand_dims(watch_time, -1) > boundaries, watch_time.dtype)
+
+
+def ordinal_cross_entropy(watch_time, logits, boundaries):
+    """Σ_m BCE(1[T > t_m], φ_m), shape [B]."""
+    labels = ordinal_labels(watch_time, boundaries)
+    return tf.reduce_sum(
+        tf.nn.sigmoid_cross_entropy_with_logits(labels=labels, logits=logits), -1)
+
+
+def ordinal_restored_watch_time(logits, widths):
+    """CREAD restoration E[T] ≈ Σ_m φ_m (t_m − t_{m−1}), shape [B].
+
+    ∫_0^{t_M} P(T > t) dt with the survival function held at φ_m on bucket m.
+    """
+    return tf.reduce_sum(tf.cast(widths, logits.dtype) * tf.sigmoid(logits), -1)
+
+
+def ordinal_monotonicity_penalty(logits):
+    """Σ_m max(φ_{m+1} − φ_m, 0): survival probabilities must not increase."""
+    survival = tf.sigmoid(logits)
+    return tf.reduce_sum(tf.nn.relu(survival[..., 1:] - survival[..., :-1]), -1)
+
+
+def huber(error, delta=1.0):
+    """Huber loss of an error: ½e² for |e| ≤ δ, δ(|e| − ½δ) beyond."""
+    abs_error = tf.abs(error)
+    quadratic = tf.minimum(abs_error, delta)
+    return 0.5 * quadratic ** 2 + delta * (abs_error - quadratic)

@@ -1,0 +1,120 @@
+"""SWaT watch-time models (Yang et al., KDD 2025), SPEC §4.
+
+SWaT-Binom (Assumption 1, wandering user): within bucket k each of the w_k
+seconds is watched independently with probability p_k = σ(z_k).
+SWaT-Geo (Assumption 2, focused user): watching is sequential; after each
+second of bucket k the user continues with probability p_k; the last bucket
+[t_K, ∞) is open.
+"""
+import tensorflow as tf
+
+from wt_keras.ops.bucketing import bucket_coverage, bucket_exit
+
+# Below this value of w·(−log p) the partial geometric sum is evaluated by its
+# Taylor expansion: the closed form divides 0 by 0 once p rounds to 1.
+_SMALL_EXPONENT = 1e-4
+
+
+def binomial_soft_label_loss(watch_time, logits, lower, upper,
+                             weight_by_width=False):
+    """SWaT-Binom loss Σ_k BCE(ŷ_k, p_k) with soft labels ŷ_k = y_k / w_k.
+
+    y_k = clip(T − t_{k−1}, 0, w_k) is the coverage of bucket k (the paper's
+    Eq. 2 label under its "boredom" assumption). With `weight_by_width` each
+    term is multiplied by w_k, which is the exact binomial negative
+    log-likelihood −Σ_k [y_k log p_k + (w_k − y_k) log(1 − p_k)] up to a
+    constant; unweighted (the default) matches the paper's Eq. 1/11 weights.
+
+    Args:
+      watch_time: [B] seconds (values above t_K are truncated to t_K).
+      logits: [B, K] bucket logits z_k.
+      lower, upper: [K] finite bucket edges.
+      weight_by_width: multiply bucket k's term by w_k.
+
+    Returns:
+      [B] per-example loss.
+    """
+    coverage = bucket_coverage(watch_time, lower, upper)
+    widths = tf.cast(upper, logits.dtype) - tf.cast(lower, logits.dtype)
+    soft_labels = coverage / widths
+    per_bucket = tf.nn.sigmoid_cross_entropy_with_logits(
+        labels=soft_labels, logits=logits)
+    if weight_by_width:
+        per_bucket = per_bucket * widths
+    return tf.reduce_sum(per_bucket, axis=-1)
+
+
+def binomial_expected_watch_time(logits, widths):
+    """SWaT-Binom expectation E[T | x] = Σ_k w_k σ(z_k), shape [B]."""
+    widths = tf.cast(widths, logits.dtype)
+    return tf.reduce_sum(widths * tf.sigmoid(logits), axis=-1)
+
+
+def bucketized_geometric_nll(watch_time, logits, lower, upper):
+    """SWaT-Geo negative log-likelihood −Σ_k [y_k log p_k + n_k log(1 − p_k)].
+
+    P(Y = y) = R_m p_m^{y − t_{m−1}} (1 − p_m) for y in bucket m, with
+    R_m = Π_{i<m} p_i^{w_i}. Buckets after the exit bucket contribute
+    nothing (y_k = n_k = 0), the open last bucket has y_{K+1} = max(Y − t_K, 0).
+
+    Args:
+      watch_time: [B] integer-valued units Y (already scaled by α).
+      logits: [B, K+1] bucket logits, the last one for [t_K, ∞).
+      lower, upper: [K+1] edges, upper[-1] = +inf.
+
+    Returns:
+      [B] per-example loss.
+    """
+    coverage = bucket_coverage(watch_time, lower, upper)
+    exits = bucket_exit(watch_time, lower, upper)
+    return tf.reduce_sum(coverage * tf.nn.softplus(-logits)
+                         + exits * tf.nn.softplus(logits), axis=-1)
+
+
+def geometric_partial_sum(logits, widths):
+    """Σ_{j=1}^{w} p^j = p (1 − p^w) / (1 − p), evaluated stably.
+
+    Uses e^z · (−expm1(w log σ(z))) and, where w·(−log p) < 1e-4 (p so
+    close to 1 that 1 − p rounds badly), the expansion w − u·w(w+1)/2 with
+    u = −log p. The result lies in [0, w] for every finite z.
+    """
+    widths = tf.cast(widths, logits.dtype)
+    neg_log_p = tf.nn.softplus(-logits)                       # u = −log p ≥ 0
+    exponent = widths * neg_log_p
+    small = exponent < _SMALL_EXPONENT
+    # Both branches are evaluated by tf.where: keep the unused one finite so
+    # that its gradient cannot turn into 0 · inf = NaN.
+    safe_logits = tf.where(small, tf.zeros_like(logits), logits)
+    safe_exponent = tf.where(small, tf.ones_like(exponent), exponent)
+    closed_form = tf.exp(safe_logits) * -tf.math.expm1(-safe_exponent)
+    expansion = widths - neg_log_p * widths * (widths + 1.0) / 2.0
+    return tf.where(small, expansion, closed_form)
+
+
+def bucketized_geometric_expected_watch_time(logits, widths,
+                                             max_tail_logit=20.0):
+    """SWaT-Geo closed-form expectation (the paper's Eq. 6), shape [B].
+
+    E = Σ_{m≤K} R_m p_m (1 − p_m^{w_m}) / (1 − p_m) + R_{K+1} p_{K+1}/(1 − p_{K+1})
+    with log R = exclusive cumsum of w_m log σ(z_m). The open bucket's mean
+    p/(1 − p) = e^z is unbounded as p → 1: its logit is clamped at
+    `max_tail_logit` (default 20, i.e. at most e^20 ≈ 4.9e8 units past t_K),
+    which keeps E finite for any logits.
+
+    Args:
+      logits: [B, K+1] bucket logits.
+      widths: [K] finite bucket widths (in the same units as the result).
+      max_tail_logit: clamp of the open bucket's logit.
+
+    Returns:
+      [B] expected watch time in the units of `widths`.
+    """
+    finite_logits, tail_logit = logits[..., :-1], logits[..., -1]
+    widths = tf.cast(widths, logits.dtype)
+    log_stay = widths * tf.math.log_sigmoid(finite_logits)     # log p_m^{w_m}
+    log_reach = tf.math.cumsum(log_stay, axis=-1, exclusive=True)
+    finite_part = tf.reduce_sum(
+        tf.exp(log_reach) * geometric_partial_sum(finite_logits, widths), -1)
+    log_reach_tail = tf.reduce_sum(log_stay, axis=-1)
+    tail_part = tf.exp(log_reach_tail + tf.minimum(tail_logit, max_tail_logit))
+    return finite_part + tail_part
