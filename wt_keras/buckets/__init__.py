@@ -1,0 +1,33 @@
+"""Bucket endpoints and label tables for watch-time heads (pure numpy).
+
+* `parse_grid_spec`, `PRESETS`: percentile grids ("uniform:K", "A-B:STEP,...",
+  the six SWaT bucket choices).
+* `boundaries_from_percentiles`, `integerize`, `validate_boundaries`,
+  `widths`: endpoints 0 = t_0 < t_1 < ... < t_K from training percentiles.
+* `warp`, `cread_boundaries`: CREAD error-adaptive discretisation.
+* `d2q_tables`, `d2q_quantile_label`, `d2q_watch_time`: D2Q duration groups
+  and per-group quantile tables.
+
+Compute all of them on the training split only.
+
+Example:
+  >>> import numpy as np
+  >>> from wt_keras import buckets
+  >>> buckets.boundaries_from_percentiles(np.arange(11.0), "uniform:5").tolist()
+  [2.0, 4.0, 6.0, 8.0, 10.0]
+"""
+from wt_keras.buckets.cread import (DEFAULT_ALPHAS, CreadDiscretization,
+                                    cread_boundaries, warp)
+from wt_keras.buckets.d2q import (D2QTables, d2q_quantile_label, d2q_tables,
+                                  d2q_watch_time)
+from wt_keras.buckets.grid import PRESETS, parse_grid_spec
+from wt_keras.buckets.percentiles import (boundaries_from_percentiles,
+                                          integerize, validate_boundaries,
+                                          widths)
+
+__all__ = [
+    "PRESETS", "parse_grid_spec", "boundaries_from_percentiles", "integerize",
+    "validate_boundaries", "widths", "warp", "cread_boundaries",
+    "CreadDiscretization", "DEFAULT_ALPHAS", "d2q_tables",
+    "d2q_quantile_label", "d2q_watch_time", "D2QTables",
+]
