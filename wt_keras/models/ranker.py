@@ -35,6 +35,9 @@ class WatchTimeRanker(tfrs.Model):
       bottom_units: shared-bottom layer sizes (EXUM paper: [128, 64, 32]).
       embedding_dim: id embedding size.
       confidence_tower: optional `heads.ConfidenceTower` (EXUM).
+      global_batch_size: set under a `tf.distribute` strategy: the loss is
+        then summed per replica and divided by the global batch size (Keras
+        refuses mean reductions inside custom train steps under a strategy).
 
     Example:
     >>> head = heads.BucketizedGeometricHead(boundaries=[3.0, 8.0, 20.0])
@@ -45,7 +48,8 @@ class WatchTimeRanker(tfrs.Model):
 
     def __init__(self, head, categorical_features, dense_features=("duration_s",),
                  label_key="watch_time_s", duration_feature="duration_s", click_feature=None,
-                 bottom_units=(128, 64, 32), embedding_dim=16, confidence_tower=None, **kwargs):
+                 bottom_units=(128, 64, 32), embedding_dim=16, confidence_tower=None,
+                 global_batch_size=None, **kwargs):
         super().__init__(**kwargs)
         self.head = head
         self.encoder = FeatureEncoder(categorical_features, dense_features, embedding_dim)
@@ -59,7 +63,12 @@ class WatchTimeRanker(tfrs.Model):
                         wt_metrics.PearsonCorrelation(name="pearson")]
         if confidence_tower is not None:
             task_metrics.append(wt_metrics.MeanConfidence(name="mean_confidence"))
-        self.task = tfrs.tasks.Ranking(loss=WatchTimeLoss(head), metrics=task_metrics)
+        self.global_batch_size = global_batch_size
+        if global_batch_size:
+            loss = WatchTimeLoss(head, reduction=keras.losses.Reduction.SUM)
+        else:
+            loss = WatchTimeLoss(head)
+        self.task = tfrs.tasks.Ranking(loss=loss, metrics=task_metrics)
 
     def context(self, features):
         """Head context from the features: `duration`, `clicked` when configured."""
@@ -90,7 +99,10 @@ class WatchTimeRanker(tfrs.Model):
             predictions["confidence"] = self.confidence_tower(hidden, training=training)
         labels = {"watch_time": tf.reshape(tf.cast(features[self.label_key], tf.float32), [-1]),
                   **context}
-        return self.task(labels=labels, predictions=predictions, training=training)
+        loss = self.task(labels=labels, predictions=predictions, training=training)
+        if self.global_batch_size:
+            loss = loss / float(self.global_batch_size)
+        return loss
 
     def adapt(self, features):
         """Fits feature statistics and the head's starting bias on training data.
