@@ -39,6 +39,11 @@ class WatchTimeHead(keras.layers.Layer):
             self.num_logits, kernel_initializer=self.kernel_initializer,
             bias_initializer=self.bias_initializer, name="logits")
 
+    def build(self, input_shape):
+        if not self.projection.built:
+            self.projection.build(input_shape)
+        super().build(input_shape)
+
     def call(self, hidden):
         return self.projection(hidden)
 

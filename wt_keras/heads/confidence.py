@@ -36,6 +36,14 @@ class ConfidenceTower(keras.layers.Layer):
         self.confidence_layer = keras.layers.Dense(self.outputs, activation="sigmoid",
                                                    name="confidence")
 
+    def build(self, input_shape):
+        shape = tf.TensorShape(input_shape)
+        for layer in self.hidden_layers + [self.confidence_layer]:
+            if not layer.built:
+                layer.build(shape)
+            shape = shape[:-1].concatenate([layer.units])
+        super().build(input_shape)
+
     def call(self, hidden):
         for layer in self.hidden_layers:
             hidden = layer(hidden)

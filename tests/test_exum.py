@@ -1,0 +1,129 @@
+"""EXUM confidence fusion: p′ = c·p + (1 − c)·y, loss(p′) + λ·(−log c)."""
+import numpy as np
+import pytest
+import tensorflow as tf
+from scipy import optimize
+
+from wt_keras import heads, ops
+from _head_cases import HEAD_NAMES, make_heads
+
+WATCH_TIME = tf.constant([0.0, 2.5, 7.0, 8.0, 19.0, 33.0, 120.0], tf.float64)
+DURATION = tf.constant([5.0, 30.0, 12.0, 60.0, 80.0, 20.0, 50.0], tf.float64)
+
+
+def _logits(head, seed=0):
+    rng = np.random.default_rng(seed)
+    return tf.constant(rng.normal(0.0, 1.5, (WATCH_TIME.shape[0], head.num_logits)))
+
+
+@pytest.mark.parametrize("name", HEAD_NAMES)
+def test_full_confidence_reduces_to_the_plain_loss(name):
+    head = make_heads()[name]
+    head.confidence_penalty = 0.0
+    logits = _logits(head)
+    plain = head.loss(WATCH_TIME, logits, duration=DURATION)
+    fused = head.loss(WATCH_TIME, logits, confidence=tf.ones([7, 1], tf.float64), duration=DURATION)
+    np.testing.assert_allclose(fused.numpy(), plain.numpy(), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("name", HEAD_NAMES)
+def test_penalty_is_lambda_times_minus_log_confidence(name):
+    head = make_heads()[name]
+    logits = _logits(head)
+    confidence = tf.constant(np.linspace(0.1, 0.9, 7)[:, None])
+    with_penalty = head.loss(WATCH_TIME, logits, confidence=confidence, duration=DURATION)
+    head.confidence_penalty = 0.0
+    without = head.loss(WATCH_TIME, logits, confidence=confidence, duration=DURATION)
+    lam = make_heads()[name].confidence_penalty
+    np.testing.assert_allclose((with_penalty - without).numpy(),
+                               -lam * np.log(confidence.numpy()[:, 0]), rtol=1e-9)
+
+
+def test_binary_cross_entropy_gradient_is_scaled_by_confidence():
+    """d/dp BCE(y, p′) = c · (p′ − y) / (p′ (1 − p′)), p′ = c p + (1 − c) y."""
+    z = tf.Variable([[0.3, -1.2, 2.0]], dtype=tf.float64)
+    y = np.array([[1.0, 0.0, 0.4]])
+    c = np.array([[0.7]])
+    with tf.GradientTape() as tape:
+        loss = ops.fused_binary_cross_entropy(z, y, tf.constant(c))
+    p = 1 / (1 + np.exp(-z.numpy()))
+    fused = c * p + (1 - c) * y
+    expected = c * (fused - y) / (fused * (1 - fused)) * p * (1 - p)   # chain rule dp/dz
+    np.testing.assert_allclose(tape.gradient(loss, z).numpy(), expected, rtol=1e-9)
+
+
+def test_squared_error_gradient_is_scaled_by_confidence_squared():
+    p = tf.Variable([[0.2], [0.9]], dtype=tf.float64)
+    y = np.array([[0.6], [0.1]])
+    c = np.array([[0.5], [0.8]])
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_sum(ops.fused_squared_error(p, y, tf.constant(c), scale=100.0))
+    np.testing.assert_allclose(tape.gradient(loss, p).numpy(),
+                               c ** 2 * 100.0 ** 2 * (p.numpy() - y), rtol=1e-9)
+
+
+@pytest.mark.parametrize("error", [0.01, 0.04, 0.1, 0.3])
+def test_d2q_optimal_confidence_is_sqrt_lambda_over_scaled_error(error):
+    """min_c ½ s² c² e² − λ log c  →  c* = min(1, √λ / (s e))  (λ = 16, s = 100)."""
+    head = heads.D2QHead([], [[0.0, 100.0]])           # one group: q = T / 100
+    watch_time = tf.constant([50.0], tf.float64)
+    logit = np.log((0.5 + error) / (0.5 - error))
+    logits = tf.constant([[logit]])
+
+    def loss(c):
+        return float(head.loss(watch_time, logits, confidence=tf.constant([[c]], tf.float64),
+                               duration=tf.constant([1.0], tf.float64))[0])
+    best = optimize.minimize_scalar(loss, bounds=(1e-4, 1.0), method="bounded",
+                                    options={"xatol": 1e-8}).x
+    assert best == pytest.approx(min(1.0, np.sqrt(16.0) / (100.0 * error)), abs=1e-3)
+
+
+@pytest.mark.parametrize("error", [0.05, 0.3, 0.6, 0.9])
+def test_ordinal_optimal_confidence_matches_closed_form(error):
+    """For a binary label: c* = min(1, λ / ((1 + λ) e)) with e = |y − p|."""
+    head = heads.OrdinalHead([5.0], confidence_penalty=0.1)
+    logits = tf.constant([[np.log((1 - error) / error)]])   # p = 1 − e, label 1 (T > 5)
+
+    def loss(c):
+        return float(head.loss(tf.constant([9.0], tf.float64), logits,
+                               confidence=tf.constant([[c]], tf.float64))[0])
+    best = optimize.minimize_scalar(loss, bounds=(1e-4, 1.0), method="bounded",
+                                    options={"xatol": 1e-8}).x
+    assert best == pytest.approx(min(1.0, 0.1 / (1.1 * error)), abs=1e-3)
+
+
+def test_cread_auxiliary_terms_use_raw_probabilities():
+    head = heads.CreadHead([3.0, 8.0, 20.0], restoration_weight=1.0, monotonicity_weight=0.5)
+    logits = tf.constant([[0.2, 0.8, -1.0], [2.0, 1.0, 0.5]], tf.float64)
+    watch_time = tf.constant([4.0, 30.0], tf.float64)
+    auxiliary = []
+    for c in (0.3, 0.9):
+        confidence = tf.fill([2, 1], tf.constant(c, tf.float64))
+        total = head.loss(watch_time, logits, confidence=confidence)
+        fused = ops.fused_binary_cross_entropy(
+            logits, ops.ordinal_labels(watch_time, head.boundaries), confidence)
+        auxiliary.append((total - fused - head.confidence_penalty * -np.log(c)).numpy())
+    restored = head.expected_value(logits)
+    expected = (ops.huber(restored - watch_time, 1.0)
+                + 0.5 * ops.ordinal_monotonicity_penalty(logits)).numpy()
+    np.testing.assert_allclose(auxiliary[0], expected, rtol=1e-9)
+    np.testing.assert_allclose(auxiliary[1], expected, rtol=1e-9)
+
+
+def test_per_output_confidence_for_ordinal_head():
+    head = heads.OrdinalHead([3.0, 8.0, 20.0])
+    logits = _logits(head)
+    per_output = tf.constant(np.random.default_rng(0).uniform(0.2, 0.9, (7, 3)))
+    loss = head.loss(WATCH_TIME, logits, confidence=per_output)
+    shared = head.loss(WATCH_TIME, logits, confidence=per_output[:, :1])
+    assert loss.shape == [7] and not np.allclose(loss.numpy(), shared.numpy())
+    tower = heads.ConfidenceTower(units=(4,), outputs=3)
+    assert tower(tf.zeros([7, 5])).shape == [7, 3]
+
+
+def test_swat_geo_exum_target_is_continuation_frequency():
+    head = heads.BucketizedGeometricHead([3.0, 8.0])
+    targets, weights = head._confidence_targets(tf.constant([5.0, 12.0]), None)
+    # T = 5: bucket 1 fully stayed (3 of 3), exit in bucket 2 after 2 seconds.
+    np.testing.assert_allclose(targets.numpy(), [[1.0, 2.0 / 3.0, 0.0], [1.0, 1.0, 4.0 / 5.0]])
+    np.testing.assert_allclose(weights.numpy(), [[3.0, 3.0, 0.0], [3.0, 5.0, 5.0]])
