@@ -15,7 +15,8 @@ class GeometricHead(WatchTimeHead):
         E[T | x] = e^z / α
 
     with Y = round(α·T). The logit is clamped at `max_logit` inside E. EXUM
-    target: y / (y + 1) with weight y + 1 (SWaT-Geo with a single open bucket).
+    target: y / (y + 1) with weight y + 1 (SWaT-Geo with a single open bucket);
+    as the weight is in seconds, λ defaults to 10 (see `BucketizedGeometricHead`).
 
     Example:
     >>> head = GeometricHead()
@@ -23,7 +24,7 @@ class GeometricHead(WatchTimeHead):
     12.0
     """
 
-    def __init__(self, time_scale=1.0, max_logit=20.0, confidence_penalty=1.0, **kwargs):
+    def __init__(self, time_scale=1.0, max_logit=20.0, confidence_penalty=10.0, **kwargs):
         integer_units([1.0], time_scale)   # validates α
         super().__init__(num_logits=1, confidence_penalty=confidence_penalty, **kwargs)
         self.time_scale = float(time_scale)
@@ -62,7 +63,7 @@ class WeightedLogisticHead(WatchTimeHead):
     TensorShape([4, 1])
     """
 
-    def __init__(self, max_logit=20.0, confidence_penalty=1.0, **kwargs):
+    def __init__(self, max_logit=20.0, confidence_penalty=10.0, **kwargs):
         super().__init__(num_logits=1, confidence_penalty=confidence_penalty, **kwargs)
         self.max_logit = float(max_logit)
 

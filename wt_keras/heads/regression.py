@@ -11,7 +11,9 @@ class RegressionHead(WatchTimeHead):
     """Regression of T in seconds: loss = ½ (z − T)², E[T | x] = z.
 
     The baseline the other heads are compared with (e.g. train-step cost in
-    `benchmarks/`). Under EXUM the fused output is p′ = c·z + (1 − c)·T.
+    `benchmarks/`). Under EXUM the fused output is p′ = c·z + (1 − c)·T and
+    c* = min(1, √λ / |z − T|): the default λ = 25 lowers c only for errors
+    above 5 seconds.
 
     Example:
     >>> head = RegressionHead()
@@ -19,7 +21,7 @@ class RegressionHead(WatchTimeHead):
     2.0
     """
 
-    def __init__(self, confidence_penalty=1.0, **kwargs):
+    def __init__(self, confidence_penalty=25.0, **kwargs):
         super().__init__(num_logits=1, confidence_penalty=confidence_penalty, **kwargs)
 
     def _likelihood_loss(self, watch_time, logits, **context):

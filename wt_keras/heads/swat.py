@@ -103,7 +103,10 @@ class BucketizedGeometricHead(WatchTimeHead):
         round to distinct positive integers (see `buckets.integerize`).
       time_scale: α, integer units per second.
       max_tail_logit: clamp of z_{K+1} in the expectation.
-      confidence_penalty: EXUM λ.
+      confidence_penalty: EXUM λ. Each bucket's cross-entropy is weighted by
+        y_k + n_k (seconds), so λ lives on a seconds scale too: the default 10
+        keeps c near 1 where the model fits and lowers it on hard samples;
+        λ ≲ 1 lets c collapse and biases p_k towards 1 (see benchmarks).
 
     Example:
     >>> head = BucketizedGeometricHead(boundaries=[3.0, 8.0, 20.0])
@@ -112,7 +115,7 @@ class BucketizedGeometricHead(WatchTimeHead):
     """
 
     def __init__(self, boundaries, time_scale=1.0, max_tail_logit=20.0,
-                 confidence_penalty=1.0, **kwargs):
+                 confidence_penalty=10.0, **kwargs):
         boundaries = validate_boundaries(boundaries)
         units = integer_units(boundaries, time_scale)
         super().__init__(num_logits=len(units) + 1,
