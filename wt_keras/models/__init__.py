@@ -7,7 +7,10 @@ if is_keras3():
         "TF_USE_LEGACY_KERAS=1 before TensorFlow is imported (the heads, losses and "
         "metrics also work under Keras 3).")
 
+from wt_keras.models.factory import METHODS, bucket_tables, build_head, build_ranker  # noqa: E402
+from wt_keras.models.factory import default_features  # noqa: E402
 from wt_keras.models.features import FeatureEncoder  # noqa: E402
 from wt_keras.models.ranker import WatchTimeRanker, shared_bottom  # noqa: E402
 
-__all__ = ["FeatureEncoder", "WatchTimeRanker", "shared_bottom"]
+__all__ = ["FeatureEncoder", "WatchTimeRanker", "shared_bottom", "METHODS", "bucket_tables",
+           "build_head", "build_ranker", "default_features"]

@@ -1,0 +1,75 @@
+"""Train one method on a DataFrame split and measure it (CLI and benchmarks)."""
+import time
+
+import numpy as np
+import tensorflow as tf
+
+from wt_keras import metrics
+from wt_keras.models.factory import build_ranker, bucket_tables, default_features
+
+
+def random_split(frame, test_fraction=0.2, seed=0):
+    """Random train/test split (the SWaT Table 1 protocol uses 80/20)."""
+    order = np.random.default_rng(seed).permutation(len(frame))
+    cut = int(round(len(frame) * (1.0 - test_fraction)))
+    return frame.iloc[order[:cut]].reset_index(drop=True), frame.iloc[order[cut:]].reset_index(drop=True)
+
+
+def feature_columns(frame, label_key="watch_time_s"):
+    """numpy columns of the model features (+ the label), dtypes TF understands."""
+    categorical, dense = default_features(frame.columns)
+    columns = {}
+    for name in list(categorical) + dense + [label_key]:
+        values = frame[name].to_numpy()
+        if values.dtype == object:
+            values = values.astype(str)
+        elif name in dense or name == label_key:
+            values = values.astype(np.float32)
+        columns[name] = values
+    return columns
+
+
+def dataset(columns, batch_size, shuffle_seed=None):
+    ds = tf.data.Dataset.from_tensor_slices(columns)
+    if shuffle_seed is not None:
+        ds = ds.shuffle(min(len(next(iter(columns.values()))), 100_000), seed=shuffle_seed)
+    return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+
+
+def evaluate_predictions(truth, predicted, groups=None):
+    """MAE, XAUC, Pearson (and XGAUC by `groups`) of predictions in seconds."""
+    result = {"mae": metrics.mae(truth, predicted), "xauc": metrics.xauc(truth, predicted),
+              "pearson": metrics.pearson(truth, predicted)}
+    if groups is not None:
+        result["xgauc"] = metrics.xgauc(truth, predicted, groups)
+    return result
+
+
+def fit_and_evaluate(method, train, test, exum=False, confidence_penalty=None, grid_spec="uniform:20",
+                     time_scale=1.0, epochs=3, batch_size=512, learning_rate=2e-3, seed=0,
+                     tables=None, verbose=0):
+    """Trains `method` on `train` (a DataFrame) and evaluates it on `test`.
+
+    Returns:
+      dict with the test metrics, `train_seconds`, `mean_confidence` (EXUM)
+      and the trained `model`.
+    """
+    tf.keras.utils.set_random_seed(seed)
+    if tables is None:
+        tables = bucket_tables(train["watch_time_s"].to_numpy(), train["duration_s"].to_numpy(),
+                               grid_spec=grid_spec, time_scale=time_scale)
+    model = build_ranker(method, tables, train.columns, exum=exum,
+                         confidence_penalty=confidence_penalty, time_scale=time_scale)
+    train_columns, test_columns = feature_columns(train), feature_columns(test)
+    model.adapt(train_columns)
+    model.compile(optimizer=tf.keras.optimizers.Adam(learning_rate))
+    start = time.perf_counter()
+    history = model.fit(dataset(train_columns, batch_size, shuffle_seed=seed), epochs=epochs,
+                        verbose=verbose)
+    train_seconds = time.perf_counter() - start
+    predicted = model.predict(dataset(test_columns, 4096), verbose=0)
+    result = evaluate_predictions(test["watch_time_s"].to_numpy(), predicted,
+                                  test["user_id"].to_numpy() if "user_id" in test else None)
+    result.update(train_seconds=train_seconds, num_buckets=tables["num_buckets"], model=model,
+                  mean_confidence=history.history.get("mean_confidence", [float("nan")])[-1])
+    return result
