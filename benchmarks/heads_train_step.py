@@ -1,0 +1,84 @@
+"""Train-step time of each head ÷ the squared-error regression head.
+
+Every method runs on the same WatchTimeRanker (same features, embeddings and
+shared bottom [128, 64, 32]) and the same batch; only the head (and, for the
+EXUM rows, the confidence tower) differs. Rounds interleave the methods so
+that machine noise hits them alike; the table reports medians over rounds
+of the mean step time within a round (method order shuffled each round). Goal: ratio ≤ 1.10 for every head.
+
+    python benchmarks/heads_train_step.py [--rows 50000] [--batch-size 512] [--rounds 7]
+"""
+import argparse
+import os
+import time
+
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+import wt_keras  # noqa: E402,F401
+from wt_keras.data import simulate_interactions  # noqa: E402
+from wt_keras.models import METHODS, bucket_tables, build_ranker  # noqa: E402
+from wt_keras.models.experiment import feature_columns  # noqa: E402
+
+EXUM_METHODS = ("d2q", "cread", "swat_binom", "swat_geo")
+
+
+def make_step(model, batch):
+    @tf.function
+    def step():
+        return model.train_step(batch)
+    step()                                           # trace and warm up
+    return step
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--rows", type=int, default=50_000)
+    parser.add_argument("--batch-size", type=int, default=512)
+    parser.add_argument("--rounds", type=int, default=30)
+    parser.add_argument("--steps", type=int, default=10, help="steps per method per round")
+    args = parser.parse_args()
+
+    frame = simulate_interactions(num_rows=args.rows, seed=0)
+    tables = bucket_tables(frame["watch_time_s"].to_numpy(), frame["duration_s"].to_numpy(),
+                           grid_spec="swat_choice_4")
+    columns = feature_columns(frame)
+    batch = {k: tf.constant(v[:args.batch_size]) for k, v in columns.items()}
+    variants = [(m, False) for m in METHODS] + [(m, True) for m in EXUM_METHODS]
+    steps = {}
+    for method, exum in variants:
+        tf.keras.utils.set_random_seed(0)
+        model = build_ranker(method, tables, frame.columns, exum=exum)
+        model.adapt(columns)
+        model.compile(optimizer=tf.keras.optimizers.Adam(1e-3))
+        steps[(method, exum)] = make_step(model, batch)
+
+    timings = {key: [] for key in steps}
+    order = list(steps)
+    rng = np.random.default_rng(0)
+    for _ in range(args.rounds):
+        rng.shuffle(order)                           # no method always runs first or last
+        for key in order:
+            step = steps[key]
+            start = time.perf_counter()
+            for _ in range(args.steps):
+                step()
+            timings[key].append((time.perf_counter() - start) / args.steps)
+    baseline = np.median(timings[("regression", False)])
+    print(f"rows {args.rows}, batch {args.batch_size}, K = {tables['num_buckets']} "
+          f"(swat_choice_4), CREAD M = {tables['cread']['num_buckets']}, "
+          f"D2Q groups = {len(tables['d2q']['group_sizes'])}, {args.rounds} rounds × {args.steps} steps")
+    print("| method | median step (ms) | ÷ regression | goal ≤ 1.10 |")
+    print("|---|---|---|---|")
+    for (method, exum), values in timings.items():
+        ratio = np.median(values) / baseline
+        name = method + (" + EXUM" if exum else "")
+        print(f"| {name} | {1e3 * np.median(values):.2f} | {ratio:.3f} | "
+              f"{'ok' if ratio <= 1.10 else 'over'} |")
+
+
+if __name__ == "__main__":
+    main()
