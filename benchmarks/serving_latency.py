@@ -1,0 +1,140 @@
+"""Serving cost of EXUM: latency and size of exports trained with and without it.
+
+EXUM's confidence tower is training-only, so the exported SavedModels of a
+ranker trained with and without it should be the same program with different
+weights: same latency, same size. This script trains the same small ranker
+both ways (same seed and architecture), exports both with
+`wt_keras.export.export_serving_model`, loads both with `tf.saved_model.load`
+and times `serving_default` on serialised tf.Examples at batch sizes 1, 32
+and 256. Calls alternate between the two models in random order inside every
+repetition, so drift on a shared machine hits both equally; the figures are
+medians over many repetitions. The goal is EXUM / no-EXUM ≤ 1.02.
+
+Run: TF_USE_LEGACY_KERAS=1 python benchmarks/serving_latency.py [--repetitions 500]
+"""
+import argparse
+import json
+import os
+import shutil
+import tempfile
+import time
+
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")   # TFRS needs Keras 2; before TensorFlow
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+from wt_keras import buckets, export, heads, models  # noqa: E402
+
+FEATURES = ["user_id", "video_id", "duration_s"]
+BATCH_SIZES = (1, 32, 256)
+
+
+def interactions(num_rows, seed):
+    rng = np.random.default_rng(seed)
+    duration = rng.choice([8.0, 15.0, 30.0, 60.0, 120.0], num_rows)
+    user = rng.integers(0, 2000, num_rows)
+    share = 1.0 / (1.0 + np.exp(-rng.normal(0.0, 0.8, 2000)[user]))
+    return {"user_id": user.astype(np.int64),
+            "video_id": rng.integers(0, 5000, num_rows).astype(np.int64),
+            "duration_s": duration.astype(np.float32),
+            "watch_time_s": rng.exponential(duration * share).astype(np.float32)}
+
+
+def train(rows, exum, seed=0):
+    """The EXUM paper's shared bottom [128, 64, 32], a SWaT-Geo head, 16 steps."""
+    tf.keras.utils.set_random_seed(seed)
+    boundaries = buckets.boundaries_from_percentiles(rows["watch_time_s"], "uniform:20", time_scale=1)
+    ranker = models.WatchTimeRanker(
+        heads.BucketizedGeometricHead(boundaries), {"user_id": 10_000, "video_id": 10_000},
+        ["duration_s"], bottom_units=(128, 64, 32), embedding_dim=16,
+        confidence_tower=heads.ConfidenceTower(units=(32,)) if exum else None)
+    ranker.adapt(rows)
+    ranker.compile(optimizer=tf.keras.optimizers.Adam(1e-3), run_eagerly=True)
+    ranker.fit(tf.data.Dataset.from_tensor_slices(rows).batch(256), epochs=1, verbose=0)
+    return ranker
+
+
+def saved_model_bytes(export_dir):
+    """saved_model.pb + variables/ (what TF Serving loads; warmup and metadata excluded)."""
+    total = os.path.getsize(os.path.join(export_dir, "saved_model.pb"))
+    variables = os.path.join(export_dir, "variables")
+    return total + sum(os.path.getsize(os.path.join(variables, name)) for name in os.listdir(variables))
+
+
+def time_interleaved(signatures, batches, repetitions, seed=0):
+    """{(model, batch size): [seconds per call]} with the models alternating in random order."""
+    rng = np.random.default_rng(seed)
+    timings = {(name, size): [] for name in signatures for size in batches}
+    names = list(signatures)
+    for name in names:                      # warm up: first calls initialise kernels
+        for size, examples in batches.items():
+            for _ in range(20):
+                signatures[name](examples=examples)["watch_time"].numpy()
+    for _ in range(repetitions):
+        for size, examples in batches.items():
+            for name in rng.permutation(names):
+                start = time.perf_counter()
+                signatures[name](examples=examples)["watch_time"].numpy()
+                timings[(name, size)].append(time.perf_counter() - start)
+    return timings
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--repetitions", type=int, default=2000,
+                        help="timed calls per model and batch size")
+    parser.add_argument("--rows", type=int, default=4096, help="training rows (16 steps at 4096)")
+    parser.add_argument("--json", help="also write the results to this file")
+    args = parser.parse_args(argv)
+
+    rows = interactions(args.rows, seed=0)
+    requests = interactions(max(BATCH_SIZES), seed=1)
+    spec = export.feature_spec_from_features(rows, FEATURES)
+    serialized = export.serialize_examples(requests, spec)
+    batches = {size: tf.constant(serialized[:size]) for size in BATCH_SIZES}
+
+    work_dir = tempfile.mkdtemp(prefix="wt_keras_serving_latency_")
+    try:
+        exports, sizes, signatures = {}, {}, {}
+        for name, exum in (("exum", True), ("no_exum", False)):
+            ranker = train(rows, exum)
+            exports[name] = export.export_serving_model(
+                ranker, export.next_version_dir(os.path.join(work_dir, name), "wt_keras"), spec,
+                warmup_examples=requests)
+            sizes[name] = saved_model_bytes(exports[name])
+            signatures[name] = tf.saved_model.load(exports[name]).signatures["serving_default"]
+        variable_counts = {name: len(tf.train.list_variables(os.path.join(path, "variables", "variables")))
+                           for name, path in exports.items()}
+        timings = time_interleaved(signatures, batches, args.repetitions)
+    finally:
+        shutil.rmtree(work_dir, ignore_errors=True)
+
+    medians = {key: float(np.median(values)) for key, values in timings.items()}
+    print(f"serving_default latency, median of {args.repetitions} interleaved calls "
+          f"(tf.saved_model.load, CPU, {os.cpu_count()} cores); ratio = EXUM / no-EXUM medians, "
+          "paired = median of per-repetition ratios")
+    print(f"{'batch':>6} {'EXUM ms':>9} {'no-EXUM ms':>11} {'ratio':>7} {'paired':>7}")
+    results = {"repetitions": args.repetitions, "batch_sizes": {}, "saved_model_bytes": sizes,
+               "checkpoint_entries": variable_counts}
+    for size in BATCH_SIZES:
+        exum_ms, plain_ms = 1e3 * medians[("exum", size)], 1e3 * medians[("no_exum", size)]
+        ratio = exum_ms / plain_ms
+        # Median of per-repetition ratios: the two calls of a repetition ran back to back.
+        paired = float(np.median(np.divide(timings[("exum", size)], timings[("no_exum", size)])))
+        results["batch_sizes"][size] = {"exum_ms": exum_ms, "no_exum_ms": plain_ms, "ratio": ratio,
+                                        "paired_ratio": paired}
+        print(f"{size:>6} {exum_ms:>9.3f} {plain_ms:>11.3f} {ratio:>7.3f} {paired:>7.3f}"
+              + ("" if ratio <= 1.02 else "   (> 1.02: rerun on a quiet machine)"))
+    print(f"SavedModel bytes (saved_model.pb + variables/): EXUM {sizes['exum']:,}, "
+          f"no-EXUM {sizes['no_exum']:,}, ratio {sizes['exum'] / sizes['no_exum']:.4f}")
+    print(f"checkpoint entries: EXUM {variable_counts['exum']}, no-EXUM {variable_counts['no_exum']}")
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as handle:
+            json.dump(results, handle, indent=2)
+    return results
+
+
+if __name__ == "__main__":
+    main()

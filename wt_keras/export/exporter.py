@@ -1,0 +1,100 @@
+"""`export_serving_model`: a trained ranker → a TF Serving version directory."""
+import json
+import logging
+import os
+
+import numpy as np
+import tensorflow as tf
+
+from wt_keras.export import versions, warmup
+from wt_keras.export.features import serialize_examples
+from wt_keras.export.serving import SERVING_SIGNATURE, ServingModule
+
+DEFAULT_WARMUP_RECORDS = 16
+MODEL_INFO_FILE = "wt_keras_model.json"   # in assets.extra, beside the warmup file
+_VERIFY_TOLERANCE = 1e-5
+_log = logging.getLogger(__name__)
+
+
+def _placeholder_rows(feature_spec, num_rows=2):
+    """Rows of zeros and empty strings: enough to check the reloaded graph runs."""
+    return {name: np.array([b""] * num_rows, dtype=object) if spec.dtype == tf.string
+            else np.zeros(num_rows, spec.dtype.as_numpy_dtype)
+            for name, spec in feature_spec.items()}
+
+
+def _verify(saved_model_dir, module, serialized_examples):
+    """Reloads the SavedModel and checks it reproduces the in-memory model."""
+    loaded = tf.saved_model.load(saved_model_dir)
+    examples = tf.constant(serialized_examples, tf.string)
+    expected = module.serve_examples(examples)
+    actual = loaded.signatures[SERVING_SIGNATURE](examples=examples)
+    for name, value in expected.items():
+        if not np.allclose(actual[name].numpy(), value.numpy(), rtol=_VERIFY_TOLERANCE,
+                           atol=_VERIFY_TOLERANCE):
+            raise RuntimeError(f"the reloaded SavedModel's '{name}' differs from the in-memory "
+                               "model; nothing was published. Please report this as a bug.")
+
+
+def export_serving_model(ranker, export_dir, feature_spec, warmup_examples=None,
+                         model_name="wt_keras", num_warmup_records=DEFAULT_WARMUP_RECORDS,
+                         verify=True):
+    """Writes a TF Serving SavedModel of a trained `WatchTimeRanker`.
+
+    The SavedModel holds the feature encoder, the shared bottom and the head
+    only (see `ServingModule`): no confidence tower, optimizer or metric
+    variables. It has two signatures, ``serving_default`` (serialised
+    tf.Example strings, input ``examples``) and ``predict_raw`` (one tensor
+    per feature), both returning ``watch_time`` [batch] in seconds plus the
+    head's extra outputs. It loads with `tf.saved_model.load` alone.
+
+    The export is written to a staging directory beside `export_dir`,
+    checked, and renamed into place: a failed export leaves nothing behind
+    and never touches other versions.
+
+    Args:
+      ranker: a trained `wt_keras.models.WatchTimeRanker`.
+      export_dir: the SavedModel directory to create, e.g.
+        `export.next_version_dir("saved_models", "wt_keras")` or a TFX
+        Trainer's `fn_args.serving_model_dir`. Must not exist or be empty.
+      feature_spec: {name: tf.io.FixedLenFeature([], dtype)} of the model's
+        input features, label excluded (see `feature_spec_from_features`).
+      warmup_examples: optional dict of numpy columns (a few real rows);
+        written as `assets.extra/tf_serving_warmup_requests`.
+      model_name: the name TF Serving serves the model under (warmup requests carry it).
+      num_warmup_records: at most this many rows become warmup records (≤ 1000).
+      verify: reload the SavedModel before publishing and check it reproduces
+        the in-memory model within 1e-5.
+
+    Returns:
+      `export_dir` as a str.
+
+    Raises:
+      FileExistsError: `export_dir` exists and is not empty.
+      ValueError: the feature spec does not match the model.
+    """
+    export_dir = os.fspath(export_dir).rstrip("/")
+    if not 0 < num_warmup_records <= warmup.MAX_WARMUP_RECORDS:
+        raise ValueError(f"num_warmup_records must be in 1..{warmup.MAX_WARMUP_RECORDS}, "
+                         f"got {num_warmup_records}.")
+    module = ServingModule(ranker, feature_spec)
+    examples = None
+    if warmup_examples is not None:
+        examples = serialize_examples(warmup_examples, module.feature_spec, limit=num_warmup_records)
+    with versions.staged_export(export_dir) as staging_dir:
+        tf.saved_model.save(module, staging_dir, signatures=module.signatures())
+        if examples:
+            warmup.write_warmup_requests(staging_dir, examples, model_name, SERVING_SIGNATURE)
+        else:
+            _log.warning("No warmup_examples: TF Serving will initialise the model on its first "
+                         "real requests. Pass a few training rows as warmup_examples.")
+        info = {"model_name": model_name, **module.info(),
+                "warmup_records": len(examples) if examples else 0}
+        tf.io.gfile.makedirs(os.path.join(staging_dir, warmup.WARMUP_DIR))
+        with tf.io.gfile.GFile(os.path.join(staging_dir, warmup.WARMUP_DIR, MODEL_INFO_FILE),
+                               "w") as handle:
+            json.dump(info, handle, indent=2)
+        if verify:
+            _verify(staging_dir, module, examples or serialize_examples(
+                _placeholder_rows(module.feature_spec), module.feature_spec))
+    return export_dir

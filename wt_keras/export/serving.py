@@ -1,0 +1,239 @@
+"""The serving `tf.Module`: tf.Example → features → shared bottom → head → E[T | x].
+
+`ServingModule` holds only what serving needs (feature encoder, shared
+bottom, head). The ranker's confidence tower, optimizer, loss and metric
+variables are not reachable from it, so `tf.saved_model.save` writes none of
+them. The head's constants (bucket widths, D2Q tables) are numpy arrays that
+tracing bakes into the graph as constants.
+
+This module needs TensorFlow only; it uses the ranker it is given but never
+imports the model code.
+"""
+import contextlib
+import logging
+
+import numpy as np
+import tensorflow as tf
+
+from wt_keras.export.features import validate_feature_spec
+
+SERVING_SIGNATURE = "serving_default"
+RAW_SIGNATURE = "predict_raw"
+EXAMPLES_INPUT = "examples"
+
+_COMPONENTS = ("encoder", "bottom", "head")
+OUTPUT_DESCRIPTIONS = {
+    "watch_time": "E[T | x]: expected watch time in seconds",
+    "bucket_probabilities": "per-bucket probability p_k = sigmoid(z_k) for buckets "
+                            "[t_(k-1), t_k) of `boundaries` (SWaT; last = open bucket for SWaT-Geo)",
+    "survival_probabilities": "phi_m = P(T > t_m) for each of `boundaries` (ordinal / CREAD)",
+    "quantile": "predicted within-duration-group quantile of the watch time, in [0, 1] (D2Q)",
+}
+_log = logging.getLogger(__name__)
+
+
+def _free_key(node, key, for_scope):
+    """`key`, or `key_1`, `key_2`, ... when it is taken by an incompatible entry."""
+    candidate, suffix = key, 0
+    while candidate in node and not (for_scope and isinstance(node[candidate], dict)):
+        suffix += 1
+        candidate = f"{key}_{suffix}"
+    return candidate
+
+
+def variables_by_path(variables):
+    """Nests variables by their name scopes: {"dense_0": {"kernel": v, "bias": v}}.
+
+    The nesting becomes the checkpoint keys, so `tf.train.list_variables`
+    shows readable names such as `weights/bottom/dense_0/kernel/...`.
+    Keras may give two variables the same name; the later one gets `_1`.
+    """
+    tree = {}
+    for variable in variables:
+        *scopes, leaf = variable.name.split(":")[0].split("/")
+        node = tree
+        for scope in scopes:
+            scope = _free_key(node, scope, for_scope=True)
+            node = node.setdefault(scope, {})
+        node[_free_key(node, leaf, for_scope=False)] = variable
+    return tree
+
+
+def _unique(variables):
+    seen, unique = set(), []
+    for variable in variables:
+        if id(variable) not in seen:
+            seen.add(id(variable))
+            unique.append(variable)
+    return unique
+
+
+class _ForwardPass:
+    """The serving computation, deliberately kept outside TensorFlow's object graph.
+
+    A plain Python object is invisible to SavedModel tracking: the Keras
+    layers it calls are traced into the signatures as ops, but are not
+    serialised as Keras objects. The SavedModel therefore loads without
+    Keras or wt_keras classes, and holds only the variables that
+    `ServingModule.weights` lists.
+    """
+
+    def __init__(self, ranker, feature_spec):
+        self.encoder = ranker.encoder
+        self.bottom = ranker.bottom
+        self.head = ranker.head
+        self.context = ranker.context
+        self.feature_spec = feature_spec
+
+    def __call__(self, features):
+        hidden = self.bottom(self.encoder(features), training=False)
+        logits = self.head(hidden)
+        outputs = self.head.serving_outputs(logits, **self.context(features))
+        if "watch_time" not in outputs:
+            raise ValueError(f"{type(self.head).__name__}.serving_outputs() must return "
+                             "'watch_time' (E[T | x] in seconds).")
+        return {name: tf.cast(value, tf.float32) if value.dtype.is_floating else value
+                for name, value in outputs.items()}
+
+
+def _required_features(ranker, feature_spec):
+    """The spec restricted to the features the ranker reads; checks none is missing."""
+    if ranker.label_key in feature_spec:
+        raise ValueError(
+            f"feature_spec contains the label '{ranker.label_key}'; serving requests do not "
+            f"carry it. Remove it first: feature_spec.pop('{ranker.label_key}').")
+    missing = [name for name in ranker.encoder.feature_names if name not in feature_spec]
+    if missing:
+        raise ValueError(f"feature_spec lacks the model input(s) {missing}; the model was built "
+                         f"with {ranker.encoder.feature_names}. Add them, e.g. with "
+                         "export.feature_spec_from_features(sample_rows, names).")
+    used = set(ranker.encoder.feature_names)
+    used.update(name for name in (ranker.duration_feature, ranker.click_feature) if name)
+    unused = [name for name in feature_spec if name not in used]
+    if unused:
+        _log.info("Not serving the unused features %s: requests need not send them.", unused)
+    return {name: spec for name, spec in feature_spec.items() if name in used}
+
+
+def _ensure_built(ranker, feature_spec):
+    """Creates the ranker's variables if it has never been called."""
+    if all(getattr(ranker, name).built for name in _COMPONENTS):
+        return
+    one_row = {name: tf.constant([b""] if spec.dtype == tf.string else [0], spec.dtype)
+               for name, spec in feature_spec.items()}
+    ranker(one_row)
+
+
+@contextlib.contextmanager
+def _explain_missing_features(ranker, feature_spec):
+    """Adds the likely fix to errors raised while the serving graph is built."""
+    try:
+        yield
+    except (KeyError, ValueError) as error:
+        raise ValueError(
+            f"building the serving graph failed: {error}. The graph sees only the features in "
+            f"feature_spec {sorted(feature_spec)}; if the head needs another one (D2QHead needs "
+            f"the duration '{ranker.duration_feature}'), add it to feature_spec.") from error
+
+
+class ServingModule(tf.Module):
+    """What TF Serving needs of a `WatchTimeRanker`, and nothing else.
+
+    Signatures (from `signatures()`):
+
+    * ``serving_default``: ``examples`` — [batch] serialised `tf.Example`
+      strings — → ``watch_time`` [batch] float32 seconds, E[T | x], plus the
+      head's extra outputs (e.g. ``bucket_probabilities``).
+    * ``predict_raw``: one [batch] tensor per feature (the feature spec's
+      dtype) → the same outputs. For REST ``instances`` JSON.
+
+    Args:
+      ranker: a trained `wt_keras.models.WatchTimeRanker` (with or without a
+        confidence tower; the tower is left out).
+      feature_spec: {name: tf.io.FixedLenFeature([], dtype)} of the model's
+        input features (label excluded). Features the ranker does not read
+        are dropped, so clients need not send them.
+      name: module name.
+
+    Example::
+
+        module = ServingModule(ranker, export.feature_spec_from_features(rows, names))
+        tf.saved_model.save(module, export_dir, signatures=module.signatures())
+
+    `export_serving_model` does this and more (warmup, versioning, checks).
+    """
+
+    def __init__(self, ranker, feature_spec, name="wt_keras_serving"):
+        super().__init__(name=name)
+        feature_spec = _required_features(ranker, validate_feature_spec(feature_spec))
+        with _explain_missing_features(ranker, feature_spec):
+            _ensure_built(ranker, feature_spec)
+        self._forward = _ForwardPass(ranker, feature_spec)   # untracked on purpose
+        components = {name: _unique(getattr(ranker, name).variables) for name in _COMPONENTS}
+        self._check_excludes_training_only(ranker, components)
+        # The only trackable state of the module: these variables are all the checkpoint holds.
+        self.weights = {name: variables_by_path(variables) for name, variables in components.items()}
+        # autograph=False: the forward pass has no tensor-dependent Python control flow.
+        self.serve_examples = tf.function(self._serve_examples, autograph=False, input_signature=[
+            tf.TensorSpec([None], tf.string, name=EXAMPLES_INPUT)])
+        self.predict_raw = tf.function(self._predict_raw, autograph=False, input_signature=[{
+            name: tf.TensorSpec([None], spec.dtype, name=name)
+            for name, spec in feature_spec.items()}])
+        with _explain_missing_features(ranker, feature_spec):
+            self.signatures()   # trace now: problems surface here, not inside saving
+
+    @property
+    def feature_spec(self):
+        """{name: tf.io.FixedLenFeature} parsed by ``serving_default``."""
+        return dict(self._forward.feature_spec)
+
+    @property
+    def head(self):
+        return self._forward.head
+
+    @staticmethod
+    def _check_excludes_training_only(ranker, components):
+        tower = getattr(ranker, "confidence_tower", None)
+        if tower is None:
+            return
+        tower_ids = {id(v) for v in tower.variables}
+        shared = [v.name for vs in components.values() for v in vs if id(v) in tower_ids]
+        if shared:
+            raise ValueError(f"the serving layers share variables {shared} with the training-only "
+                             "confidence tower; give the tower its own layers.")
+
+    def _serve_examples(self, examples):
+        spec = self._forward.feature_spec
+        return self._forward(tf.io.parse_example(examples, spec))
+
+    def _predict_raw(self, features):
+        return self._forward(features)
+
+    def signatures(self):
+        """{signature name: concrete function} to pass to `tf.saved_model.save`."""
+        return {SERVING_SIGNATURE: self.serve_examples.get_concrete_function(),
+                RAW_SIGNATURE: self.predict_raw.get_concrete_function()}
+
+    def output_names(self):
+        """Names of the signatures' outputs, e.g. ['watch_time', 'bucket_probabilities']."""
+        return list(self.serve_examples.get_concrete_function().structured_outputs)
+
+    def info(self):
+        """JSON-ready description of the served model for clients."""
+        head = self.head
+        description = {
+            "head": type(head).__name__,
+            "outputs": {name: OUTPUT_DESCRIPTIONS.get(name, "") for name in self.output_names()},
+            "signatures": {
+                SERVING_SIGNATURE: {"inputs": {EXAMPLES_INPUT: "string [batch]: serialised tf.Example"},
+                                    "outputs": self.output_names()},
+                RAW_SIGNATURE: {"inputs": {name: f"{spec.dtype.name} [batch]"
+                                           for name, spec in self.feature_spec.items()},
+                                "outputs": self.output_names()},
+            },
+        }
+        for attribute in ("boundaries", "time_scale", "duration_edges"):
+            value = getattr(head, attribute, None)
+            if value is not None:
+                description[attribute] = np.asarray(value).tolist()
+        return description
