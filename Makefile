@@ -39,6 +39,7 @@ test-fast: $(STAMP)
 bench: $(STAMP)
 	$(PY) benchmarks/heads_train_step.py
 	$(PY) benchmarks/xauc_speed.py
+	$(PY) benchmarks/serving_latency.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -41,6 +41,7 @@ setuptools.setup(
         "console_scripts": [
             "wt-train=wt_keras.cli.train:main",
             "wt-data=wt_keras.data.cli:main",
+            "wt-serve=wt_keras.export.check:main",
         ],
     },
 )
