@@ -1,0 +1,1 @@
+"""TFX pipelines built around wt_keras (see `pipelines.watch_time`)."""

@@ -1,0 +1,1 @@
+"""The watch-time TFX pipeline: custom components, evaluation metrics and runners."""

@@ -1,0 +1,209 @@
+"""BucketBoundaryGen: a Beam-powered TFX component for watch-time buckets.
+
+Reads the training split of ExampleGen's Examples and writes
+  boundaries  HyperParameters artifact; exactly one file, bucket_boundaries.json
+              (grid endpoints, CREAD endpoints, D2Q tables; schema in
+              `boundary_schema`). Wire it to `Trainer(hyperparameters=...)`:
+              the Trainer json-loads the only file of that directory into
+              `fn_args.hyperparameters`.
+  report      BucketBoundaryReport artifact: label_distribution.png, summary.json.
+
+Example:
+  gen = BucketBoundaryGen(examples=example_gen.outputs["examples"],
+                          grid_spec="swat_choice_4")
+  trainer = Trainer(..., hyperparameters=gen.outputs["boundaries"])
+
+Approximation: see `quantile_sketch` (exact up to `sketch_size` examples per
+summary; beyond, Beam's quantile sketch with rank error eps reported in the
+JSON as `rank_error`). Runs on any Beam runner via `beam_pipeline_args`;
+remote runners (Dataflow, Flink, Spark) need this project on their workers:
+add `--setup_file=<repo>/setup.py` or an `--sdk_container_image` with wt_keras
+installed (TFX itself only ships its own sdist to the workers).
+"""
+import json
+import os
+import time
+
+# wt_keras first: it selects Keras 2 (TFRS needs it) before TensorFlow loads.
+from wt_keras import buckets  # isort: skip
+
+import apache_beam as beam
+from absl import logging
+from tfx import types
+from tfx.components.util import examples_utils, tfxio_utils
+from tfx.dsl.components.base import base_beam_component, base_beam_executor, executor_spec
+from tfx.dsl.io import fileio
+from tfx.types import artifact, artifact_utils, standard_artifacts
+from tfx.types.component_spec import ChannelParameter, ComponentSpec, ExecutionParameter
+
+from pipelines.watch_time.components import boundary_derivation, boundary_report
+from pipelines.watch_time.components.boundary_pipeline import SummarizeTrainingLabels
+from pipelines.watch_time.components.boundary_schema import (  # noqa: F401 (re-export)
+    FILE_NAME, load_bucket_boundaries, validate_bucket_boundaries, write_bucket_boundaries)
+from pipelines.watch_time.components.quantile_sketch import MIN_CAPACITY
+
+DEFAULT_SKETCH_SIZE = 10_000
+_RESULTS_DIR = "_beam_results"
+
+
+class BucketBoundaryReport(artifact.Artifact):
+    """Directory with label_distribution.png and summary.json."""
+    # "<namespace>.<Title>": the form Kubeflow V2 needs for custom artifact types.
+    TYPE_NAME = "wt_keras.BucketBoundaryReport"
+
+
+def check_parameters(grid_spec, time_scale, cread_num_buckets, d2q_num_groups,
+                     num_quantiles, sketch_size):
+    """Raises ValueError with a fix for parameters that can never work."""
+    buckets.parse_grid_spec(grid_spec)  # raises, listing the accepted forms
+    if not time_scale >= 0:
+        raise ValueError(f"time_scale must be >= 0 (0 = keep seconds as they "
+                         f"are, else integer units per second), got {time_scale!r}.")
+    for name, value, low in (("cread_num_buckets", cread_num_buckets, 2),
+                             ("d2q_num_groups", d2q_num_groups, 1),
+                             ("num_quantiles", num_quantiles, 2),
+                             ("sketch_size", sketch_size, MIN_CAPACITY)):
+        if int(value) != value or value < low:
+            raise ValueError(f"{name} must be an integer >= {low}, got {value!r}.")
+    if sketch_size < 2 * d2q_num_groups:
+        raise ValueError(f"sketch_size ({sketch_size}) must be >= 2 * "
+                         f"d2q_num_groups ({d2q_num_groups}).")
+
+
+class BucketBoundaryGenSpec(ComponentSpec):
+    """Inputs, outputs and execution properties of BucketBoundaryGen."""
+    PARAMETERS = {
+        "label_key": ExecutionParameter(type=str),
+        "duration_key": ExecutionParameter(type=str),
+        "grid_spec": ExecutionParameter(type=str),
+        "time_scale": ExecutionParameter(type=float),
+        "cread_num_buckets": ExecutionParameter(type=int),
+        "d2q_num_groups": ExecutionParameter(type=int),
+        "num_quantiles": ExecutionParameter(type=int),
+        "sketch_size": ExecutionParameter(type=int),
+        "split": ExecutionParameter(type=str),
+    }
+    INPUTS = {"examples": ChannelParameter(type=standard_artifacts.Examples)}
+    OUTPUTS = {
+        "boundaries": ChannelParameter(type=standard_artifacts.HyperParameters),
+        "report": ChannelParameter(type=BucketBoundaryReport),
+    }
+
+
+class Executor(base_beam_executor.BaseBeamExecutor):
+    """Runs the Beam summaries, then derives and writes the outputs."""
+
+    def Do(self, input_dict, output_dict, exec_properties):  # noqa: N802 (TFX API)
+        """Computes bucket boundaries over the configured split.
+
+        Args:
+          input_dict: {"examples": [Examples]}.
+          output_dict: {"boundaries": [HyperParameters], "report": [BucketBoundaryReport]}.
+          exec_properties: the BucketBoundaryGenSpec parameters.
+
+        Raises:
+          ValueError: unknown split or no files; `BoundaryDataError` (a
+            ValueError) for an empty split, a missing/non-numeric/invalid
+            label or duration column, or a grid leaving fewer than 2 buckets.
+        """
+        self._log_startup(input_dict, output_dict, exec_properties)
+        params = dict(exec_properties)
+        check_parameters(params["grid_spec"], params["time_scale"],
+                         params["cread_num_buckets"], params["d2q_num_groups"],
+                         params["num_quantiles"], params["sketch_size"])
+        examples = artifact_utils.get_single_instance(input_dict["examples"])
+        boundaries = artifact_utils.get_single_instance(output_dict["boundaries"])
+        report = artifact_utils.get_single_instance(output_dict["report"])
+        split = params["split"]
+        self._check_split_files(examples, split)
+
+        results_dir = os.path.join(report.uri, _RESULTS_DIR)
+        started = time.monotonic()
+        results = self._summarize(examples, params, results_dir)
+        seconds = time.monotonic() - started
+        fileio.rmtree(results_dir)
+
+        boundary_derivation.check_counts(results["counts"], params["label_key"],
+                                         params["duration_key"], split, examples.uri)
+        payload = boundary_derivation.derive_payload(results, params)
+        path = write_bucket_boundaries(payload, boundaries.uri)
+        boundary_report.write_report(report.uri, results["label"], payload,
+                                     results["counts"], seconds)
+        logging.info("BucketBoundaryGen: K=%d endpoints from n=%d examples "
+                     "(rank error %.3g) written to %s", payload["num_buckets"],
+                     payload["num_examples"], payload["rank_error"], path)
+
+    @staticmethod
+    def _check_split_files(examples, split):
+        names = artifact_utils.decode_split_names(examples.split_names)
+        if split not in names:
+            raise ValueError(f"Split {split!r} is not in the Examples at "
+                             f"{examples.uri} (splits: {names}). Set `split` to "
+                             "the training split's name.")
+        pattern = examples_utils.get_split_file_patterns([examples], split)[0]
+        if not fileio.glob(pattern):
+            raise ValueError(f"The {split!r} split of the Examples has no files "
+                             f"matching {pattern}: it is empty. Check ExampleGen.")
+
+    def _summarize(self, examples, params, results_dir):
+        """Runs the Beam job and returns its single JSON result as a dict."""
+        tfxio = tfxio_utils.get_split_tfxio(
+            examples=[examples], split=params["split"],
+            telemetry_descriptors=["BucketBoundaryGen"])
+        prefix = os.path.join(results_dir, "results.json")
+        with self._make_beam_pipeline() as pipeline:
+            _ = (pipeline
+                 | "ReadTrainSplit" >> tfxio.BeamSource()
+                 | "Summarize" >> SummarizeTrainingLabels(
+                     params["label_key"], params["duration_key"],
+                     params["d2q_num_groups"], params["sketch_size"])
+                 | "Write" >> beam.io.WriteToText(prefix, num_shards=1,
+                                                 shard_name_template=""))
+        with fileio.open(prefix, "r") as handle:
+            return json.loads(handle.read())
+
+
+class BucketBoundaryGen(base_beam_component.BaseBeamComponent):
+    """Bucket endpoints, CREAD endpoints and D2Q tables from training labels.
+
+    Outputs: "boundaries" (HyperParameters holding bucket_boundaries.json) and
+    "report" (BucketBoundaryReport: label_distribution.png, summary.json).
+    Beam options come from the pipeline's `beam_pipeline_args` (or
+    `.with_beam_pipeline_args(...)`), so Dataflow/Flink/Spark work unchanged.
+    """
+
+    SPEC_CLASS = BucketBoundaryGenSpec
+    EXECUTOR_SPEC = executor_spec.BeamExecutorSpec(Executor)
+
+    def __init__(self, examples, label_key="watch_time_s", duration_key="duration_s",
+                 grid_spec="uniform:20", time_scale=0.0, cread_num_buckets=50,
+                 d2q_num_groups=30, num_quantiles=101,
+                 sketch_size=DEFAULT_SKETCH_SIZE, split="train"):
+        """Configures the component.
+
+        Args:
+          examples: Channel of Examples (e.g. example_gen.outputs["examples"]).
+          label_key: feature holding watch time in seconds (one value >= 0).
+          duration_key: feature holding the video duration in seconds.
+          grid_spec: percentile grid, see `wt_keras.buckets.parse_grid_spec`
+            ("uniform:20", "0-96:2,96-100:0.2", "swat_choice_4", ...).
+          time_scale: 0 keeps endpoints in seconds; alpha > 0 integerises them
+            to round(alpha t) / alpha like `boundaries_from_percentiles`.
+          cread_num_buckets: M, CREAD endpoints requested.
+          d2q_num_groups: G, equal-frequency duration groups requested.
+          num_quantiles: Q, entries per D2Q quantile-table row.
+          sketch_size: values kept exactly per summary, and the quantiles of
+            the Beam sketch beyond; rank error ~ 3 / sketch_size beyond it.
+          split: the split to learn from (never the eval split).
+        """
+        check_parameters(grid_spec, time_scale, cread_num_buckets,
+                         d2q_num_groups, num_quantiles, sketch_size)
+        spec = BucketBoundaryGenSpec(
+            examples=examples, label_key=label_key, duration_key=duration_key,
+            grid_spec=grid_spec, time_scale=float(time_scale),
+            cread_num_buckets=int(cread_num_buckets),
+            d2q_num_groups=int(d2q_num_groups), num_quantiles=int(num_quantiles),
+            sketch_size=int(sketch_size), split=split,
+            boundaries=types.Channel(type=standard_artifacts.HyperParameters),
+            report=types.Channel(type=BucketBoundaryReport))
+        super().__init__(spec=spec)

@@ -1,0 +1,1 @@
+"""TFMA metrics for the watch-time Evaluator (see `tfma_metrics`)."""
