@@ -1,0 +1,182 @@
+"""wt-pipeline: run the watch-time TFX pipeline locally, or compile it for Kubeflow.
+
+  wt-pipeline run                      simulate the built-in data, run, push to
+                                       ./saved_models/wt_keras/<version>/
+  wt-pipeline run --data DIR           CSV (header row) or TFRecord tf.Example files
+  wt-pipeline compile --target kubeflow --output pipeline.json
+  --beam-arg=--runner=DataflowRunner   (repeatable) Beam options of every Beam component
+"""
+import os
+import sys
+
+# Before TensorFlow is imported anywhere (here, TFX, Beam workers we spawn):
+# TFRS needs Keras 2, and TF's C++ INFO lines drown the progress output.
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import argparse  # noqa: E402
+import glob  # noqa: E402
+import warnings  # noqa: E402
+
+from pipelines.watch_time import configs  # noqa: E402  (light: no TensorFlow)
+
+DEFAULT_ROWS = 150_000
+SIMULATED_DIR = "simulated_data"
+
+
+def _training_flags(parser):
+    group = parser.add_argument_group("model and training")
+    group.add_argument("--head", default="swat_geo", choices=configs.HEADS)
+    group.add_argument("--exum", action="store_true", help="train with EXUM's confidence tower")
+    group.add_argument("--confidence-penalty", type=float, help="EXUM λ (default: the head's)")
+    group.add_argument("--grid-spec", default="uniform:20",
+                       help="bucket grid: uniform:K, A-B:STEP,... or swat_choice_1..6")
+    group.add_argument("--time-scale", type=float, default=1.0,
+                       help="α: integer units per second of the count heads (default 1)")
+    group.add_argument("--epochs", type=int, default=3)
+    group.add_argument("--batch-size", type=int, default=512)
+    group.add_argument("--learning-rate", type=float, default=2e-3)
+    group.add_argument("--mae-max-relative-increase", type=float, default=0.02,
+                       help="bless only if MAE is at most this much worse than the last "
+                            "blessed model's (0.02 = 2%%)")
+    group.add_argument("--min-xauc", type=float, default=0.55,
+                       help="sanity bound every model must pass, the first included")
+    group.add_argument("--beam-arg", action="append", default=None, metavar="ARG",
+                       help="Beam pipeline option, repeatable; write it as "
+                            "--beam-arg=--runner=DataflowRunner (default: DirectRunner on "
+                            "all local cores)")
+    group.add_argument("--model-name", default=configs.MODEL_NAME)
+    group.add_argument("--pipeline-name", default=configs.PIPELINE_NAME)
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(prog="wt-pipeline", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="{run,compile}")
+    run = commands.add_parser("run", help="run the pipeline locally (LocalDagRunner)",
+                              description="Run the whole pipeline locally and push a blessed "
+                                          "model to <saved-models>/<model-name>/<version>/.")
+    run.add_argument("--data", help="directory of CSV or TFRecord files (default: simulate "
+                                    "the built-in data into the work dir)")
+    run.add_argument("--input-format", choices=configs.INPUT_FORMATS,
+                     help="format of --data (default: from the file names)")
+    run.add_argument("--rows", type=int, default=DEFAULT_ROWS,
+                     help=f"rows of simulated data (default {DEFAULT_ROWS})")
+    run.add_argument("--seed", type=int, default=0, help="simulator and training seed")
+    run.add_argument("--work-dir", default=configs.WORK_DIR,
+                     help="pipeline outputs and ML Metadata (default ./%(default)s)")
+    run.add_argument("--saved-models", default=configs.SAVED_MODELS_DIR,
+                     help="TF Serving base path (default ./%(default)s)")
+    run.add_argument("--no-cache", action="store_true", help="rerun every component")
+    run.add_argument("--verbose", action="store_true", help="show TFX and Beam logs")
+    _training_flags(run)
+    compile_ = commands.add_parser("compile", help="compile for Kubeflow Pipelines v2",
+                                   description="Write a KFP v2 PipelineJob JSON; no cluster "
+                                               "is contacted.")
+    compile_.add_argument("--target", choices=("kubeflow",), default="kubeflow")
+    compile_.add_argument("--output", default="pipeline.json", help="(default %(default)s)")
+    compile_.add_argument("--image", default=None,
+                          help="pipeline image built from the Dockerfile")
+    compile_.add_argument("--root", default=None,
+                          help="bucket prefix for data/, pipeline_root/ and saved_models/ "
+                               "(e.g. gs://my-bucket/wt_keras)")
+    compile_.add_argument("--data", help="input directory on the cluster (default <root>/data)")
+    compile_.add_argument("--input-format", choices=configs.INPUT_FORMATS, default="csv")
+    compile_.add_argument("--seed", type=int, default=0)
+    _training_flags(compile_)
+    return parser
+
+
+def _common_settings(args):
+    settings = dict(
+        head=args.head, exum=args.exum, confidence_penalty=args.confidence_penalty,
+        grid_spec=args.grid_spec, time_scale=args.time_scale, epochs=args.epochs,
+        batch_size=args.batch_size, learning_rate=args.learning_rate, seed=args.seed,
+        mae_max_relative_increase=args.mae_max_relative_increase, min_xauc=args.min_xauc,
+        model_name=args.model_name, pipeline_name=args.pipeline_name)
+    if args.beam_arg is not None:
+        settings["beam_pipeline_args"] = tuple(args.beam_arg)
+    return settings
+
+
+def detect_input_format(data_dir):
+    """'csv' or 'tfrecord' from the file names in `data_dir`."""
+    names = [os.path.basename(path) for path in glob.glob(os.path.join(data_dir, "*"))
+             if os.path.isfile(path)]
+    csv = [name for name in names if name.endswith(".csv")]
+    if csv and len(csv) == len(names):
+        return "csv"
+    if names and not csv:
+        return "tfrecord"
+    raise SystemExit(f"error: {data_dir} must hold only .csv files or only TFRecord files "
+                     f"(found {sorted(names) or 'nothing'}); ExampleGen reads every file in it.")
+
+
+def simulated_data_dir(work_dir, rows, seed):
+    """Simulates the default data once; later runs reuse the file (and the cache)."""
+    directory = os.path.join(work_dir, SIMULATED_DIR, f"rows{rows}_seed{seed}")
+    path = os.path.join(directory, "interactions.csv")
+    if not os.path.exists(path):
+        from wt_keras.data import simulate_interactions  # pylint: disable=import-outside-toplevel
+        print(f"simulating {rows:,} rows of the built-in data into {path}", flush=True)
+        os.makedirs(directory, exist_ok=True)
+        frame = simulate_interactions(num_rows=rows, seed=seed).drop(columns=["behavior"])
+        partial = os.path.join(work_dir, SIMULATED_DIR, f".partial-rows{rows}_seed{seed}.csv")
+        frame.to_csv(partial, index=False)
+        os.replace(partial, path)   # a killed run never leaves half a file for ExampleGen
+    return directory
+
+
+def command_run(args):
+    from pipelines.watch_time import local_runner, run_report, validation  # noqa: E501  pylint: disable=import-outside-toplevel
+    data = args.data or simulated_data_dir(args.work_dir, args.rows, args.seed)
+    config = configs.PipelineConfig(
+        data_root=data, input_format=args.input_format or detect_input_format(data),
+        pipeline_root=os.path.join(args.work_dir, "pipeline_root"),
+        metadata_path=os.path.join(args.work_dir, "metadata.sqlite"),
+        serving_model_dir=args.saved_models, enable_cache=not args.no_cache,
+        **_common_settings(args))
+    print(f"pipeline {config.pipeline_name}: data {data} ({config.input_format}), "
+          f"head {config.head}{' + EXUM' if config.exum else ''}, grid {config.grid_spec}",
+          flush=True)
+    try:
+        runs, summary, progress = local_runner.run(config, verbose=args.verbose)
+    except validation.DataValidationError as error:
+        print(f"\nerror: {error}", file=sys.stderr)
+        return 2
+    print(run_report.format_summary(runs, summary, progress.wall_times, progress.order))
+    return 0
+
+
+def command_compile(args):
+    from pipelines.watch_time import kubeflow_runner  # pylint: disable=import-outside-toplevel
+    root = args.root or kubeflow_runner.PLACEHOLDER_ROOT
+    overrides = _common_settings(args)
+    overrides["input_format"] = args.input_format
+    if args.data:
+        overrides["data_root"] = args.data
+    config = kubeflow_runner.kubeflow_config(root, **overrides)
+    path = kubeflow_runner.compile_pipeline(config, args.output,
+                                            args.image or kubeflow_runner.DEFAULT_IMAGE)
+    print(f"wrote {path} (Kubeflow Pipelines v2 PipelineJob; image "
+          f"{args.image or kubeflow_runner.DEFAULT_IMAGE}, root {root})")
+    if not args.root:
+        print("note: paths point to the placeholder bucket; pass --root gs://<bucket>/<prefix>.")
+    return 0
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    warnings.filterwarnings("ignore", category=FutureWarning)
+    warnings.filterwarnings("ignore", category=DeprecationWarning)
+    try:
+        return command_run(args) if args.command == "run" else command_compile(args)
+    except ValueError as error:   # config mistakes: the message says how to fix them
+        if getattr(args, "verbose", False):
+            raise
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

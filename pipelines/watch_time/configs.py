@@ -1,0 +1,141 @@
+"""Defaults and the one config object of the watch-time pipeline.
+
+`PipelineConfig` holds everything `create_pipeline` needs: where data,
+pipeline outputs and pushed models live, the bucket grid, the head and its
+training knobs, the blessing thresholds and the Beam options. Runners build
+one (CLI flags override the defaults) and pass it on; the Trainer receives
+the training part as `custom_config` (`trainer_custom_config`).
+"""
+import dataclasses
+import os
+from typing import Dict, Optional, Tuple
+
+PIPELINE_NAME = "wt_keras_watch_time"
+MODEL_NAME = "wt_keras"
+# Dotted path, not a module file: TFX then needs no wheel of user code, and the
+# same import works in the Docker image where the package is installed.
+RUN_FN = "pipelines.watch_time.trainer.run_fn"
+SCHEMA_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "schema",
+                           "schema.pbtxt")
+WORK_DIR = "tfx_pipeline_output"
+SAVED_MODELS_DIR = "saved_models"
+# DirectRunner on every local core; Dataflow/Flink/Spark users replace these.
+LOCAL_BEAM_ARGS = ("--direct_running_mode=multi_processing", "--direct_num_workers=0")
+HEADS = ("swat_geo", "swat_binom", "geometric", "wlr", "ordinal", "cread", "d2q",
+         "regression")
+INPUT_FORMATS = ("csv", "tfrecord")
+
+
+@dataclasses.dataclass
+class PipelineConfig:
+    """Pipeline, data, model, evaluation and execution settings.
+
+    Attributes:
+      data_root: directory of input files (CSV with a header row, or
+        TFRecord files of tf.Example for `input_format="tfrecord"`).
+      pipeline_root: where TFX writes component outputs.
+      metadata_path: local MLMD SQLite file; None on Kubeflow (the cluster
+        provides MLMD).
+      serving_model_dir: TF Serving base path; pushes land in
+        `<serving_model_dir>/<model_name>/<version>/`.
+      schema_path: curated schema (the data contract checked before training).
+      train_eval_buckets: hash buckets of the train/eval split in ExampleGen.
+      grid_spec, time_scale, cread_num_buckets, d2q_num_groups, num_quantiles:
+        BucketBoundaryGen settings; `time_scale` α > 0 also sets the count
+        heads' integer units (1.0: whole seconds), as in `wt-train`.
+      head: one of HEADS. exum: attach EXUM's confidence tower (training only).
+      confidence_penalty: EXUM λ; None keeps the head's default.
+      features: optional {"categorical": {name: hash_bins}, "dense": [names]};
+        None picks them from the schema (see `model_factory.select_features`).
+      mae_max_relative_increase / mae_max_absolute_increase: a candidate is
+        blessed only if its MAE is at most this much worse than the last
+        blessed model's (relative: 0.02 = 2 %; absolute: seconds; None = off).
+      min_xauc: sanity bound every candidate (also the first) must pass.
+      max_mae: optional sanity bound on MAE in seconds.
+      beam_pipeline_args: options of every Beam-powered component.
+    """
+    data_root: str = ""
+    input_format: str = "csv"
+    pipeline_name: str = PIPELINE_NAME
+    model_name: str = MODEL_NAME
+    pipeline_root: str = os.path.join(WORK_DIR, "pipeline_root")
+    metadata_path: Optional[str] = os.path.join(WORK_DIR, "metadata.sqlite")
+    serving_model_dir: str = SAVED_MODELS_DIR
+    schema_path: str = SCHEMA_PATH
+    label_key: str = "watch_time_s"
+    duration_key: str = "duration_s"
+    train_eval_buckets: Tuple[int, int] = (4, 1)
+    # Bucket boundaries (BucketBoundaryGen).
+    grid_spec: str = "uniform:20"
+    time_scale: float = 1.0
+    cread_num_buckets: int = 50
+    d2q_num_groups: int = 30
+    num_quantiles: int = 101
+    # Model and training (Trainer custom_config).
+    head: str = "swat_geo"
+    exum: bool = False
+    confidence_penalty: Optional[float] = None
+    epochs: int = 3
+    batch_size: int = 512
+    learning_rate: float = 2e-3
+    embedding_dim: int = 16
+    bottom_units: Tuple[int, ...] = (128, 64, 32)
+    features: Optional[Dict] = None
+    seed: int = 0
+    # Blessing (Evaluator).
+    mae_max_relative_increase: Optional[float] = 0.02
+    mae_max_absolute_increase: Optional[float] = None
+    min_xauc: float = 0.55
+    max_mae: Optional[float] = None
+    # Execution.
+    beam_pipeline_args: Tuple[str, ...] = LOCAL_BEAM_ARGS
+    enable_cache: bool = True
+
+    def __post_init__(self):
+        self.check()
+
+    def check(self):
+        """Raises ValueError, with the fix, for settings that can never work."""
+        if self.head not in HEADS:
+            raise ValueError(f"head={self.head!r} is unknown; choose one of {', '.join(HEADS)}.")
+        if self.input_format not in INPUT_FORMATS:
+            raise ValueError(f"input_format={self.input_format!r} is unknown; use 'csv' "
+                             "(files with a header row) or 'tfrecord' (tf.Example records).")
+        for name in ("epochs", "batch_size"):
+            if int(getattr(self, name)) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}.")
+        if not self.time_scale > 0:
+            raise ValueError(f"time_scale (α, integer units per second of the count heads) must "
+                             f"be > 0, got {self.time_scale}; 1.0 counts whole seconds.")
+        if not self.learning_rate > 0:
+            raise ValueError(f"learning_rate must be > 0, got {self.learning_rate}.")
+        if len(self.train_eval_buckets) != 2 or min(self.train_eval_buckets) < 1:
+            raise ValueError("train_eval_buckets must be two positive integers "
+                             f"(train, eval), got {self.train_eval_buckets}.")
+        if self.confidence_penalty is not None and self.confidence_penalty < 0:
+            raise ValueError(f"confidence_penalty (λ) must be >= 0, got {self.confidence_penalty}.")
+        if not 0.0 <= self.min_xauc < 1.0:
+            raise ValueError(f"min_xauc must be in [0, 1), got {self.min_xauc}.")
+
+    @property
+    def push_base_directory(self):
+        """`<serving_model_dir>/<model_name>`: TF Serving's base path of this model."""
+        return os.path.join(self.serving_model_dir, self.model_name)
+
+    def trainer_custom_config(self):
+        """The JSON-ready training settings handed to `run_fn` as custom_config."""
+        return {
+            "label_key": self.label_key, "duration_key": self.duration_key,
+            "model_name": self.model_name, "head": self.head, "exum": bool(self.exum),
+            "confidence_penalty": self.confidence_penalty,
+            "grid_spec": self.grid_spec, "time_scale": float(self.time_scale),
+            "epochs": int(self.epochs), "batch_size": int(self.batch_size),
+            "learning_rate": float(self.learning_rate),
+            "embedding_dim": int(self.embedding_dim),
+            "bottom_units": [int(units) for units in self.bottom_units],
+            "features": self.features, "seed": int(self.seed),
+        }
+
+    def replace(self, **changes):
+        """A copy with `changes` applied (and checked)."""
+        return dataclasses.replace(self, **changes)

@@ -1,0 +1,101 @@
+"""What the Evaluator measures, how it slices, and when it blesses a model.
+
+Metrics: MAE (TFMA's `MeanAbsoluteError`), exact XAUC and Pearson
+(`evaluation.tfma_metrics`), on the overall slice and per duration group.
+
+Slicing by duration group: TFMA slices on features, and the group of an
+example depends on the D2Q duration edges that BucketBoundaryGen learns from
+the training data, so the group cannot be a fixed column or a fixed SQL
+expression in the EvalConfig (which is built before any data is seen). The
+trained model therefore exports a `transform_features` signature
+(`duration_group_transform`, edges baked in as constants) and the candidate's
+ModelSpec lists it in `preprocessing_function_names`; TFMA 0.47 looks for
+slice features in these transformed features first. Only the candidate runs
+it: the baseline's spec has none, so each example gets exactly one group even
+when the baseline learned other edges.
+
+Blessing (on the overall slice only): MAE at most `mae_max_relative_increase`
+(and/or `mae_max_absolute_increase` seconds) worse than the last blessed
+model, plus sanity bounds every model must meet, the first one included
+(XAUC >= `min_xauc`, optionally MAE <= `max_mae`). TFMA ignores change
+thresholds when there is no baseline yet.
+"""
+import numpy as np
+import tensorflow as tf
+import tensorflow_model_analysis as tfma
+
+from pipelines.watch_time.evaluation import tfma_metrics
+
+DURATION_GROUP = "duration_group"
+TRANSFORM_SIGNATURE = "transform_features"
+PREDICTION_KEY = "watch_time"
+CANDIDATE, BASELINE = "candidate", "baseline"
+
+
+def duration_group_labels(duration_edges):
+    """Readable, sortable group names: '00 [0s, 7.5s)', ..., '29 [301s, inf)'."""
+    bounds = np.concatenate([[0.0], np.asarray(duration_edges, np.float64), [np.inf]])
+    return [f"{index:02d} [{low:.4g}s, {high:.4g}s)"
+            for index, (low, high) in enumerate(zip(bounds[:-1], bounds[1:]))]
+
+
+def duration_group_transform(tables, duration_key):
+    """features → {'duration_group': [B] string}, the D2Q group of each example.
+
+    Group g = number of edges <= duration (`wt_keras.buckets.D2QTables.group_index`).
+    """
+    edges = np.asarray(tables["d2q"]["duration_edges"], np.float32)
+    labels = tf.constant(duration_group_labels(tables["d2q"]["duration_edges"]))
+    edges_tensor = tf.constant(edges.reshape(1, -1))
+
+    def transform(features):
+        duration = tf.reshape(tf.cast(features[duration_key], tf.float32), [1, -1])
+        group = tf.searchsorted(edges_tensor, duration, side="right")
+        return {DURATION_GROUP: tf.gather(labels, tf.reshape(group, [-1]))}
+
+    return transform
+
+
+def _model_spec(config, name, is_baseline):
+    return tfma.ModelSpec(
+        name=name, is_baseline=is_baseline, signature_name="serving_default",
+        model_type=tfma.TF_GENERIC, label_key=config.label_key, prediction_key=PREDICTION_KEY,
+        preprocessing_function_names=[] if is_baseline else [TRANSFORM_SIGNATURE])
+
+
+def _overall(threshold):
+    """Apply a threshold on the overall slice only (not per duration group)."""
+    return [tfma.PerSliceMetricThreshold(slicing_specs=[tfma.SlicingSpec()], threshold=threshold)]
+
+
+def _mae_threshold(config):
+    change = tfma.GenericChangeThreshold(direction=tfma.MetricDirection.LOWER_IS_BETTER)
+    if config.mae_max_relative_increase is not None:
+        change.relative.value = config.mae_max_relative_increase
+    if config.mae_max_absolute_increase is not None:
+        change.absolute.value = config.mae_max_absolute_increase
+    threshold = tfma.MetricThreshold()
+    if change.HasField("relative") or change.HasField("absolute"):
+        threshold.change_threshold.CopyFrom(change)
+    if config.max_mae is not None:
+        threshold.value_threshold.upper_bound.value = config.max_mae
+    return threshold
+
+
+def build_eval_config(config):
+    """The Evaluator's `tfma.EvalConfig` for a `PipelineConfig`."""
+    metric_configs = tfma_metrics.metric_configs()
+    for metric in metric_configs:
+        if metric.class_name == "MeanAbsoluteError":
+            threshold = _mae_threshold(config)
+            if threshold.ByteSize():
+                metric.per_slice_thresholds.extend(_overall(threshold))
+        elif metric.class_name == "XAUC":
+            sanity = tfma.MetricThreshold(value_threshold=tfma.GenericValueThreshold(
+                lower_bound={"value": config.min_xauc}))
+            metric.per_slice_thresholds.extend(_overall(sanity))
+    metric_configs.insert(0, tfma.MetricConfig(class_name="ExampleCount"))
+    return tfma.EvalConfig(
+        model_specs=[_model_spec(config, CANDIDATE, False), _model_spec(config, BASELINE, True)],
+        metrics_specs=[tfma.MetricsSpec(metrics=metric_configs)],
+        slicing_specs=[tfma.SlicingSpec(), tfma.SlicingSpec(feature_keys=[DURATION_GROUP])])

@@ -1,0 +1,118 @@
+"""The Trainer's model: features from the schema, a ranker from config + bucket tables.
+
+The head itself comes from `wt_keras.models.factory.build_head`, the same
+factory `wt-train` and the benchmarks use, so the pipeline trains exactly the
+models they measure. This module adds what is pipeline-specific: choosing
+the features from the training schema (any dataset `wt-data prepare`
+writes, not only the simulator's columns) and the distribution options.
+"""
+# wt_keras first: it selects Keras 2 (TFRS needs it) before TensorFlow loads.
+from wt_keras import heads  # isort: skip
+
+import tensorflow as tf
+from tensorflow_metadata.proto.v0 import schema_pb2
+
+from wt_keras.data import LABEL_SIDE_COLUMNS
+from wt_keras.models import FeatureEncoder, WatchTimeRanker, build_head, default_features
+
+# Never features: label-side columns leak the label (play_time_ms *is* the
+# label in ms, behaviour is latent), log timestamps identify no user or video,
+# duration_ms duplicates duration_s.
+NON_FEATURE_COLUMNS = frozenset(LABEL_SIDE_COLUMNS) | {"time_ms", "date", "duration_ms"}
+ID_HASH_BINS = 100_003      # ids: many values, hashing needs no vocabulary
+STRING_HASH_BINS = 1_009    # other string categories seen only in new datasets
+CONFIDENCE_TOWER_UNITS = (32,)
+
+
+class CountFeatureEncoder(FeatureEncoder):
+    """`FeatureEncoder` that also takes int64 dense columns.
+
+    Counts in CSV logs (follow_user_num, register_days, ...) arrive as int64
+    from ExampleGen and at serving, while `FeatureEncoder` stacks dense
+    columns before casting them; casting each column first lets int and
+    float columns mix. (Remove once `FeatureEncoder` casts by itself.)
+    """
+
+    def _column(self, features, name):
+        column = super()._column(features, name)
+        if name in self.dense_features and column.dtype != tf.float32:
+            column = tf.cast(column, tf.float32)
+        return column
+
+
+def _is_scalar(feature):
+    """One value per example (shape [1]): the only kind the ranker's encoder reads."""
+    return [dim.size for dim in feature.shape.dim] == [1]
+
+
+def select_features(schema, label_key, override=None):
+    """Chooses the model inputs among the schema's columns.
+
+    Known columns of the KuaiRand family keep their tuned hash sizes
+    (`wt_keras.models.factory`); other columns become categorical when they
+    hold strings or are named `*_id`, dense otherwise. Columns that are not
+    present in every example are skipped (the serving contract is one value
+    per feature).
+
+    Args:
+      schema: the training schema (schema_pb2.Schema).
+      label_key: the label column, never a feature.
+      override: optional {"categorical": {name: bins}, "dense": [names]} that
+        replaces the automatic choice.
+
+    Returns:
+      (categorical {name: bins}, dense [names], skipped [names]).
+
+    Raises:
+      ValueError: an override names a column that is not in the schema.
+    """
+    columns = {feature.name: feature for feature in schema.feature}
+    if override:
+        categorical = {str(k): int(v) for k, v in override.get("categorical", {}).items()}
+        dense = [str(name) for name in override.get("dense", [])]
+        unknown = sorted(set(categorical).union(dense) - set(columns))
+        if unknown:
+            raise ValueError(f"features {unknown} are not in the data (columns: "
+                             f"{sorted(columns)}); fix the `features` setting.")
+        return categorical, dense, []
+    candidates = {name: feature for name, feature in columns.items()
+                  if name != label_key and name not in NON_FEATURE_COLUMNS}
+    skipped = sorted(name for name, feature in candidates.items() if not _is_scalar(feature))
+    usable = {name: feature for name, feature in candidates.items() if name not in skipped}
+    categorical, dense = default_features(usable)
+    for name, feature in sorted(usable.items()):
+        if name in categorical or name in dense:
+            continue
+        if feature.type == schema_pb2.BYTES:
+            categorical[name] = STRING_HASH_BINS
+        elif name.endswith("_id"):
+            categorical[name] = ID_HASH_BINS
+        else:
+            dense.append(name)
+    return categorical, dense, skipped
+
+
+def build_ranker(custom_config, tables, categorical, dense, global_batch_size=None):
+    """A `WatchTimeRanker` with the configured head, built from bucket tables.
+
+    Args:
+      custom_config: the Trainer's custom_config (`PipelineConfig.trainer_custom_config`).
+      tables: the parsed bucket_boundaries.json of BucketBoundaryGen.
+      categorical, dense: the model inputs (see `select_features`).
+      global_batch_size: set under a multi-worker strategy (loss = SUM / global batch).
+
+    Returns:
+      an uncompiled, un-adapted `WatchTimeRanker`.
+    """
+    head = build_head(custom_config["head"], tables, time_scale=custom_config["time_scale"],
+                      confidence_penalty=custom_config.get("confidence_penalty"))
+    tower = heads.ConfidenceTower(units=CONFIDENCE_TOWER_UNITS) if custom_config["exum"] else None
+    ranker = WatchTimeRanker(
+        head, categorical, dense, label_key=custom_config["label_key"],
+        duration_feature=custom_config["duration_key"],
+        bottom_units=tuple(custom_config["bottom_units"]),
+        embedding_dim=custom_config["embedding_dim"], confidence_tower=tower,
+        global_batch_size=global_batch_size)
+    # Before the first call, so no variable of the replaced encoder exists yet.
+    ranker.encoder = CountFeatureEncoder(categorical, dense, custom_config["embedding_dim"])
+    return ranker

@@ -1,0 +1,153 @@
+"""What a local run did, read back from ML Metadata: the CLI's final summary.
+
+Everything comes from MLMD (executions, their states and output artifacts)
+and the artifacts themselves, so the summary also describes runs whose
+components came from the cache.
+"""
+import dataclasses
+import os
+from typing import Dict, List, Optional
+
+import tensorflow_data_validation as tfdv
+import tensorflow_model_analysis as tfma
+from ml_metadata.metadata_store import metadata_store
+from ml_metadata.proto import metadata_store_pb2
+from tfx.orchestration import metadata
+
+from pipelines.watch_time import eval_config
+from pipelines.watch_time.components.boundary_schema import load_bucket_boundaries
+
+_State = metadata_store_pb2.Execution.State
+STATE_NAMES = {_State.COMPLETE: "ran", _State.CACHED: "cached", _State.FAILED: "FAILED",
+               _State.RUNNING: "interrupted", _State.NEW: "not run", _State.CANCELED: "canceled"}
+METRICS = (("mean_absolute_error", "MAE (s)"), ("xauc", "XAUC"), ("pearson", "Pearson"))
+
+
+@dataclasses.dataclass
+class ComponentRun:
+    node_id: str
+    state: str
+    seconds: float
+    outputs: Dict[str, List[metadata_store_pb2.Artifact]]
+
+
+def open_store(metadata_path):
+    return metadata_store.MetadataStore(metadata.sqlite_metadata_connection_config(metadata_path))
+
+
+def last_execution_id(store):
+    """The newest execution id (0 if none): later ids belong to later runs."""
+    return max((execution.id for execution in store.get_executions()), default=0)
+
+
+def component_runs(store, pipeline_name, node_ids, after_execution_id=0):
+    """The latest execution of each node newer than `after_execution_id`."""
+    runs = {}
+    for node_id in node_ids:
+        context = store.get_context_by_type_and_name("node", f"{pipeline_name}.{node_id}")
+        if context is None:
+            continue
+        executions = [execution for execution in store.get_executions_by_context(context.id)
+                      if execution.id > after_execution_id]
+        if not executions:
+            continue
+        execution = max(executions, key=lambda item: item.id)
+        outputs = {}
+        for event in store.get_events_by_execution_ids([execution.id]):
+            if event.type == metadata_store_pb2.Event.OUTPUT and event.path.steps:
+                key = event.path.steps[0].key
+                outputs.setdefault(key, []).extend(store.get_artifacts_by_id([event.artifact_id]))
+        seconds = (execution.last_update_time_since_epoch
+                   - execution.create_time_since_epoch) / 1000.0
+        runs[node_id] = ComponentRun(node_id, STATE_NAMES.get(execution.last_known_state, "?"),
+                                     seconds, outputs)
+    return runs
+
+
+def _first_uri(run: Optional[ComponentRun], key):
+    if run is None or not run.outputs.get(key):
+        return None
+    return run.outputs[key][0].uri
+
+
+def _rows(statistics_uri):
+    rows = {}
+    for entry in sorted(os.listdir(statistics_uri)):
+        if entry.startswith("Split-"):
+            stats = tfdv.load_stats_binary(os.path.join(statistics_uri, entry, "FeatureStats.pb"))
+            rows[entry[len("Split-"):]] = sum(d.num_examples for d in stats.datasets)
+    return rows
+
+
+def _overall_metrics(evaluation_uri):
+    """{(metric name, model name): value} of the overall slice (diffs left out)."""
+    values = {}
+    for metrics_for_slice in tfma.load_metrics(evaluation_uri):
+        if metrics_for_slice.slice_key.single_slice_keys:
+            continue
+        for entry in metrics_for_slice.metric_keys_and_values:
+            if not entry.key.is_diff and entry.value.HasField("double_value"):
+                # TFMA leaves the model name empty when there is no baseline.
+                model = entry.key.model_name or eval_config.CANDIDATE
+                values[(entry.key.name, model)] = entry.value.double_value.value
+    return values
+
+
+def summarize(runs):
+    """A dict of rows, buckets, metrics, blessing and push destination."""
+    summary = {"rows": None, "buckets": None, "metrics": {}, "blessed": None,
+               "validation_failures": [], "pushed_to": None}
+    statistics = _first_uri(runs.get("StatisticsGen"), "statistics")
+    if statistics:
+        summary["rows"] = _rows(statistics)
+    boundaries = _first_uri(runs.get("BucketBoundaryGen"), "boundaries")
+    if boundaries:
+        summary["buckets"] = load_bucket_boundaries(boundaries)
+    evaluation = _first_uri(runs.get("Evaluator"), "evaluation")
+    if evaluation:
+        summary["metrics"] = _overall_metrics(evaluation)
+        validation = tfma.load_validation_result(evaluation)
+        summary["blessed"] = bool(validation.validation_ok)
+        summary["validation_failures"] = [
+            f"{failure.metric_key.name}: {failure.metric_value.double_value.value:.4g} "
+            f"fails {failure.metric_threshold}".replace("\n", " ")
+            for slice_failures in validation.metric_validations_per_slice
+            for failure in slice_failures.failures]
+    pusher = runs.get("Pusher")
+    if pusher and pusher.outputs.get("pushed_model"):
+        pushed = pusher.outputs["pushed_model"][0].custom_properties
+        if pushed.get("pushed") and pushed["pushed"].int_value:
+            summary["pushed_to"] = pushed["pushed_destination"].string_value
+    return summary
+
+
+def format_summary(runs, summary, wall_times, order):
+    """The table printed at the end of `wt-pipeline run`."""
+    lines = ["", f"{'component':<32}{'status':<13}{'wall time':>10}"]
+    for node_id in order:
+        if node_id in runs or node_id in wall_times:
+            state = runs[node_id].state if node_id in runs else "?"
+            lines.append(f"{node_id:<32}{state:<13}{wall_times.get(node_id, 0.0):>9.1f}s")
+    lines.append(f"{'total':<45}{sum(wall_times.values()):>9.1f}s")
+    if summary["rows"]:
+        lines.append("rows: " + ", ".join(f"{split} {count:,}"
+                                          for split, count in summary["rows"].items()))
+    if summary["buckets"]:
+        tables = summary["buckets"]
+        lines.append(f"buckets: K={tables['num_buckets']} ({tables['grid_spec']}, rank error "
+                     f"{tables['rank_error']:.2g}), CREAD M={len(tables['cread']['boundaries'])}, "
+                     f"D2Q groups={len(tables['d2q']['group_sizes'])}")
+    if summary["metrics"]:
+        lines.append(f"{'metric (eval split)':<22}{'candidate':>12}{'last blessed':>14}")
+        for name, title in METRICS:
+            candidate = summary["metrics"].get((name, eval_config.CANDIDATE))
+            baseline = summary["metrics"].get((name, eval_config.BASELINE))
+            lines.append(f"{title:<22}{_number(candidate):>12}{_number(baseline):>14}")
+        lines.append("blessed: " + ("yes" if summary["blessed"] else "no"))
+        lines.extend(f"  threshold failed: {failure}" for failure in summary["validation_failures"])
+    lines.append("pushed to: " + (summary["pushed_to"] or "nothing pushed (not blessed)"))
+    return "\n".join(lines)
+
+
+def _number(value):
+    return "-" if value is None else f"{value:.4f}"

@@ -1,0 +1,192 @@
+"""The TFX Trainer's `run_fn`: train a WatchTimeRanker and export it for TF Serving.
+
+Referenced by dotted path (`configs.RUN_FN`). `run_fn` only unpacks
+`fn_args`; the work is in `train_and_export`, which takes file patterns, a
+schema, the bucket tables and the training settings, so it also runs
+without TFX (the multi-worker test launches it in several processes).
+
+Distribution: with a `TF_CONFIG` naming two or more workers (Kubeflow /
+Vertex training replicas), training runs under
+`tf.distribute.MultiWorkerMirroredStrategy`: the ranker is built inside the
+strategy scope with `global_batch_size` (loss = SUM / global batch, so N
+workers take the same gradient steps as one), the input is auto-sharded by
+data, and only the chief writes the export (the others write to a
+temporary directory that is deleted, as the TF multi-worker guide advises).
+"""
+import json
+import math
+import os
+import shutil
+import tempfile
+
+# wt_keras first: it selects Keras 2 (TFRS needs it) before TensorFlow loads.
+from wt_keras import export, metrics  # isort: skip
+
+import numpy as np
+import tensorflow as tf
+from absl import logging
+from tensorflow_metadata.proto.v0 import schema_pb2
+from tfx import v1 as tfx
+from tfx_bsl.public import tfxio
+
+from pipelines.watch_time import eval_config, model_factory
+
+ADAPT_ROWS = 50_000        # rows that set feature statistics and the head's starting bias
+EVAL_ROWS = 100_000        # held-out rows for the Trainer's own metrics
+WARMUP_ROWS = 16           # TF Serving warmup requests in the export
+PREDICT_BATCH = 8_192
+METRICS_FILE = "trainer_metrics.json"
+
+
+def cluster_spec():
+    """(number of workers, this process is the chief) from TF_CONFIG."""
+    config = json.loads(os.environ.get("TF_CONFIG") or "{}")
+    cluster = config.get("cluster", {})
+    task = config.get("task", {})
+    workers = len(cluster.get("worker", [])) + len(cluster.get("chief", []))
+    if task.get("type") == "chief" or not task:
+        return max(workers, 1), True
+    chief_is_worker_0 = not cluster.get("chief") and task.get("type") == "worker"
+    return max(workers, 1), chief_is_worker_0 and int(task.get("index", 0)) == 0
+
+
+def make_strategy(num_workers):
+    """MultiWorkerMirroredStrategy for >= 2 workers, else the default strategy."""
+    if num_workers >= 2:
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    return tf.distribute.get_strategy()
+
+
+def tfrecord_dataset_factory(file_patterns, options, schema):
+    """Reads gzipped tf.Example TFRecords (ExampleGen's format) outside TFX."""
+    return tfxio.TFExampleRecord(file_pattern=file_patterns, schema=schema).TensorFlowDataset(
+        options)
+
+
+def read_rows(dataset_factory, file_patterns, schema, max_rows):
+    """The first `max_rows` examples as a dict of flat numpy columns."""
+    options = tfxio.TensorFlowDatasetOptions(batch_size=max_rows, num_epochs=1, shuffle=False)
+    for batch in dataset_factory(file_patterns, options, schema).take(1):
+        return {name: tf.reshape(value, [-1]).numpy() for name, value in batch.items()}
+    raise ValueError(f"no examples in {file_patterns}; the split is empty.")
+
+
+def _training_dataset(dataset_factory, file_patterns, schema, batch_size, seed):
+    options = tfxio.TensorFlowDatasetOptions(batch_size=batch_size, shuffle=True,
+                                             shuffle_seed=seed, num_epochs=None)
+    dataset = dataset_factory(file_patterns, options, schema)
+    # ExampleGen may write a single file: shard by element, not by file.
+    shard = tf.data.Options()
+    shard.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    return dataset.with_options(shard)
+
+
+def _create_variables(ranker, sample, feature_names):
+    """Builds every layer and the optimizer's slots before `fit`.
+
+    A tf.function whose first call creates variables is traced twice; Keras'
+    train function is large (TFRS task + head losses), so creating them
+    eagerly here halves the start-up time of `fit`.
+    """
+    rows = {name: tf.constant(sample[name][:2]) for name in feature_names}
+    hidden = ranker.hidden(rows)
+    ranker.head(hidden)
+    if ranker.confidence_tower is not None:
+        ranker.confidence_tower(hidden)
+    ranker.optimizer.build(ranker.trainable_variables)
+
+
+def predict(ranker, rows, feature_names):
+    """E[T | x] in seconds for numpy rows, in batches."""
+    size = len(next(iter(rows.values())))
+    chunks = []
+    for start in range(0, size, PREDICT_BATCH):
+        batch = {name: tf.constant(rows[name][start:start + PREDICT_BATCH])
+                 for name in feature_names}
+        chunks.append(ranker(batch, training=False).numpy())
+    return np.concatenate(chunks)
+
+
+def train_and_export(train_files, eval_files, schema, tables, custom_config, serving_model_dir,
+                     dataset_factory=tfrecord_dataset_factory, metrics_dir=None):
+    """Trains the configured ranker and exports it (chief only).
+
+    Args:
+      train_files, eval_files: lists of file patterns of tf.Example records.
+      schema: schema_pb2.Schema the examples are parsed with.
+      tables: parsed bucket_boundaries.json (BucketBoundaryGen's output).
+      custom_config: `PipelineConfig.trainer_custom_config()`.
+      serving_model_dir: where the chief writes the SavedModel.
+      dataset_factory: f(file_patterns, TensorFlowDatasetOptions, schema) →
+        tf.data.Dataset (the Trainer's data accessor inside TFX).
+      metrics_dir: optional directory for trainer_metrics.json (chief only).
+
+    Returns:
+      dict of held-out metrics (mae, xauc, pearson, num_eval, num_workers).
+    """
+    num_workers, is_chief = cluster_spec()
+    strategy = make_strategy(num_workers)
+    tf.keras.utils.set_random_seed(custom_config["seed"])
+    label = custom_config["label_key"]
+    categorical, dense, skipped = model_factory.select_features(
+        schema, label, custom_config.get("features"))
+    if skipped:
+        logging.warning("Not using columns without exactly one value per row: %s", skipped)
+    features = list(categorical) + dense
+    logging.info("Features: categorical %s, dense %s", sorted(categorical), dense)
+    sample = read_rows(dataset_factory, train_files, schema, ADAPT_ROWS)
+    batch_size = custom_config["batch_size"]
+    with strategy.scope():
+        ranker = model_factory.build_ranker(
+            custom_config, tables, categorical, dense,
+            global_batch_size=batch_size if num_workers > 1 else None)
+        ranker.adapt(sample)
+        ranker.compile(optimizer=tf.keras.optimizers.Adam(custom_config["learning_rate"]))
+        _create_variables(ranker, sample, features + [custom_config["duration_key"]])
+    steps_per_epoch = max(1, math.ceil(tables["num_examples"] / batch_size))
+    ranker.fit(_training_dataset(dataset_factory, train_files, schema, batch_size,
+                                 custom_config["seed"]),
+               epochs=custom_config["epochs"], steps_per_epoch=steps_per_epoch, verbose=2)
+
+    held_out = read_rows(dataset_factory, eval_files, schema, EVAL_ROWS)
+    predicted = predict(ranker, held_out, features + [custom_config["duration_key"]])
+    truth = held_out[label]
+    result = {"mae": metrics.mae(truth, predicted), "xauc": metrics.xauc(truth, predicted),
+              "pearson": metrics.pearson(truth, predicted), "num_eval": int(truth.size),
+              "num_workers": num_workers, "steps": steps_per_epoch * custom_config["epochs"]}
+    logging.info("Held-out metrics: %s", result)
+
+    target = serving_model_dir if is_chief else tempfile.mkdtemp(prefix="wt_keras_worker_export_")
+    try:
+        export_dir = target if is_chief else os.path.join(target, "model")
+        feature_spec = export.feature_spec_from_features(sample, features)
+        export.export_serving_model(
+            ranker, export_dir, feature_spec, warmup_examples=sample,
+            model_name=custom_config["model_name"], num_warmup_records=WARMUP_ROWS,
+            transform_features=eval_config.duration_group_transform(
+                tables, custom_config["duration_key"]))
+    finally:
+        if not is_chief:
+            shutil.rmtree(target, ignore_errors=True)
+    if is_chief and metrics_dir:
+        tf.io.gfile.makedirs(metrics_dir)
+        with tf.io.gfile.GFile(os.path.join(metrics_dir, METRICS_FILE), "w") as handle:
+            json.dump(result, handle, indent=2)
+    return result
+
+
+def run_fn(fn_args):
+    """TFX Trainer entry point (GenericExecutor).
+
+    Reads: fn_args.train_files / eval_files, schema_path, hyperparameters
+    (BucketBoundaryGen's bucket_boundaries.json), custom_config (training
+    settings), data_accessor; writes fn_args.serving_model_dir.
+    """
+    if not fn_args.hyperparameters:
+        raise ValueError("The Trainer got no bucket boundaries: wire "
+                         "BucketBoundaryGen.outputs['boundaries'] to Trainer(hyperparameters=...).")
+    schema = tfx.utils.parse_pbtxt_file(fn_args.schema_path, schema_pb2.Schema())
+    train_and_export(fn_args.train_files, fn_args.eval_files, schema, fn_args.hyperparameters,
+                     fn_args.custom_config, fn_args.serving_model_dir,
+                     dataset_factory=fn_args.data_accessor.tf_dataset_factory,
+                     metrics_dir=fn_args.model_run_dir)
