@@ -76,7 +76,9 @@ class FeatureEncoder(keras.layers.Layer):
                 column = tf.strings.as_string(column)
             parts.append(self.embeddings[name](tf.strings.to_hash_bucket_fast(column, bins)))
         if self.dense_features:
-            dense = tf.stack([self._column(features, name) for name in self.dense_features], -1)
+            # Cast per column: counts arrive as int64, durations as float32.
+            dense = tf.stack([tf.cast(self._column(features, name), tf.float32)
+                              for name in self.dense_features], -1)
             parts.append((self.dense_transform(dense) - self.dense_mean) / self.dense_std)
         return tf.concat(parts, axis=-1)
 
