@@ -24,6 +24,7 @@ _EXPORTS = {
     "feature_spec_from_features": "features", "serialize_examples": "features",
     "raw_feature_tensors": "features",
     "ServingModule": "serving", "SERVING_SIGNATURE": "serving", "RAW_SIGNATURE": "serving",
+    "TRANSFORM_SIGNATURE": "serving",
     "EXAMPLES_INPUT": "serving", "OUTPUT_DESCRIPTIONS": "serving",
     "next_version_dir": "versions", "existing_versions": "versions",
     "write_warmup_requests": "warmup", "read_warmup_requests": "warmup",

@@ -38,7 +38,7 @@ def _verify(saved_model_dir, module, serialized_examples):
 
 def export_serving_model(ranker, export_dir, feature_spec, warmup_examples=None,
                          model_name="wt_keras", num_warmup_records=DEFAULT_WARMUP_RECORDS,
-                         verify=True):
+                         verify=True, transform_features=None):
     """Writes a TF Serving SavedModel of a trained `WatchTimeRanker`.
 
     The SavedModel holds the feature encoder, the shared bottom and the head
@@ -65,6 +65,9 @@ def export_serving_model(ranker, export_dir, feature_spec, warmup_examples=None,
       num_warmup_records: at most this many rows become warmup records (≤ 1000).
       verify: reload the SavedModel before publishing and check it reproduces
         the in-memory model within 1e-5.
+      transform_features: optional callable, parsed features → {name: [B]
+        tensor}, served as a third signature ``transform_features`` (e.g. the
+        TFX pipeline's duration-group slice key for TFMA); see `ServingModule`.
 
     Returns:
       `export_dir` as a str.
@@ -77,7 +80,7 @@ def export_serving_model(ranker, export_dir, feature_spec, warmup_examples=None,
     if not 0 < num_warmup_records <= warmup.MAX_WARMUP_RECORDS:
         raise ValueError(f"num_warmup_records must be in 1..{warmup.MAX_WARMUP_RECORDS}, "
                          f"got {num_warmup_records}.")
-    module = ServingModule(ranker, feature_spec)
+    module = ServingModule(ranker, feature_spec, transform_features=transform_features)
     examples = None
     if warmup_examples is not None:
         examples = serialize_examples(warmup_examples, module.feature_spec, limit=num_warmup_records)

@@ -19,6 +19,9 @@ from wt_keras.export.features import validate_feature_spec
 
 SERVING_SIGNATURE = "serving_default"
 RAW_SIGNATURE = "predict_raw"
+# Optional: serialised tf.Example → extra features (e.g. slice keys for TFMA's
+# `preprocessing_function_names`); present only when `transform_features` is given.
+TRANSFORM_SIGNATURE = "transform_features"
 EXAMPLES_INPUT = "examples"
 
 _COMPONENTS = ("encoder", "bottom", "head")
@@ -154,6 +157,11 @@ class ServingModule(tf.Module):
         input features (label excluded). Features the ranker does not read
         are dropped, so clients need not send them.
       name: module name.
+      transform_features: optional traceable callable {name: [B] tensor parsed
+        with the feature spec} → {name: [B] tensor}. When given, the module
+        also serves it as the ``transform_features`` signature (serialised
+        tf.Example → its outputs), e.g. slice features computed with constants
+        learned in training, for TFMA's `preprocessing_function_names`.
 
     Example::
 
@@ -163,8 +171,9 @@ class ServingModule(tf.Module):
     `export_serving_model` does this and more (warmup, versioning, checks).
     """
 
-    def __init__(self, ranker, feature_spec, name="wt_keras_serving"):
+    def __init__(self, ranker, feature_spec, name="wt_keras_serving", transform_features=None):
         super().__init__(name=name)
+        self._transform_fn = transform_features   # a plain callable: nothing to track
         feature_spec = _required_features(ranker, validate_feature_spec(feature_spec))
         with _explain_missing_features(ranker, feature_spec):
             _ensure_built(ranker, feature_spec)
@@ -179,6 +188,10 @@ class ServingModule(tf.Module):
         self.predict_raw = tf.function(self._predict_raw, autograph=False, input_signature=[{
             name: tf.TensorSpec([None], spec.dtype, name=name)
             for name, spec in feature_spec.items()}])
+        if transform_features is not None:
+            self.transform_features = tf.function(
+                self._transform_features, autograph=False,
+                input_signature=[tf.TensorSpec([None], tf.string, name=EXAMPLES_INPUT)])
         with _explain_missing_features(ranker, feature_spec):
             self.signatures()   # trace now: problems surface here, not inside saving
 
@@ -209,10 +222,16 @@ class ServingModule(tf.Module):
     def _predict_raw(self, features):
         return self._forward(features)
 
+    def _transform_features(self, examples):
+        return dict(self._transform_fn(tf.io.parse_example(examples, self._forward.feature_spec)))
+
     def signatures(self):
         """{signature name: concrete function} to pass to `tf.saved_model.save`."""
-        return {SERVING_SIGNATURE: self.serve_examples.get_concrete_function(),
-                RAW_SIGNATURE: self.predict_raw.get_concrete_function()}
+        signatures = {SERVING_SIGNATURE: self.serve_examples.get_concrete_function(),
+                      RAW_SIGNATURE: self.predict_raw.get_concrete_function()}
+        if self._transform_fn is not None:
+            signatures[TRANSFORM_SIGNATURE] = self.transform_features.get_concrete_function()
+        return signatures
 
     def output_names(self):
         """Names of the signatures' outputs, e.g. ['watch_time', 'bucket_probabilities']."""
