@@ -83,5 +83,7 @@ class Executor(pusher_executor.Executor):
                                  pushed.get_string_custom_property(_VERSION))
         pushed.set_string_custom_property(_DESTINATION, final)
         pushed.set_string_custom_property(_VERSION, version)
+        if not os.listdir(staging_base):
+            os.rmdir(staging_base)
         logging.info("Model published to %s.", final)
         return None

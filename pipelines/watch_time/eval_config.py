@@ -20,6 +20,9 @@ model, plus sanity bounds every model must meet, the first one included
 (XAUC >= `min_xauc`, optionally MAE <= `max_mae`). TFMA ignores change
 thresholds when there is no baseline yet.
 """
+# wt_keras first: it selects Keras 2 (TFRS needs it) before TensorFlow loads.
+from wt_keras.export.serving import TRANSFORM_SIGNATURE  # isort: skip
+
 import numpy as np
 import tensorflow as tf
 import tensorflow_model_analysis as tfma
@@ -27,7 +30,6 @@ import tensorflow_model_analysis as tfma
 from pipelines.watch_time.evaluation import tfma_metrics
 
 DURATION_GROUP = "duration_group"
-TRANSFORM_SIGNATURE = "transform_features"
 PREDICTION_KEY = "watch_time"
 CANDIDATE, BASELINE = "candidate", "baseline"
 
@@ -44,14 +46,15 @@ def duration_group_transform(tables, duration_key):
 
     Group g = number of edges <= duration (`wt_keras.buckets.D2QTables.group_index`).
     """
-    edges = np.asarray(tables["d2q"]["duration_edges"], np.float32)
-    labels = tf.constant(duration_group_labels(tables["d2q"]["duration_edges"]))
-    edges_tensor = tf.constant(edges.reshape(1, -1))
+    edges = np.asarray(tables["d2q"]["duration_edges"], np.float32).reshape(1, -1)
+    labels = np.asarray(duration_group_labels(tables["d2q"]["duration_edges"]), object)
 
     def transform(features):
+        # Constants made while tracing: they live in the signature's graph.
         duration = tf.reshape(tf.cast(features[duration_key], tf.float32), [1, -1])
-        group = tf.searchsorted(edges_tensor, duration, side="right")
-        return {DURATION_GROUP: tf.gather(labels, tf.reshape(group, [-1]))}
+        group = tf.searchsorted(tf.constant(edges), duration, side="right")
+        return {DURATION_GROUP: tf.gather(tf.constant(labels, tf.string),
+                                          tf.reshape(group, [-1]))}
 
     return transform
 

@@ -9,11 +9,10 @@ writes, not only the simulator's columns) and the distribution options.
 # wt_keras first: it selects Keras 2 (TFRS needs it) before TensorFlow loads.
 from wt_keras import heads  # isort: skip
 
-import tensorflow as tf
 from tensorflow_metadata.proto.v0 import schema_pb2
 
 from wt_keras.data import LABEL_SIDE_COLUMNS
-from wt_keras.models import FeatureEncoder, WatchTimeRanker, build_head, default_features
+from wt_keras.models import WatchTimeRanker, build_head, default_features
 
 # Never features: label-side columns leak the label (play_time_ms *is* the
 # label in ms, behaviour is latent), log timestamps identify no user or video,
@@ -22,22 +21,6 @@ NON_FEATURE_COLUMNS = frozenset(LABEL_SIDE_COLUMNS) | {"time_ms", "date", "durat
 ID_HASH_BINS = 100_003      # ids: many values, hashing needs no vocabulary
 STRING_HASH_BINS = 1_009    # other string categories seen only in new datasets
 CONFIDENCE_TOWER_UNITS = (32,)
-
-
-class CountFeatureEncoder(FeatureEncoder):
-    """`FeatureEncoder` that also takes int64 dense columns.
-
-    Counts in CSV logs (follow_user_num, register_days, ...) arrive as int64
-    from ExampleGen and at serving, while `FeatureEncoder` stacks dense
-    columns before casting them; casting each column first lets int and
-    float columns mix. (Remove once `FeatureEncoder` casts by itself.)
-    """
-
-    def _column(self, features, name):
-        column = super()._column(features, name)
-        if name in self.dense_features and column.dtype != tf.float32:
-            column = tf.cast(column, tf.float32)
-        return column
 
 
 def _is_scalar(feature):
@@ -107,12 +90,9 @@ def build_ranker(custom_config, tables, categorical, dense, global_batch_size=No
     head = build_head(custom_config["head"], tables, time_scale=custom_config["time_scale"],
                       confidence_penalty=custom_config.get("confidence_penalty"))
     tower = heads.ConfidenceTower(units=CONFIDENCE_TOWER_UNITS) if custom_config["exum"] else None
-    ranker = WatchTimeRanker(
+    return WatchTimeRanker(
         head, categorical, dense, label_key=custom_config["label_key"],
         duration_feature=custom_config["duration_key"],
         bottom_units=tuple(custom_config["bottom_units"]),
         embedding_dim=custom_config["embedding_dim"], confidence_tower=tower,
         global_batch_size=global_batch_size)
-    # Before the first call, so no variable of the replaced encoder exists yet.
-    ranker.encoder = CountFeatureEncoder(categorical, dense, custom_config["embedding_dim"])
-    return ranker
