@@ -17,7 +17,9 @@ import shutil
 import time
 
 from absl import logging
+from tfx.components.pusher import component as pusher_component
 from tfx.components.pusher import executor as pusher_executor
+from tfx.dsl.components.base import executor_spec
 from tfx.proto import pusher_pb2
 from tfx.types import artifact_utils
 from tfx.utils import proto_utils
@@ -87,3 +89,9 @@ class Executor(pusher_executor.Executor):
             os.rmdir(staging_base)
         logging.info("Model published to %s.", final)
         return None
+
+
+class Pusher(pusher_component.Pusher):
+    """TFX's Pusher with the staged, atomic `Executor` (same inputs, outputs and id)."""
+
+    EXECUTOR_SPEC = executor_spec.ExecutorClassSpec(Executor)

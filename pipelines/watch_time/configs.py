@@ -10,7 +10,8 @@ import dataclasses
 import os
 from typing import Dict, Optional, Tuple
 
-PIPELINE_NAME = "wt_keras_watch_time"
+# Kubeflow accepts only [a-z0-9][a-z0-9-]{0,127}.
+PIPELINE_NAME = "wt-keras-watch-time"
 MODEL_NAME = "wt_keras"
 # Dotted path, not a module file: TFX then needs no wheel of user code, and the
 # same import works in the Docker image where the package is installed.

@@ -11,7 +11,6 @@ LocalDagRunner, `kubeflow_runner` compiles it for Kubeflow Pipelines v2.
 import wt_keras  # noqa: F401  isort: skip
 
 from tfx import v1 as tfx
-from tfx.dsl.components.base import executor_spec
 from tfx.orchestration import metadata
 
 from pipelines.watch_time import atomic_push, configs, eval_config, validation
@@ -80,12 +79,11 @@ def create_components(config):
         eval_args=tfx.proto.EvalArgs(splits=[EVAL_SPLIT]),
         custom_config=config.trainer_custom_config())
     resolver, evaluator = _evaluation(config, examples, trainer.outputs["model"], training_schema)
-    pusher = tfx.components.Pusher(
+    pusher = atomic_push.Pusher(
         model=trainer.outputs["model"], model_blessing=evaluator.outputs["blessing"],
         push_destination=tfx.proto.PushDestination(
             filesystem=tfx.proto.PushDestination.Filesystem(
-                base_directory=config.push_base_directory)),
-        custom_executor_spec=executor_spec.ExecutorClassSpec(atomic_push.Executor))
+                base_directory=config.push_base_directory)))
     return [example_gen, statistics_gen, schema_gen, example_validator, gate, boundary_gen,
             trainer, resolver, evaluator, pusher]
 

@@ -19,7 +19,7 @@ from pipelines.watch_time.components.boundary_schema import load_bucket_boundari
 
 _State = metadata_store_pb2.Execution.State
 STATE_NAMES = {_State.COMPLETE: "ran", _State.CACHED: "cached", _State.FAILED: "FAILED",
-               _State.RUNNING: "interrupted", _State.NEW: "not run", _State.CANCELED: "canceled"}
+               _State.RUNNING: "running", _State.NEW: "not run", _State.CANCELED: "canceled"}
 METRICS = (("mean_absolute_error", "MAE (s)"), ("xauc", "XAUC"), ("pearson", "Pearson"))
 
 

@@ -168,6 +168,11 @@ def train_and_export(train_files, eval_files, schema, tables, custom_config, ser
     finally:
         if not is_chief:
             shutil.rmtree(target, ignore_errors=True)
+    if num_workers > 1:
+        # No worker leaves (taking its collective/coordination service down)
+        # while another one is still exporting.
+        strategy.reduce(tf.distribute.ReduceOp.SUM, strategy.run(lambda: tf.constant(1.0)),
+                        axis=None)
     if is_chief and metrics_dir:
         tf.io.gfile.makedirs(metrics_dir)
         with tf.io.gfile.GFile(os.path.join(metrics_dir, METRICS_FILE), "w") as handle:

@@ -1,0 +1,133 @@
+"""The whole pipeline end to end through `wt-pipeline run`, then kill-and-rerun with the cache.
+
+Run 1 pushes v1. Run 2 changes the Trainer's config (more epochs) and is
+killed once its Trainer execution is RUNNING in ML Metadata: v1 must be
+byte-identical and no other version may appear. Run 3 (same config as run 2)
+must take every upstream component from the cache and push a new version
+only if the Evaluator blessed it.
+"""
+import hashlib
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import tensorflow as tf
+import tensorflow_model_analysis as tfma
+
+from pipelines.watch_time import configs, run_report
+
+pytestmark = [pytest.mark.slow, pytest.mark.e2e]
+UPSTREAM = ("CsvExampleGen", "ImportSchemaGen", "StatisticsGen", "ExampleValidator",
+            "DataValidationGate", "BucketBoundaryGen")
+ALL_NODES = UPSTREAM + ("Trainer", "Evaluator", "Pusher")
+
+
+def _command(work_dir, *extra):
+    # -u: the test reads the progress lines as they are printed.
+    return [sys.executable, "-u", "-m", "pipelines.watch_time.cli", "run", "--rows", "3000",
+            "--work-dir", str(work_dir), "--saved-models", str(work_dir / "saved_models"),
+            "--beam-arg=--direct_running_mode=in_memory", "--epochs", "2", "--min-xauc", "0.5",
+            *extra]
+
+
+def _tree_digest(directory):
+    digest = {}
+    for root, _, names in os.walk(directory):
+        for name in names:
+            path = os.path.join(root, name)
+            with open(path, "rb") as handle:
+                digest[os.path.relpath(path, directory)] = hashlib.sha256(handle.read()).hexdigest()
+    return digest
+
+
+def _versions(work_dir):
+    """Every entry of the model's base path (TF Serving loads the integer ones)."""
+    return sorted(os.listdir(work_dir / "saved_models" / configs.MODEL_NAME))
+
+
+def _runs(work_dir, after=0):
+    store = run_report.open_store(str(work_dir / "metadata.sqlite"))
+    return run_report.component_runs(store, configs.PIPELINE_NAME, ALL_NODES, after)
+
+
+@pytest.fixture(scope="module")
+def first_run(tmp_path_factory):
+    work_dir = tmp_path_factory.mktemp("pipeline")
+    result = subprocess.run(_command(work_dir), capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-4000:]
+    return work_dir, result.stdout
+
+
+def test_first_run_pushes_a_servable_model_and_prints_a_summary(first_run):
+    work_dir, stdout = first_run
+    (version,) = _versions(work_dir)
+    model_dir = work_dir / "saved_models" / configs.MODEL_NAME / version
+    for line in ("rows: ", "buckets: K=", "MAE (s)", "XAUC", "blessed: yes",
+                 f"pushed to: {model_dir}"):
+        assert line in stdout, stdout
+    assert (model_dir / "saved_model.pb").exists()
+    assert (model_dir / "assets.extra" / "tf_serving_warmup_requests").exists()
+    loaded = tf.saved_model.load(str(model_dir))
+    assert {"serving_default", "predict_raw", "transform_features"} <= set(loaded.signatures)
+    runs = _runs(work_dir)
+    assert {node: run.state for node, run in runs.items()} == {node: "ran" for node in ALL_NODES}
+
+
+def test_evaluator_reports_watch_time_metrics_per_duration_group(first_run):
+    work_dir, _ = first_run
+    evaluation = _runs(work_dir)["Evaluator"].outputs["evaluation"][0].uri
+    slices = {}
+    for metrics in tfma.load_metrics(evaluation):
+        key = tuple((k.column, k.bytes_value) for k in metrics.slice_key.single_slice_keys)
+        slices[key] = {entry.key.name for entry in metrics.metric_keys_and_values}
+    assert {"mean_absolute_error", "xauc", "pearson", "example_count"} <= slices[()]
+    groups = [key for key in slices if key and key[0][0] == "duration_group"]
+    assert len(groups) >= 5
+
+
+def _start_and_kill_when_trainer_runs(work_dir, *extra):
+    before = run_report.last_execution_id(run_report.open_store(str(work_dir / "metadata.sqlite")))
+    process = subprocess.Popen(_command(work_dir, *extra), stdout=subprocess.PIPE,
+                               stderr=subprocess.DEVNULL, text=True, start_new_session=True)
+    deadline = time.monotonic() + 600
+    try:
+        while time.monotonic() < deadline:
+            trainer = _runs(work_dir, before).get("Trainer")
+            if trainer is not None and trainer.state == "running":   # its MLMD execution exists
+                break
+            assert process.poll() is None, "run 2 ended before its Trainer started"
+            time.sleep(0.5)
+        else:
+            pytest.fail("run 2's Trainer never started")
+        time.sleep(2.0)   # well inside training: the Trainer takes > 15 s here
+    finally:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=60)
+    return before
+
+
+def test_killed_run_keeps_v1_and_the_rerun_resumes_from_cache(first_run):
+    work_dir, _ = first_run
+    (v1,) = _versions(work_dir)
+    v1_digest = _tree_digest(work_dir / "saved_models" / configs.MODEL_NAME / v1)
+
+    _start_and_kill_when_trainer_runs(work_dir, "--epochs", "3")
+    assert _versions(work_dir) == [v1], "a killed run must not leave a version behind"
+    assert _tree_digest(work_dir / "saved_models" / configs.MODEL_NAME / v1) == v1_digest
+
+    before = run_report.last_execution_id(run_report.open_store(str(work_dir / "metadata.sqlite")))
+    result = subprocess.run(_command(work_dir, "--epochs", "3"), capture_output=True, text=True,
+                            timeout=900)
+    assert result.returncode == 0, result.stderr[-4000:]
+    runs = _runs(work_dir, before)
+    assert {node: runs[node].state for node in UPSTREAM} == {node: "cached" for node in UPSTREAM}
+    assert runs["Trainer"].state == "ran" and runs["Evaluator"].state == "ran"
+
+    blessing = runs["Evaluator"].outputs["blessing"][0].custom_properties["blessed"].int_value
+    versions = _versions(work_dir)
+    assert versions[0] == v1
+    assert len(versions) == (2 if blessing else 1), result.stdout
+    assert _tree_digest(work_dir / "saved_models" / configs.MODEL_NAME / v1) == v1_digest

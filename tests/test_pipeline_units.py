@@ -1,0 +1,158 @@
+"""Fast tests of the pipeline's pieces: config, features, gate messages, eval config, push."""
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from google.protobuf import text_format
+from tensorflow_metadata.proto.v0 import anomalies_pb2, schema_pb2
+
+from pipelines.watch_time import atomic_push, cli, configs, eval_config, model_factory, validation
+
+CONTRACT = validation.io_utils.SchemaReader().read(configs.SCHEMA_PATH)
+
+
+def _anomalies(column, reason, description):
+    anomalies = anomalies_pb2.Anomalies()
+    info = anomalies.anomaly_info[column]
+    info.description = description
+    info.reason.add(type=reason, description=description)
+    return anomalies
+
+
+def test_config_rejects_unknown_head_with_the_choices():
+    with pytest.raises(ValueError, match="swat_geo"):
+        configs.PipelineConfig(head="tpm")
+
+
+def test_config_custom_config_is_json_ready():
+    import json
+    custom = configs.PipelineConfig(exum=True, confidence_penalty=0.5).trainer_custom_config()
+    assert json.loads(json.dumps(custom)) == custom
+    assert custom["exum"] is True and custom["confidence_penalty"] == 0.5
+
+
+@pytest.mark.parametrize("reason, description, words", [
+    ("SCHEMA_MISSING_COLUMN", "Column is completely missing", "column is missing"),
+    ("FLOAT_TYPE_SMALL_FLOAT", "Unexpectedly low values: -3<0", "negative values"),
+    ("FLOAT_TYPE_HAS_NAN", "Float feature has NaN values.", "NaN"),
+    ("UNEXPECTED_DATA_TYPE", "Expected data of type: FLOAT but got STRING", "wrong type"),
+    ("UNEXPECTED_DATA_TYPE", "Expected data of type: FLOAT but got INT", "as decimals"),
+])
+def test_gate_names_column_split_problem_and_fix(reason, description, words):
+    found = {"train": _anomalies("watch_time_s", getattr(anomalies_pb2.AnomalyInfo, reason),
+                                 description)}
+    problems = validation.describe_problems(found, {"train": 10, "eval": 5}, CONTRACT)
+    assert len(problems) == 1
+    assert "column 'watch_time_s' in split 'train'" in problems[0]
+    assert words in problems[0] and "Fix:" in problems[0]
+
+
+def test_gate_treats_new_columns_as_features_and_reports_empty_splits():
+    found = {"train": _anomalies("user_id", anomalies_pb2.AnomalyInfo.SCHEMA_NEW_COLUMN, "New")}
+    assert validation.describe_problems(found, {"train": 10}, CONTRACT) == []
+    problems = validation.describe_problems({}, {"train": 10, "eval": 0}, CONTRACT)
+    assert problems and "split 'eval' is empty" in problems[0]
+
+
+def _schema(text):
+    return text_format.Parse(text, schema_pb2.Schema())
+
+
+def test_training_schema_keeps_the_contract_and_adds_inferred_columns():
+    import tensorflow_data_validation as tfdv
+    import pandas as pd
+    frame = pd.DataFrame({"watch_time_s": [1, 2, 3], "duration_s": [9.5, 9.0, 4.0],
+                          "user_id": [1, 2, 3]})
+    merged = validation.merge_training_schema(CONTRACT, tfdv.generate_statistics_from_dataframe(frame))
+    types = {feature.name: feature.type for feature in merged.feature}
+    assert types["watch_time_s"] == schema_pb2.FLOAT   # curated, though the data were ints
+    assert types["user_id"] == schema_pb2.INT
+
+
+def test_select_features_skips_label_side_columns_and_types_new_ones():
+    schema = _schema("""
+      feature { name: "watch_time_s" type: FLOAT shape { dim { size: 1 } } }
+      feature { name: "play_time_ms" type: INT shape { dim { size: 1 } } }
+      feature { name: "duration_s" type: FLOAT shape { dim { size: 1 } } }
+      feature { name: "user_id" type: INT shape { dim { size: 1 } } }
+      feature { name: "item_id" type: INT shape { dim { size: 1 } } }
+      feature { name: "city" type: BYTES shape { dim { size: 1 } } }
+      feature { name: "price" type: FLOAT shape { dim { size: 1 } } }
+      feature { name: "tags" type: BYTES }""")
+    categorical, dense, skipped = model_factory.select_features(schema, "watch_time_s")
+    assert set(categorical) == {"user_id", "item_id", "city"}
+    assert dense == ["duration_s", "price"]
+    assert skipped == ["tags"]
+    with pytest.raises(ValueError, match="not in the data"):
+        model_factory.select_features(schema, "watch_time_s", {"dense": ["nope"]})
+
+
+def test_duration_groups_follow_the_d2q_edges():
+    tables = {"d2q": {"duration_edges": [10.0, 30.0]}}
+    transform = eval_config.duration_group_transform(tables, "duration_s")
+    groups = transform({"duration_s": tf.constant([[3.0], [10.0], [29.9], [400.0]])})
+    assert [g.decode()[:2] for g in groups["duration_group"].numpy()] == ["00", "01", "01", "02"]
+    assert eval_config.duration_group_labels([10.0])[1] == "01 [10s, infs)"
+
+
+def test_eval_config_blesses_on_the_overall_slice_only():
+    config = eval_config.build_eval_config(configs.PipelineConfig(min_xauc=0.6))
+    candidate, baseline = config.model_specs
+    assert candidate.preprocessing_function_names == [eval_config.TRANSFORM_SIGNATURE]
+    assert baseline.is_baseline and not baseline.preprocessing_function_names
+    assert candidate.prediction_key == "watch_time"
+    thresholds = {metric.class_name: metric.per_slice_thresholds
+                  for metric in config.metrics_specs[0].metrics if metric.per_slice_thresholds}
+    assert set(thresholds) == {"MeanAbsoluteError", "XAUC"}
+    mae = thresholds["MeanAbsoluteError"][0]
+    assert list(mae.slicing_specs) == [eval_config.tfma.SlicingSpec()]
+    assert mae.threshold.change_threshold.relative.value == pytest.approx(0.02)
+    assert thresholds["XAUC"][0].threshold.value_threshold.lower_bound.value == 0.6
+    assert [list(spec.feature_keys) for spec in config.slicing_specs] == [[], ["duration_group"]]
+
+
+def test_publish_never_overwrites_a_version(tmp_path):
+    (tmp_path / "100").mkdir()
+    staged = tmp_path / ".staging" / "100"
+    staged.mkdir(parents=True)
+    (staged / "saved_model.pb").write_text("new")
+    final, version = atomic_push.publish(str(staged), str(tmp_path), "100")
+    assert version == "101" and os.path.exists(os.path.join(final, "saved_model.pb"))
+    assert not os.listdir(tmp_path / "100")
+
+
+def test_stale_staging_dirs_are_removed(tmp_path):
+    (tmp_path / "123").mkdir()
+    assert atomic_push.remove_stale_staging(str(tmp_path), now=1e12) == ["123"]
+    assert atomic_push.remove_stale_staging(str(tmp_path / "absent")) == []
+
+
+def test_detect_input_format(tmp_path):
+    (tmp_path / "a.csv").write_text("x\n1\n")
+    assert cli.detect_input_format(str(tmp_path)) == "csv"
+    (tmp_path / "b.gz").write_text("")
+    with pytest.raises(SystemExit, match="only .csv files or only TFRecord"):
+        cli.detect_input_format(str(tmp_path))
+
+
+@pytest.mark.parametrize("command", [[], ["run"], ["compile"]])
+def test_every_command_has_help(command):
+    result = subprocess.run([sys.executable, "-m", "pipelines.watch_time.cli", *command, "--help"],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert "usage: wt-pipeline" in result.stdout
+    if command:
+        assert "--beam-arg" in result.stdout
+
+
+def test_run_parser_defaults_match_the_issue():
+    args = cli.build_parser().parse_args(["run"])
+    assert args.data is None and args.saved_models == "saved_models" and args.beam_arg is None
+    assert configs.PipelineConfig().beam_pipeline_args == configs.LOCAL_BEAM_ARGS
+    args = cli.build_parser().parse_args(["run", "--beam-arg=--runner=FlinkRunner",
+                                          "--beam-arg=--parallelism=4"])
+    assert args.beam_arg == ["--runner=FlinkRunner", "--parallelism=4"]
+    assert np.isclose(configs.PipelineConfig().mae_max_relative_increase, 0.02)
