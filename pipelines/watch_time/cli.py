@@ -13,9 +13,13 @@ import sys
 # TFRS needs Keras 2, and TF's C++ INFO lines drown the progress output.
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# Beam's worker processes inherit this: Google client libraries warn on import.
+os.environ["PYTHONWARNINGS"] = ",".join(
+    filter(None, [os.environ.get("PYTHONWARNINGS"), "ignore::FutureWarning"]))
 
 import argparse  # noqa: E402
 import glob  # noqa: E402
+import logging  # noqa: E402
 import warnings  # noqa: E402
 
 from pipelines.watch_time import configs  # noqa: E402  (light: no TensorFlow)
@@ -113,29 +117,43 @@ def detect_input_format(data_dir):
 
 
 def simulated_data_dir(work_dir, rows, seed):
+    """Where the built-in data of `rows` rows and `seed` lives in the work dir."""
+    return os.path.join(work_dir, SIMULATED_DIR, f"rows{rows}_seed{seed}")
+
+
+def ensure_simulated_data(directory, rows, seed):
     """Simulates the default data once; later runs reuse the file (and the cache)."""
-    directory = os.path.join(work_dir, SIMULATED_DIR, f"rows{rows}_seed{seed}")
     path = os.path.join(directory, "interactions.csv")
-    if not os.path.exists(path):
-        from wt_keras.data import simulate_interactions  # pylint: disable=import-outside-toplevel
-        print(f"simulating {rows:,} rows of the built-in data into {path}", flush=True)
-        os.makedirs(directory, exist_ok=True)
-        frame = simulate_interactions(num_rows=rows, seed=seed).drop(columns=["behavior"])
-        partial = os.path.join(work_dir, SIMULATED_DIR, f".partial-rows{rows}_seed{seed}.csv")
-        frame.to_csv(partial, index=False)
-        os.replace(partial, path)   # a killed run never leaves half a file for ExampleGen
-    return directory
+    if os.path.exists(path):
+        return
+    from wt_keras.data import simulate_interactions  # pylint: disable=import-outside-toplevel
+    print(f"simulating {rows:,} rows of the built-in data into {path}", flush=True)
+    os.makedirs(directory, exist_ok=True)
+    # `behavior` is the simulator's latent label: never part of the pipeline's input.
+    frame = simulate_interactions(num_rows=rows, seed=seed).drop(columns=["behavior"])
+    partial = os.path.join(os.path.dirname(directory), f".partial-{os.path.basename(directory)}.csv")
+    frame.to_csv(partial, index=False)
+    os.replace(partial, path)   # a killed run never leaves half a file for ExampleGen
 
 
 def command_run(args):
-    from pipelines.watch_time import local_runner, run_report, validation  # noqa: E501  pylint: disable=import-outside-toplevel
+    if args.data and not os.path.isdir(args.data):
+        raise SystemExit(f"error: --data {args.data} is not a directory; pass the directory "
+                         "holding the CSV or TFRecord files.")
     data = args.data or simulated_data_dir(args.work_dir, args.rows, args.seed)
+    input_format = args.input_format or (detect_input_format(data) if args.data else "csv")
     config = configs.PipelineConfig(
-        data_root=data, input_format=args.input_format or detect_input_format(data),
+        data_root=data, input_format=input_format,
         pipeline_root=os.path.join(args.work_dir, "pipeline_root"),
         metadata_path=os.path.join(args.work_dir, "metadata.sqlite"),
         serving_model_dir=args.saved_models, enable_cache=not args.no_cache,
         **_common_settings(args))
+    if not args.data:
+        ensure_simulated_data(data, args.rows, args.seed)
+    from pipelines.watch_time import local_runner, run_report, validation  # noqa: E501  pylint: disable=import-outside-toplevel
+    if not args.verbose:   # progress lines and the summary only
+        for name in ("apache_beam", "tensorflow"):
+            logging.getLogger(name).setLevel(logging.ERROR)
     print(f"pipeline {config.pipeline_name}: data {data} ({config.input_format}), "
           f"head {config.head}{' + EXUM' if config.exum else ''}, grid {config.grid_spec}",
           flush=True)
@@ -149,12 +167,13 @@ def command_run(args):
 
 
 def command_compile(args):
-    from pipelines.watch_time import kubeflow_runner  # pylint: disable=import-outside-toplevel
-    root = args.root or kubeflow_runner.PLACEHOLDER_ROOT
     overrides = _common_settings(args)
     overrides["input_format"] = args.input_format
     if args.data:
         overrides["data_root"] = args.data
+    configs.PipelineConfig(**overrides)   # fail on bad settings before importing TFX
+    from pipelines.watch_time import kubeflow_runner  # pylint: disable=import-outside-toplevel
+    root = args.root or kubeflow_runner.PLACEHOLDER_ROOT
     config = kubeflow_runner.kubeflow_config(root, **overrides)
     path = kubeflow_runner.compile_pipeline(config, args.output,
                                             args.image or kubeflow_runner.DEFAULT_IMAGE)
@@ -171,9 +190,7 @@ def main(argv=None):
     warnings.filterwarnings("ignore", category=DeprecationWarning)
     try:
         return command_run(args) if args.command == "run" else command_compile(args)
-    except ValueError as error:   # config mistakes: the message says how to fix them
-        if getattr(args, "verbose", False):
-            raise
+    except configs.ConfigError as error:   # the message says how to fix it
         print(f"error: {error}", file=sys.stderr)
         return 2
 

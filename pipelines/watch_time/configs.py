@@ -27,6 +27,10 @@ HEADS = ("swat_geo", "swat_binom", "geometric", "wlr", "ordinal", "cread", "d2q"
 INPUT_FORMATS = ("csv", "tfrecord")
 
 
+class ConfigError(ValueError):
+    """A setting that can never work; the message says how to fix it."""
+
+
 @dataclasses.dataclass
 class PipelineConfig:
     """Pipeline, data, model, evaluation and execution settings.
@@ -96,27 +100,32 @@ class PipelineConfig:
         self.check()
 
     def check(self):
-        """Raises ValueError, with the fix, for settings that can never work."""
+        """Raises ConfigError, with the fix, for settings that can never work."""
         if self.head not in HEADS:
-            raise ValueError(f"head={self.head!r} is unknown; choose one of {', '.join(HEADS)}.")
+            raise ConfigError(f"head={self.head!r} is unknown; choose one of {', '.join(HEADS)}.")
         if self.input_format not in INPUT_FORMATS:
-            raise ValueError(f"input_format={self.input_format!r} is unknown; use 'csv' "
+            raise ConfigError(f"input_format={self.input_format!r} is unknown; use 'csv' "
                              "(files with a header row) or 'tfrecord' (tf.Example records).")
         for name in ("epochs", "batch_size"):
             if int(getattr(self, name)) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}.")
+                raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}.")
         if not self.time_scale > 0:
-            raise ValueError(f"time_scale (α, integer units per second of the count heads) must "
+            raise ConfigError(f"time_scale (α, integer units per second of the count heads) must "
                              f"be > 0, got {self.time_scale}; 1.0 counts whole seconds.")
         if not self.learning_rate > 0:
-            raise ValueError(f"learning_rate must be > 0, got {self.learning_rate}.")
+            raise ConfigError(f"learning_rate must be > 0, got {self.learning_rate}.")
         if len(self.train_eval_buckets) != 2 or min(self.train_eval_buckets) < 1:
-            raise ValueError("train_eval_buckets must be two positive integers "
+            raise ConfigError("train_eval_buckets must be two positive integers "
                              f"(train, eval), got {self.train_eval_buckets}.")
         if self.confidence_penalty is not None and self.confidence_penalty < 0:
-            raise ValueError(f"confidence_penalty (λ) must be >= 0, got {self.confidence_penalty}.")
+            raise ConfigError(f"confidence_penalty (λ) must be >= 0, got {self.confidence_penalty}.")
         if not 0.0 <= self.min_xauc < 1.0:
-            raise ValueError(f"min_xauc must be in [0, 1), got {self.min_xauc}.")
+            raise ConfigError(f"min_xauc must be in [0, 1), got {self.min_xauc}.")
+        from wt_keras import buckets  # pylint: disable=import-outside-toplevel  (numpy only)
+        try:
+            buckets.parse_grid_spec(self.grid_spec)
+        except ValueError as error:
+            raise ConfigError(f"grid_spec={self.grid_spec!r}: {error}") from None
 
     @property
     def push_base_directory(self):
