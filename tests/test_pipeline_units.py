@@ -131,11 +131,14 @@ def test_stale_staging_dirs_are_removed(tmp_path):
 
 
 def test_detect_input_format(tmp_path):
-    (tmp_path / "a.csv").write_text("x\n1\n")
-    assert cli.detect_input_format(str(tmp_path)) == "csv"
-    (tmp_path / "b.gz").write_text("")
-    with pytest.raises(SystemExit, match="only .csv files or only TFRecord"):
+    (tmp_path / "part-0.gz").write_text("")
+    assert cli.detect_input_format(str(tmp_path)) == "tfrecord"
+    (tmp_path / "metadata.json").write_text("{}")   # wt-data prepare writes these
+    with pytest.raises(SystemExit, match="--input-pattern"):
         cli.detect_input_format(str(tmp_path))
+    (tmp_path / "interactions.csv").write_text("x\n1\n")
+    assert cli.detect_input_format(str(tmp_path)) == "csv"
+    assert configs.PipelineConfig(input_format="csv").data_pattern == "*.csv"
 
 
 @pytest.mark.parametrize("command", [[], ["run"], ["compile"]])

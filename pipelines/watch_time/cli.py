@@ -63,7 +63,9 @@ def build_parser():
     run.add_argument("--data", help="directory of CSV or TFRecord files (default: simulate "
                                     "the built-in data into the work dir)")
     run.add_argument("--input-format", choices=configs.INPUT_FORMATS,
-                     help="format of --data (default: from the file names)")
+                     help="format of --data (default: csv if it holds .csv files)")
+    run.add_argument("--input-pattern", help="glob of the data files in --data (default: "
+                                             "*.csv for CSV, * for TFRecord)")
     run.add_argument("--rows", type=int, default=DEFAULT_ROWS,
                      help=f"rows of simulated data (default {DEFAULT_ROWS})")
     run.add_argument("--seed", type=int, default=0, help="simulator and training seed")
@@ -103,17 +105,21 @@ def _common_settings(args):
     return settings
 
 
+# Written beside the data by `wt-data prepare`; never data.
+_SIDE_FILES = (".json", ".md", ".txt")
+
+
 def detect_input_format(data_dir):
-    """'csv' or 'tfrecord' from the file names in `data_dir`."""
-    names = [os.path.basename(path) for path in glob.glob(os.path.join(data_dir, "*"))
-             if os.path.isfile(path)]
-    csv = [name for name in names if name.endswith(".csv")]
-    if csv and len(csv) == len(names):
-        return "csv"
-    if names and not csv:
+    """'csv' when `data_dir` holds .csv files, else 'tfrecord' (tf.Example records)."""
+    names = sorted(os.path.basename(path) for path in glob.glob(os.path.join(data_dir, "*"))
+                   if os.path.isfile(path))
+    if any(name.endswith(".csv") for name in names):
+        return "csv"   # ExampleGen reads only *.csv then
+    records = [name for name in names if not name.endswith(_SIDE_FILES)]
+    if records and len(records) == len(names):
         return "tfrecord"
-    raise SystemExit(f"error: {data_dir} must hold only .csv files or only TFRecord files "
-                     f"(found {sorted(names) or 'nothing'}); ExampleGen reads every file in it.")
+    raise SystemExit(f"error: {data_dir} holds {names or 'no files'}: pass a directory of .csv "
+                     "files, or of TFRecord files only (or choose them with --input-pattern).")
 
 
 def simulated_data_dir(work_dir, rows, seed):
@@ -143,7 +149,7 @@ def command_run(args):
     data = args.data or simulated_data_dir(args.work_dir, args.rows, args.seed)
     input_format = args.input_format or (detect_input_format(data) if args.data else "csv")
     config = configs.PipelineConfig(
-        data_root=data, input_format=input_format,
+        data_root=data, input_format=input_format, input_pattern=args.input_pattern,
         pipeline_root=os.path.join(args.work_dir, "pipeline_root"),
         metadata_path=os.path.join(args.work_dir, "metadata.sqlite"),
         serving_model_dir=args.saved_models, enable_cache=not args.no_cache,

@@ -25,6 +25,9 @@ LOCAL_BEAM_ARGS = ("--direct_running_mode=multi_processing", "--direct_num_worke
 HEADS = ("swat_geo", "swat_binom", "geometric", "wlr", "ordinal", "cread", "d2q",
          "regression")
 INPUT_FORMATS = ("csv", "tfrecord")
+# Files ExampleGen reads in `data_root`: `wt-data prepare` writes metadata.json and
+# README.md beside interactions.csv, and they must not be read as data.
+DEFAULT_INPUT_PATTERNS = {"csv": "*.csv", "tfrecord": "*"}
 
 
 class ConfigError(ValueError):
@@ -38,6 +41,8 @@ class PipelineConfig:
     Attributes:
       data_root: directory of input files (CSV with a header row, or
         TFRecord files of tf.Example for `input_format="tfrecord"`).
+      input_pattern: glob of the data files in `data_root`; None means
+        DEFAULT_INPUT_PATTERNS[input_format].
       pipeline_root: where TFX writes component outputs.
       metadata_path: local MLMD SQLite file; None on Kubeflow (the cluster
         provides MLMD).
@@ -61,6 +66,7 @@ class PipelineConfig:
     """
     data_root: str = ""
     input_format: str = "csv"
+    input_pattern: Optional[str] = None
     pipeline_name: str = PIPELINE_NAME
     model_name: str = MODEL_NAME
     pipeline_root: str = os.path.join(WORK_DIR, "pipeline_root")
@@ -126,6 +132,11 @@ class PipelineConfig:
             buckets.parse_grid_spec(self.grid_spec)
         except ValueError as error:
             raise ConfigError(f"grid_spec={self.grid_spec!r}: {error}") from None
+
+    @property
+    def data_pattern(self):
+        """The glob of input files inside `data_root`."""
+        return self.input_pattern or DEFAULT_INPUT_PATTERNS[self.input_format]
 
     @property
     def push_base_directory(self):

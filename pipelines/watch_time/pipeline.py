@@ -29,10 +29,12 @@ def _example_gen(config):
     output_config = tfx.proto.Output(split_config=tfx.proto.SplitConfig(splits=[
         tfx.proto.SplitConfig.Split(name=TRAIN_SPLIT, hash_buckets=int(train)),
         tfx.proto.SplitConfig.Split(name=EVAL_SPLIT, hash_buckets=int(evaluation))]))
-    if config.input_format == "tfrecord":
-        return tfx.components.ImportExampleGen(input_base=config.data_root,
-                                               output_config=output_config)
-    return tfx.components.CsvExampleGen(input_base=config.data_root, output_config=output_config)
+    input_config = tfx.proto.Input(splits=[
+        tfx.proto.Input.Split(name="single_split", pattern=config.data_pattern)])
+    example_gen = (tfx.components.ImportExampleGen if config.input_format == "tfrecord"
+                   else tfx.components.CsvExampleGen)
+    return example_gen(input_base=config.data_root, input_config=input_config,
+                       output_config=output_config)
 
 
 def _evaluation(config, examples, model, schema):

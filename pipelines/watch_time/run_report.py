@@ -93,6 +93,28 @@ def _overall_metrics(evaluation_uri):
     return values
 
 
+def describe_failure(failure):
+    """'xauc 0.52 < 0.55 (sanity bound)' from a TFMA ValidationFailure."""
+    name = failure.metric_key.name
+    value = failure.metric_value.double_value.value
+    threshold = failure.metric_threshold
+    if threshold.HasField("change_threshold"):
+        change = threshold.change_threshold
+        limits = []
+        if change.HasField("relative"):
+            limits.append(f"{change.relative.value:.1%} relative")
+        if change.HasField("absolute"):
+            limits.append(f"{change.absolute.value:g} absolute")
+        return (f"{name} is worse than the last blessed model's by {value:+.4g} "
+                f"(allowed: {' and '.join(limits)})")
+    bounds = threshold.value_threshold
+    if bounds.HasField("lower_bound") and value < bounds.lower_bound.value:
+        return f"{name} {value:.4g} < {bounds.lower_bound.value:g} (sanity bound)"
+    if bounds.HasField("upper_bound"):
+        return f"{name} {value:.4g} > {bounds.upper_bound.value:g} (sanity bound)"
+    return f"{name} {value:.4g} fails {threshold}".replace("\n", " ")
+
+
 def summarize(runs):
     """A dict of rows, buckets, metrics, blessing and push destination."""
     summary = {"rows": None, "buckets": None, "metrics": {}, "blessed": None,
@@ -109,9 +131,7 @@ def summarize(runs):
         validation = tfma.load_validation_result(evaluation)
         summary["blessed"] = bool(validation.validation_ok)
         summary["validation_failures"] = [
-            f"{failure.metric_key.name}: {failure.metric_value.double_value.value:.4g} "
-            f"fails {failure.metric_threshold}".replace("\n", " ")
-            for slice_failures in validation.metric_validations_per_slice
+            describe_failure(failure) for slice_failures in validation.metric_validations_per_slice
             for failure in slice_failures.failures]
     pusher = runs.get("Pusher")
     if pusher and pusher.outputs.get("pushed_model"):
