@@ -14,17 +14,22 @@ STEPS = ("CsvExampleGen", "StatisticsGen", "ImportSchemaGen", "ExampleValidator"
          "Evaluator", "Pusher")
 
 
-@pytest.fixture(scope="module")
-def compiled(tmp_path_factory):
-    output = tmp_path_factory.mktemp("kfp") / "pipeline.json"
+IMAGE = "europe-docker.pkg.dev/p/r/wt-keras-pipeline:1"
+
+
+def _compile(output, *extra):
     result = subprocess.run(
         [sys.executable, "-m", "pipelines.watch_time.cli", "compile", "--target", "kubeflow",
-         "--output", str(output), "--root", "gs://test-bucket/wt", "--image",
-         "europe-docker.pkg.dev/p/r/wt-keras-pipeline:1", "--head", "d2q", "--exum",
-         "--beam-arg=--runner=DataflowRunner", "--beam-arg=--region=europe-west4"],
+         "--output", str(output), "--root", "gs://test-bucket/wt", "--image", IMAGE, *extra],
         capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     return json.loads(output.read_text())
+
+
+@pytest.fixture(scope="module")
+def compiled(tmp_path_factory):
+    return _compile(tmp_path_factory.mktemp("kfp") / "pipeline.json", "--head", "d2q", "--exum",
+                    "--beam-arg=--runner=DataflowRunner", "--beam-arg=--region=europe-west4")
 
 
 def test_output_parses_as_pipeline_job_and_spec(compiled):
@@ -51,7 +56,7 @@ def test_gate_precedes_boundaries_and_images_and_beam_args_are_set(compiled):
     for name, executor in executors.items():
         container = executor.get("container")
         if container:
-            assert container["image"] == "europe-docker.pkg.dev/p/r/wt-keras-pipeline:1", name
+            assert container["image"] == IMAGE, name
     pusher_args = executors["Pusher_executor"]["container"]["args"]
     assert "pipelines.watch_time.atomic_push.Executor" in pusher_args
     assert "--runner=DataflowRunner" in executors["StatisticsGen_executor"]["container"]["args"]
@@ -61,3 +66,14 @@ def test_trainer_gets_the_dotted_run_fn_and_the_training_config(compiled):
     text = json.dumps(compiled["pipelineSpec"]["root"]["dag"]["tasks"]["Trainer"])
     assert configs.RUN_FN in text
     assert '\\"head\\": \\"d2q\\"' in text and '\\"exum\\": true' in text
+
+
+def test_vertex_training_runs_the_trainer_on_several_machines(tmp_path):
+    compiled = _compile(tmp_path / "vertex.json", "--vertex-project", "my-project",
+                        "--vertex-region", "europe-west4", "--training-replicas", "3")
+    executor = compiled["pipelineSpec"]["deploymentSpec"]["executors"]["Trainer_executor"]
+    assert "google_cloud_ai_platform.trainer.executor" in json.dumps(executor)
+    trainer = json.dumps(compiled["pipelineSpec"]["root"]["dag"]["tasks"]["Trainer"])
+    for expected in ('\\"replica_count\\": 1', '\\"replica_count\\": 2',
+                     '\\"project\\": \\"my-project\\"', IMAGE):
+        assert expected in trainer, expected

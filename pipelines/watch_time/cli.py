@@ -89,6 +89,14 @@ def build_parser():
     compile_.add_argument("--data", help="input directory on the cluster (default <root>/data)")
     compile_.add_argument("--input-format", choices=configs.INPUT_FORMATS, default="csv")
     compile_.add_argument("--seed", type=int, default=0)
+    vertex = compile_.add_argument_group(
+        "multi-machine training on Vertex AI (default: train inside the pipeline step)")
+    vertex.add_argument("--vertex-project", help="GCP project: run the Trainer as a Vertex AI "
+                                                 "custom job (TF_CONFIG → MultiWorkerMirroredStrategy)")
+    vertex.add_argument("--vertex-region", default="us-central1")
+    vertex.add_argument("--training-replicas", type=int, default=2,
+                        help="machines of the training job: 1 chief + N-1 workers (default 2)")
+    vertex.add_argument("--training-machine-type", default="n1-standard-8")
     _training_flags(compile_)
     return parser
 
@@ -180,11 +188,17 @@ def command_compile(args):
     configs.PipelineConfig(**overrides)   # fail on bad settings before importing TFX
     from pipelines.watch_time import kubeflow_runner  # pylint: disable=import-outside-toplevel
     root = args.root or kubeflow_runner.PLACEHOLDER_ROOT
+    image = args.image or kubeflow_runner.DEFAULT_IMAGE
+    if args.vertex_project:
+        if args.training_replicas < 1:
+            raise configs.ConfigError("--training-replicas must be >= 1.")
+        overrides["vertex_training"] = {
+            "project": args.vertex_project, "region": args.vertex_region,
+            "replicas": args.training_replicas, "machine_type": args.training_machine_type,
+            "image_uri": image}
     config = kubeflow_runner.kubeflow_config(root, **overrides)
-    path = kubeflow_runner.compile_pipeline(config, args.output,
-                                            args.image or kubeflow_runner.DEFAULT_IMAGE)
-    print(f"wrote {path} (Kubeflow Pipelines v2 PipelineJob; image "
-          f"{args.image or kubeflow_runner.DEFAULT_IMAGE}, root {root})")
+    path = kubeflow_runner.compile_pipeline(config, args.output, image)
+    print(f"wrote {path} (Kubeflow Pipelines v2 PipelineJob; image {image}, root {root})")
     if not args.root:
         print("note: paths point to the placeholder bucket; pass --root gs://<bucket>/<prefix>.")
     return 0

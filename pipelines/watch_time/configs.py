@@ -62,6 +62,11 @@ class PipelineConfig:
         blessed model's (relative: 0.02 = 2 %; absolute: seconds; None = off).
       min_xauc: sanity bound every candidate (also the first) must pass.
       max_mae: optional sanity bound on MAE in seconds.
+      vertex_training: optional {"project", "region", "replicas",
+        "machine_type", "image_uri"}: run the Trainer as a Vertex AI custom
+        job with `replicas` machines (1 chief + replicas-1 workers; Vertex
+        sets TF_CONFIG, `trainer.run_fn` then trains with
+        MultiWorkerMirroredStrategy). None trains inside the pipeline step.
       beam_pipeline_args: options of every Beam-powered component.
     """
     data_root: str = ""
@@ -99,6 +104,7 @@ class PipelineConfig:
     min_xauc: float = 0.55
     max_mae: Optional[float] = None
     # Execution.
+    vertex_training: Optional[Dict] = None
     beam_pipeline_args: Tuple[str, ...] = LOCAL_BEAM_ARGS
     enable_cache: bool = True
 

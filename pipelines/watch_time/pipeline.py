@@ -11,6 +11,7 @@ LocalDagRunner, `kubeflow_runner` compiles it for Kubeflow Pipelines v2.
 import wt_keras  # noqa: F401  isort: skip
 
 from tfx import v1 as tfx
+from tfx.v1.extensions import google_cloud_ai_platform as vertex_ai
 from tfx.orchestration import metadata
 
 from pipelines.watch_time import atomic_push, configs, eval_config, validation
@@ -51,6 +52,26 @@ def _evaluation(config, examples, model, schema):
     return resolver, evaluator
 
 
+def _trainer(config, **inputs):
+    """The Trainer: in the pipeline step, or as a multi-machine Vertex AI training job."""
+    custom_config = config.trainer_custom_config()
+    if not config.vertex_training:
+        return tfx.components.Trainer(custom_config=custom_config, **inputs)
+    vertex = config.vertex_training
+    machine = {"machine_type": vertex.get("machine_type", "n1-standard-8")}
+    container = {"image_uri": vertex["image_uri"]}
+    # Pool 0 is the chief, pool 1 the other workers; Vertex writes TF_CONFIG for each.
+    pools = [{"machine_spec": machine, "replica_count": 1, "container_spec": container}]
+    if int(vertex.get("replicas", 1)) > 1:
+        pools.append({"machine_spec": machine, "replica_count": int(vertex["replicas"]) - 1,
+                      "container_spec": container})
+    custom_config.update({
+        vertex_ai.ENABLE_VERTEX_KEY: True, vertex_ai.VERTEX_REGION_KEY: vertex["region"],
+        vertex_ai.TRAINING_ARGS_KEY: {"project": vertex["project"],
+                                      "job_spec": {"worker_pool_specs": pools}}})
+    return vertex_ai.Trainer(custom_config=custom_config, **inputs)
+
+
 def create_components(config):
     """The pipeline's components, in topological order."""
     example_gen = _example_gen(config)
@@ -74,12 +95,10 @@ def create_components(config):
     # Trainer) from running on data the gate rejected.
     boundary_gen.add_upstream_node(gate)
 
-    trainer = tfx.components.Trainer(
-        run_fn=configs.RUN_FN, examples=examples, schema=training_schema,
-        hyperparameters=boundary_gen.outputs["boundaries"],
-        train_args=tfx.proto.TrainArgs(splits=[TRAIN_SPLIT]),
-        eval_args=tfx.proto.EvalArgs(splits=[EVAL_SPLIT]),
-        custom_config=config.trainer_custom_config())
+    trainer = _trainer(config, run_fn=configs.RUN_FN, examples=examples, schema=training_schema,
+                       hyperparameters=boundary_gen.outputs["boundaries"],
+                       train_args=tfx.proto.TrainArgs(splits=[TRAIN_SPLIT]),
+                       eval_args=tfx.proto.EvalArgs(splits=[EVAL_SPLIT]))
     resolver, evaluator = _evaluation(config, examples, trainer.outputs["model"], training_schema)
     pusher = atomic_push.Pusher(
         model=trainer.outputs["model"], model_blessing=evaluator.outputs["blessing"],
