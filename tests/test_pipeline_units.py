@@ -9,7 +9,8 @@ import tensorflow as tf
 from google.protobuf import text_format
 from tensorflow_metadata.proto.v0 import anomalies_pb2, schema_pb2
 
-from pipelines.watch_time import atomic_push, cli, configs, eval_config, model_factory, validation
+from pipelines.watch_time import (atomic_push, cli, configs, eval_config, model_factory, trainer,
+                                  validation)
 
 CONTRACT = validation.io_utils.SchemaReader().read(configs.SCHEMA_PATH)
 
@@ -159,3 +160,22 @@ def test_run_parser_defaults_match_the_issue():
                                           "--beam-arg=--parallelism=4"])
     assert args.beam_arg == ["--runner=FlinkRunner", "--parallelism=4"]
     assert np.isclose(configs.PipelineConfig().mae_max_relative_increase, 0.02)
+
+
+@pytest.mark.parametrize("tf_config, expected", [
+    (None, (1, True)),
+    ({"cluster": {"worker": ["a:1", "b:2"]}, "task": {"type": "worker", "index": 0}}, (2, True)),
+    ({"cluster": {"worker": ["a:1", "b:2"]}, "task": {"type": "worker", "index": 1}}, (2, False)),
+    # Vertex AI: pool 0 is "chief", the others "worker" (index from 0).
+    ({"cluster": {"chief": ["a:1"], "worker": ["b:2", "c:3"]},
+      "task": {"type": "worker", "index": 0}}, (3, False)),
+    ({"cluster": {"chief": ["a:1"], "worker": ["b:2"]}, "task": {"type": "chief", "index": 0}},
+     (2, True)),
+])
+def test_cluster_spec_from_tf_config(monkeypatch, tf_config, expected):
+    import json
+    if tf_config is None:
+        monkeypatch.delenv("TF_CONFIG", raising=False)
+    else:
+        monkeypatch.setenv("TF_CONFIG", json.dumps(tf_config))
+    assert trainer.cluster_spec() == expected

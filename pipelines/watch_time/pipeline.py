@@ -11,18 +11,14 @@ LocalDagRunner, `kubeflow_runner` compiles it for Kubeflow Pipelines v2.
 import wt_keras  # noqa: F401  isort: skip
 
 from tfx import v1 as tfx
-from tfx.v1.extensions import google_cloud_ai_platform as vertex_ai
 from tfx.orchestration import metadata
+from tfx.v1.extensions import google_cloud_ai_platform as vertex_ai
 
 from pipelines.watch_time import atomic_push, configs, eval_config, validation
 from pipelines.watch_time.components.bucket_boundary_gen import BucketBoundaryGen
 
 TRAIN_SPLIT, EVAL_SPLIT = "train", "eval"
 RESOLVER_ID = "latest_blessed_model_resolver"
-# The component ids every runner shows (and the compile test looks for).
-COMPONENT_IDS = ("CsvExampleGen", "ImportExampleGen", "StatisticsGen", "ImportSchemaGen",
-                 "ExampleValidator", "DataValidationGate", "BucketBoundaryGen", "Trainer",
-                 RESOLVER_ID, "Evaluator", "Pusher")
 
 
 def _example_gen(config):

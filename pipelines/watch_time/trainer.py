@@ -134,6 +134,9 @@ def train_and_export(train_files, eval_files, schema, tables, custom_config, ser
         logging.warning("Not using columns without exactly one value per row: %s", skipped)
     features = list(categorical) + dense
     logging.info("Features: categorical %s, dense %s", sorted(categorical), dense)
+    # What serving needs: the features, plus the duration the head reads (D2Q)
+    # even when it is not a model feature.
+    serving_names = list(dict.fromkeys(features + [custom_config["duration_key"]]))
     sample = read_rows(dataset_factory, train_files, schema, ADAPT_ROWS)
     batch_size = custom_config["batch_size"]
     with strategy.scope():
@@ -142,14 +145,14 @@ def train_and_export(train_files, eval_files, schema, tables, custom_config, ser
             global_batch_size=batch_size if num_workers > 1 else None)
         ranker.adapt(sample)
         ranker.compile(optimizer=tf.keras.optimizers.Adam(custom_config["learning_rate"]))
-        _create_variables(ranker, sample, features + [custom_config["duration_key"]])
+        _create_variables(ranker, sample, serving_names)
     steps_per_epoch = max(1, math.ceil(tables["num_examples"] / batch_size))
     ranker.fit(_training_dataset(dataset_factory, train_files, schema, batch_size,
                                  custom_config["seed"]),
                epochs=custom_config["epochs"], steps_per_epoch=steps_per_epoch, verbose=2)
 
     held_out = read_rows(dataset_factory, eval_files, schema, EVAL_ROWS)
-    predicted = predict(ranker, held_out, features + [custom_config["duration_key"]])
+    predicted = predict(ranker, held_out, serving_names)
     truth = held_out[label]
     result = {"mae": metrics.mae(truth, predicted), "xauc": metrics.xauc(truth, predicted),
               "pearson": metrics.pearson(truth, predicted), "num_eval": int(truth.size),
@@ -159,7 +162,7 @@ def train_and_export(train_files, eval_files, schema, tables, custom_config, ser
     target = serving_model_dir if is_chief else tempfile.mkdtemp(prefix="wt_keras_worker_export_")
     try:
         export_dir = target if is_chief else os.path.join(target, "model")
-        feature_spec = export.feature_spec_from_features(sample, features)
+        feature_spec = export.feature_spec_from_features(sample, serving_names)
         export.export_serving_model(
             ranker, export_dir, feature_spec, warmup_examples=sample,
             model_name=custom_config["model_name"], num_warmup_records=WARMUP_ROWS,
