@@ -4,7 +4,8 @@ Run 1 pushes v1. Run 2 changes the Trainer's config (more epochs) and is
 killed once its Trainer execution is RUNNING in ML Metadata: v1 must be
 byte-identical and no other version may appear. Run 3 (same config as run 2)
 must take every upstream component from the cache and push a new version
-only if the Evaluator blessed it.
+only if the Evaluator blessed it. Run 4 repeats run 3: all cached up to the
+Trainer, and no duplicate of the served model is pushed.
 """
 import hashlib
 import os
@@ -131,3 +132,12 @@ def test_killed_run_keeps_v1_and_the_rerun_resumes_from_cache(first_run):
     assert versions[0] == v1
     assert len(versions) == (2 if blessing else 1), result.stdout
     assert _tree_digest(work_dir / "saved_models" / configs.MODEL_NAME / v1) == v1_digest
+
+    # Run 4 = run 3 again: the Trainer comes from the cache too, and the model
+    # already served is not pushed a second time.
+    before = run_report.last_execution_id(run_report.open_store(str(work_dir / "metadata.sqlite")))
+    result = subprocess.run(_command(work_dir, "--epochs", "3"), capture_output=True, text=True,
+                            timeout=900)
+    assert result.returncode == 0, result.stderr[-4000:]
+    assert _runs(work_dir, before)["Trainer"].state == "cached"
+    assert _versions(work_dir) == versions

@@ -125,6 +125,15 @@ def test_publish_never_overwrites_a_version(tmp_path):
     assert not os.listdir(tmp_path / "100")
 
 
+def test_identical_models_are_recognised(tmp_path):
+    for name, content in (("1", "a"), ("2", "a"), ("3", "b")):
+        (tmp_path / name / "variables").mkdir(parents=True)
+        (tmp_path / name / "variables" / "v.index").write_text(content)
+    assert atomic_push.same_model(str(tmp_path / "1"), str(tmp_path / "2"))
+    assert not atomic_push.same_model(str(tmp_path / "1"), str(tmp_path / "3"))
+    assert atomic_push.latest_version(str(tmp_path)) == str(tmp_path / "3")
+
+
 def test_stale_staging_dirs_are_removed(tmp_path):
     (tmp_path / "123").mkdir()
     assert atomic_push.remove_stale_staging(str(tmp_path), now=1e12) == ["123"]

@@ -7,14 +7,20 @@ load, and that no later run removes. This executor lets the stock Pusher
 copy into `<base>/.staging/<version>/` (TF Serving ignores names that are not
 integers) and then renames the finished directory to `<base>/<version>/`:
 one atomic rename(2) on a local filesystem, so a killed run leaves either
-no new version or a complete one. Earlier versions are never touched.
+no new version or a complete one. Earlier versions are never touched, and a
+model identical to the newest served version (a rerun whose Trainer came
+from the cache) is not pushed a second time.
 
 Object stores (gs://, s3://) have no atomic rename; there the stock
 behaviour (saved_model.pb copied last) is kept.
 """
+import filecmp
 import os
 import shutil
 import time
+
+# wt_keras first: it selects Keras 2 (TFRS needs it) before TensorFlow loads.
+import wt_keras  # noqa: F401  isort: skip
 
 from absl import logging
 from tfx.components.pusher import component as pusher_component
@@ -44,6 +50,25 @@ def remove_stale_staging(staging_base, now=None):
     for name in stale:
         shutil.rmtree(os.path.join(staging_base, name), ignore_errors=True)
     return stale
+
+
+def _files(directory):
+    return sorted(os.path.relpath(os.path.join(root, name), directory)
+                  for root, _, names in os.walk(directory) for name in names)
+
+
+def same_model(first, second):
+    """True when two SavedModel directories hold byte-identical files."""
+    files = _files(first)
+    return files == _files(second) and all(
+        filecmp.cmp(os.path.join(first, name), os.path.join(second, name), shallow=False)
+        for name in files)
+
+
+def latest_version(base_directory):
+    """The highest integer version directory under `base_directory`, or None."""
+    versions = [int(name) for name in os.listdir(base_directory) if name.isdigit()]
+    return os.path.join(base_directory, str(max(versions))) if versions else None
 
 
 def publish(staged_dir, base_directory, version):
@@ -81,8 +106,16 @@ class Executor(pusher_executor.Executor):
         pushed = artifact_utils.get_single_instance(output_dict["pushed_model"])
         if not pushed.get_int_custom_property(_PUSHED):
             return None
-        final, version = publish(pushed.get_string_custom_property(_DESTINATION), base,
-                                 pushed.get_string_custom_property(_VERSION))
+        staged = pushed.get_string_custom_property(_DESTINATION)
+        latest = latest_version(base)
+        if latest and same_model(staged, latest):
+            # A rerun re-blessed the model already served (e.g. everything
+            # upstream came from the cache): no duplicate version.
+            shutil.rmtree(staged)
+            final, version = latest, os.path.basename(latest)
+            logging.info("The blessed model is already served as %s; not pushing a copy.", final)
+        else:
+            final, version = publish(staged, base, pushed.get_string_custom_property(_VERSION))
         pushed.set_string_custom_property(_DESTINATION, final)
         pushed.set_string_custom_property(_VERSION, version)
         if not os.listdir(staging_base):

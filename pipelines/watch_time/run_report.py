@@ -8,6 +8,9 @@ import dataclasses
 import os
 from typing import Dict, List, Optional
 
+# wt_keras first: it selects Keras 2 (TFRS needs it) before TensorFlow loads.
+import wt_keras  # noqa: F401  isort: skip
+
 import tensorflow_data_validation as tfdv
 import tensorflow_model_analysis as tfma
 from ml_metadata.metadata_store import metadata_store
