@@ -48,7 +48,8 @@ def _write_examples(frame, path):
     kinds = {name: frame[name].dtype.kind for name in frame.columns}
     with tf.io.TFRecordWriter(str(path), options="GZIP") as writer:   # ExampleGen's format
         for row in frame.itertuples(index=False):
-            features = {name: _feature(value, kinds[name]) for name, value in zip(frame.columns, row)}
+            features = {name: _feature(value, kinds[name])
+                        for name, value in zip(frame.columns, row)}
             writer.write(tf.train.Example(features=tf.train.Features(feature=features))
                          .SerializeToString())
 

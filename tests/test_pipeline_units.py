@@ -67,7 +67,8 @@ def test_training_schema_keeps_the_contract_and_adds_inferred_columns():
     import pandas as pd
     frame = pd.DataFrame({"watch_time_s": [1, 2, 3], "duration_s": [9.5, 9.0, 4.0],
                           "user_id": [1, 2, 3]})
-    merged = validation.merge_training_schema(CONTRACT, tfdv.generate_statistics_from_dataframe(frame))
+    statistics = tfdv.generate_statistics_from_dataframe(frame)
+    merged = validation.merge_training_schema(CONTRACT, statistics)
     types = {feature.name: feature.type for feature in merged.feature}
     assert types["watch_time_s"] == schema_pb2.FLOAT   # curated, though the data were ints
     assert types["user_id"] == schema_pb2.INT

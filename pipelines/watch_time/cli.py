@@ -91,8 +91,9 @@ def build_parser():
     compile_.add_argument("--seed", type=int, default=0)
     vertex = compile_.add_argument_group(
         "multi-machine training on Vertex AI (default: train inside the pipeline step)")
-    vertex.add_argument("--vertex-project", help="GCP project: run the Trainer as a Vertex AI "
-                                                 "custom job (TF_CONFIG → MultiWorkerMirroredStrategy)")
+    vertex.add_argument("--vertex-project",
+                        help="GCP project: run the Trainer as a Vertex AI custom job "
+                             "(TF_CONFIG → MultiWorkerMirroredStrategy)")
     vertex.add_argument("--vertex-region", default="us-central1")
     vertex.add_argument("--training-replicas", type=int, default=2,
                         help="machines of the training job: 1 chief + N-1 workers (default 2)")
@@ -145,7 +146,8 @@ def ensure_simulated_data(directory, rows, seed):
     os.makedirs(directory, exist_ok=True)
     # `behavior` is the simulator's latent label: never part of the pipeline's input.
     frame = simulate_interactions(num_rows=rows, seed=seed).drop(columns=["behavior"])
-    partial = os.path.join(os.path.dirname(directory), f".partial-{os.path.basename(directory)}.csv")
+    partial = os.path.join(os.path.dirname(directory),
+                           f".partial-{os.path.basename(directory)}.csv")
     frame.to_csv(partial, index=False)
     os.replace(partial, path)   # a killed run never leaves half a file for ExampleGen
 
@@ -164,7 +166,8 @@ def command_run(args):
         **_common_settings(args))
     if not args.data:
         ensure_simulated_data(data, args.rows, args.seed)
-    from pipelines.watch_time import local_runner, run_report, validation  # noqa: E501  pylint: disable=import-outside-toplevel
+    # pylint: disable-next=import-outside-toplevel  (TFX loads only when running)
+    from pipelines.watch_time import local_runner, run_report, validation
     if not args.verbose:   # progress lines and the summary only
         for name in ("apache_beam", "tensorflow"):
             logging.getLogger(name).setLevel(logging.ERROR)

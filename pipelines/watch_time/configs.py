@@ -130,7 +130,8 @@ class PipelineConfig:
             raise ConfigError("train_eval_buckets must be two positive integers "
                              f"(train, eval), got {self.train_eval_buckets}.")
         if self.confidence_penalty is not None and self.confidence_penalty < 0:
-            raise ConfigError(f"confidence_penalty (λ) must be >= 0, got {self.confidence_penalty}.")
+            raise ConfigError(
+                f"confidence_penalty (λ) must be >= 0, got {self.confidence_penalty}.")
         if not 0.0 <= self.min_xauc < 1.0:
             raise ConfigError(f"min_xauc must be in [0, 1), got {self.min_xauc}.")
         from wt_keras import buckets  # pylint: disable=import-outside-toplevel  (numpy only)
