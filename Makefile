@@ -28,7 +28,7 @@ $(STAMP): setup.py constraints.txt
 	touch "$(STAMP)"
 
 run: $(STAMP)
-	$(VENV)/bin/wt-train
+	$(VENV)/bin/wt-pipeline run
 
 test: $(STAMP)
 	$(PY) -m pytest -q tests
@@ -40,6 +40,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/heads_train_step.py
 	$(PY) benchmarks/xauc_speed.py
 	$(PY) benchmarks/serving_latency.py
+	$(PY) benchmarks/bucket_boundary_gen_throughput.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

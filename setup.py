@@ -33,7 +33,8 @@ setuptools.setup(
     python_requires=">=3.9,<3.11",
     packages=setuptools.find_packages(include=["wt_keras", "wt_keras.*",
                                                "pipelines", "pipelines.*"]),
-    package_data={"wt_keras.data": ["assets/*"]},
+    package_data={"wt_keras.data": ["assets/*"],
+                  "pipelines.watch_time": ["schema/*.pbtxt"]},
     include_package_data=True,
     install_requires=INSTALL_REQUIRES,
     extras_require=EXTRAS_REQUIRE,
@@ -42,6 +43,7 @@ setuptools.setup(
             "wt-train=wt_keras.cli.train:main",
             "wt-data=wt_keras.data.cli:main",
             "wt-serve=wt_keras.export.check:main",
+            "wt-pipeline=pipelines.watch_time.cli:main",
         ],
     },
 )
