@@ -18,8 +18,7 @@ def _log_confidences(confidence):
 
 def _log_add_exp(a, b):
     # log(e^a + e^b) where b may be −inf (a target of exactly 0 or 1).
-    high = tf.maximum(a, b)
-    return high + tf.math.log(tf.exp(a - high) + tf.exp(b - high))
+    return tf.maximum(a, b) + tf.math.log1p(tf.exp(-tf.abs(a - b)))
 
 
 def _safe_log(x):
