@@ -11,28 +11,23 @@ import tensorflow as tf
 CONFIDENCE_EPSILON = 1e-7
 
 
+# Smallest normal numbers: the floor of p′ and 1 − p′ before their logs.
+_TINY = {tf.float16: 6.1e-5, tf.bfloat16: 1.2e-38, tf.float32: 1.2e-38, tf.float64: 2.3e-308}
+
+
 def _log_confidences(confidence):
     c = tf.clip_by_value(confidence, CONFIDENCE_EPSILON, 1.0 - CONFIDENCE_EPSILON)
     return tf.math.log(c), tf.math.log1p(-c)
 
 
-def _log_add_exp(a, b):
-    # log(e^a + e^b) where b may be −inf (a target of exactly 0 or 1).
-    return tf.maximum(a, b) + tf.math.log1p(tf.exp(-tf.abs(a - b)))
-
-
-def _safe_log(x):
-    positive = x > 0
-    return tf.where(positive, tf.math.log(tf.where(positive, x, 1.0)),
-                    tf.constant(-float("inf"), x.dtype))
-
-
 def fused_binary_cross_entropy(logits, targets, confidence, weights=None):
     """Σ_k weight_k · BCE(y_k, p′_k) with p′ = c σ(z) + (1 − c) y, shape [B].
 
-    log p′ and log(1 − p′) are evaluated as log-sum-exps of log c + log σ(±z)
-    and log(1 − c) + log(y or 1 − y), so no probability is ever logged. With
-    c = 1 this is the plain binary cross-entropy with logits.
+    p′ and 1 − p′ = c σ(−z) + (1 − c)(1 − y) are both sums of non-negative
+    terms, so neither suffers cancellation when p → 0 or 1; each is floored at
+    the smallest normal float before the log, which only matters where the
+    term's weight (y or 1 − y) is 0. With c = 1 this is the plain binary
+    cross-entropy with logits.
 
     Args:
       logits: [B, K] head logits z.
@@ -41,12 +36,13 @@ def fused_binary_cross_entropy(logits, targets, confidence, weights=None):
       weights: optional [B, K] weight per output.
     """
     targets = tf.stop_gradient(tf.cast(targets, logits.dtype))
-    log_c, log_not_c = _log_confidences(tf.cast(confidence, logits.dtype))
-    log_p = _log_add_exp(log_c + tf.math.log_sigmoid(logits),
-                         log_not_c + _safe_log(targets))
-    log_not_p = _log_add_exp(log_c + tf.math.log_sigmoid(-logits),
-                             log_not_c + _safe_log(1.0 - targets))
-    per_output = -(targets * log_p + (1.0 - targets) * log_not_p)
+    c = tf.clip_by_value(tf.cast(confidence, logits.dtype), CONFIDENCE_EPSILON,
+                         1.0 - CONFIDENCE_EPSILON)
+    fused = c * tf.sigmoid(logits) + (1.0 - c) * targets
+    fused_complement = c * tf.sigmoid(-logits) + (1.0 - c) * (1.0 - targets)
+    tiny = tf.constant(_TINY[logits.dtype], logits.dtype)
+    per_output = -(targets * tf.math.log(tf.maximum(fused, tiny))
+                   + (1.0 - targets) * tf.math.log(tf.maximum(fused_complement, tiny)))
     if weights is not None:
         per_output = per_output * tf.cast(weights, logits.dtype)
     return tf.reduce_sum(per_output, axis=-1)

@@ -11,7 +11,8 @@ import tensorflow as tf
 
 def geometric_nll(watch_time, logits):
     """−log P(Y = y) = −[y log σ(z) + log σ(−z)], shapes [B] -> [B]."""
-    return watch_time * tf.nn.softplus(-logits) + tf.nn.softplus(logits)
+    # softplus(z) = softplus(−z) + z: one softplus instead of two.
+    return (watch_time + 1.0) * tf.nn.softplus(-logits) + logits
 
 
 def geometric_expected_watch_time(logits, max_logit=20.0):

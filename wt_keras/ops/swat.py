@@ -67,19 +67,25 @@ def bucketized_geometric_nll(watch_time, logits, lower, upper):
     """
     coverage = bucket_coverage(watch_time, lower, upper)
     exits = bucket_exit(watch_time, lower, upper)
-    return tf.reduce_sum(coverage * tf.nn.softplus(-logits)
-                         + exits * tf.nn.softplus(logits), axis=-1)
+    # y·softplus(−z) + n·softplus(z) with softplus(z) = softplus(−z) + z: one softplus.
+    return tf.reduce_sum((coverage + exits) * tf.nn.softplus(-logits) + exits * logits, axis=-1)
 
 
-def geometric_partial_sum(logits, widths):
+def geometric_partial_sum(logits, widths, neg_log_p=None):
     """Σ_{j=1}^{w} p^j = p (1 − p^w) / (1 − p), evaluated stably.
 
     Uses e^z · (−expm1(w log σ(z))) and, where w·(−log p) < 1e-4 (p so
     close to 1 that 1 − p rounds badly), the expansion w − u·w(w+1)/2 with
     u = −log p. The result lies in [0, w] for every finite z.
+
+    Args:
+      logits: [..., K] logits z.
+      widths: [K] widths w.
+      neg_log_p: optional −log σ(z), when the caller has it already.
     """
     widths = tf.cast(widths, logits.dtype)
-    neg_log_p = tf.nn.softplus(-logits)                       # u = −log p ≥ 0
+    if neg_log_p is None:
+        neg_log_p = tf.nn.softplus(-logits)                   # u = −log p ≥ 0
     exponent = widths * neg_log_p
     small = exponent < _SMALL_EXPONENT
     # Both branches are evaluated by tf.where: keep the unused one finite so
@@ -89,6 +95,18 @@ def geometric_partial_sum(logits, widths):
     closed_form = tf.exp(safe_logits) * -tf.math.expm1(-safe_exponent)
     expansion = widths - neg_log_p * widths * (widths + 1.0) / 2.0
     return tf.where(small, expansion, closed_form)
+
+
+def _exclusive_cumsum(values):
+    """Exclusive cumulative sum over the last (static) axis.
+
+    A matmul with a strictly upper-triangular ones matrix: on CPU it is
+    several times faster than tf.math.cumsum for the few dozen buckets here.
+    """
+    size = values.shape[-1]
+    strictly_upper = tf.linalg.band_part(tf.ones([size, size], values.dtype), 0, -1) - tf.eye(
+        size, dtype=values.dtype)
+    return tf.linalg.matmul(values, strictly_upper)
 
 
 def bucketized_geometric_expected_watch_time(logits, widths,
@@ -111,10 +129,11 @@ def bucketized_geometric_expected_watch_time(logits, widths,
     """
     finite_logits, tail_logit = logits[..., :-1], logits[..., -1]
     widths = tf.cast(widths, logits.dtype)
-    log_stay = widths * tf.math.log_sigmoid(finite_logits)     # log p_m^{w_m}
-    log_reach = tf.math.cumsum(log_stay, axis=-1, exclusive=True)
+    log_p = tf.math.log_sigmoid(finite_logits)
+    log_stay = widths * log_p                                  # log p_m^{w_m}
+    log_reach = _exclusive_cumsum(log_stay)
     finite_part = tf.reduce_sum(
-        tf.exp(log_reach) * geometric_partial_sum(finite_logits, widths), -1)
+        tf.exp(log_reach) * geometric_partial_sum(finite_logits, widths, -log_p), -1)
     log_reach_tail = tf.reduce_sum(log_stay, axis=-1)
     tail_part = tf.exp(log_reach_tail + tf.minimum(tail_logit, max_tail_logit))
     return finite_part + tail_part
