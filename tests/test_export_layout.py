@@ -1,5 +1,4 @@
 """Versioned layout, atomic publishing, feature specs and export argument checks."""
-import hashlib
 import os
 import time
 
@@ -10,6 +9,7 @@ import tensorflow as tf
 from wt_keras import export, heads, models
 from wt_keras.export import exporter, versions
 from test_export import FEATURES, export_ranker, synthetic_rows, train_ranker
+from _files import tree_digest
 
 
 @pytest.fixture(scope="module")
@@ -20,17 +20,6 @@ def rows():
 @pytest.fixture(scope="module")
 def ranker(rows):
     return train_ranker("swat_geo", rows, exum=True, steps_per_epoch=1)
-
-
-def _tree_digest(directory):
-    """{relative path: sha256} of every file under `directory`."""
-    digest = {}
-    for root, _, names in os.walk(directory):
-        for name in names:
-            path = os.path.join(root, name)
-            with open(path, "rb") as handle:
-                digest[os.path.relpath(path, directory)] = hashlib.sha256(handle.read()).hexdigest()
-    return digest
 
 
 # -- versions ---------------------------------------------------------------------
@@ -50,12 +39,12 @@ def test_next_version_is_the_current_time_or_after_the_highest_existing(tmp_path
 @pytest.mark.slow
 def test_export_never_overwrites_and_leaves_earlier_versions_untouched(ranker, rows, tmp_path):
     first = export_ranker(ranker, tmp_path, rows)
-    before = _tree_digest(first)
+    before = tree_digest(first)
     with pytest.raises(FileExistsError, match="next_version_dir"):
         export.export_serving_model(ranker, first, export.feature_spec_from_features(rows, FEATURES))
     second = export_ranker(ranker, tmp_path, rows)
     assert int(os.path.basename(second)) > int(os.path.basename(first))
-    assert _tree_digest(first) == before
+    assert tree_digest(first) == before
     assert sorted(os.listdir(tmp_path / "wt_keras")) == sorted(
         [os.path.basename(first), os.path.basename(second)])
 
@@ -72,7 +61,7 @@ def test_export_fills_an_existing_empty_directory(ranker, rows, tmp_path):
 @pytest.mark.slow
 def test_a_failed_export_leaves_no_version_and_no_staging_directory(ranker, rows, tmp_path, monkeypatch):
     earlier = export_ranker(ranker, tmp_path, rows)
-    before = _tree_digest(earlier)
+    before = tree_digest(earlier)
 
     def write_then_fail(saved_model_dir, *args, **kwargs):
         write_warmup_requests(saved_model_dir, *args, **kwargs)
@@ -83,7 +72,7 @@ def test_a_failed_export_leaves_no_version_and_no_staging_directory(ranker, rows
     with pytest.raises(OSError, match="injected"):
         export_ranker(ranker, tmp_path, rows)
     assert os.listdir(tmp_path / "wt_keras") == [os.path.basename(earlier)]
-    assert _tree_digest(earlier) == before
+    assert tree_digest(earlier) == before
 
 
 @pytest.mark.slow
@@ -93,7 +82,7 @@ def test_object_store_copy_writes_saved_model_pb_last(ranker, rows, tmp_path, mo
     monkeypatch.setattr(tf.io.gfile, "copy", lambda a, b: (copied.append(b), real_copy(a, b)))
     versions._copy_tree_saved_model_last(source, str(tmp_path / "copy"))
     assert os.path.basename(copied[-1]) == "saved_model.pb"
-    assert _tree_digest(tmp_path / "copy") == _tree_digest(source)
+    assert tree_digest(tmp_path / "copy") == tree_digest(source)
 
 
 # -- feature specs ------------------------------------------------------------------

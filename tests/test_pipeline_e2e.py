@@ -7,7 +7,6 @@ must take every upstream component from the cache and push a new version
 only if the Evaluator blessed it. Run 4 repeats run 3: all cached up to the
 Trainer, and no duplicate of the served model is pushed.
 """
-import hashlib
 import os
 import signal
 import subprocess
@@ -19,6 +18,7 @@ import tensorflow as tf
 import tensorflow_model_analysis as tfma
 
 from pipelines.watch_time import configs, run_report
+from _files import tree_digest
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 UPSTREAM = ("CsvExampleGen", "ImportSchemaGen", "StatisticsGen", "ExampleValidator",
@@ -32,16 +32,6 @@ def _command(work_dir, *extra):
             "--work-dir", str(work_dir), "--saved-models", str(work_dir / "saved_models"),
             "--beam-arg=--direct_running_mode=in_memory", "--epochs", "2", "--min-xauc", "0.5",
             *extra]
-
-
-def _tree_digest(directory):
-    digest = {}
-    for root, _, names in os.walk(directory):
-        for name in names:
-            path = os.path.join(root, name)
-            with open(path, "rb") as handle:
-                digest[os.path.relpath(path, directory)] = hashlib.sha256(handle.read()).hexdigest()
-    return digest
 
 
 def _versions(work_dir):
@@ -113,11 +103,11 @@ def _start_and_kill_when_trainer_runs(work_dir, *extra):
 def test_killed_run_keeps_v1_and_the_rerun_resumes_from_cache(first_run):
     work_dir, _ = first_run
     (v1,) = _versions(work_dir)
-    v1_digest = _tree_digest(work_dir / "saved_models" / configs.MODEL_NAME / v1)
+    v1_digest = tree_digest(work_dir / "saved_models" / configs.MODEL_NAME / v1)
 
     _start_and_kill_when_trainer_runs(work_dir, "--epochs", "3")
     assert _versions(work_dir) == [v1], "a killed run must not leave a version behind"
-    assert _tree_digest(work_dir / "saved_models" / configs.MODEL_NAME / v1) == v1_digest
+    assert tree_digest(work_dir / "saved_models" / configs.MODEL_NAME / v1) == v1_digest
 
     before = run_report.last_execution_id(run_report.open_store(str(work_dir / "metadata.sqlite")))
     result = subprocess.run(_command(work_dir, "--epochs", "3"), capture_output=True, text=True,
@@ -131,7 +121,7 @@ def test_killed_run_keeps_v1_and_the_rerun_resumes_from_cache(first_run):
     versions = _versions(work_dir)
     assert versions[0] == v1
     assert len(versions) == (2 if blessing else 1), result.stdout
-    assert _tree_digest(work_dir / "saved_models" / configs.MODEL_NAME / v1) == v1_digest
+    assert tree_digest(work_dir / "saved_models" / configs.MODEL_NAME / v1) == v1_digest
 
     # Run 4 = run 3 again: the Trainer comes from the cache too, and the model
     # already served is not pushed a second time.
