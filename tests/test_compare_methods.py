@@ -1,0 +1,96 @@
+"""CI check of `benchmarks/compare_methods.py --quick`: every output complete and finite."""
+import json
+import math
+import os
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SCRIPT = os.path.join(REPO, "benchmarks", "compare_methods.py")
+METHOD_ROWS = ("MSE regression", "WLR", "Vanilla geometric", "D2Q", "OR", "CREAD",
+               "SWaT-Binom", "SWaT-Geo", "EXUM-D2Q", "EXUM-CREAD", "EXUM-SWaT-Binom",
+               "EXUM-SWaT-Geo")
+EXUM_ROWS = tuple(label for label in METHOD_ROWS if label.startswith("EXUM-"))
+METRICS = ("mae", "xauc", "pearson", "xgauc")
+
+
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory):
+    """Runs the quick benchmark once into a temporary folder."""
+    output = tmp_path_factory.mktemp("compare_methods")
+    environment = dict(os.environ, TF_USE_LEGACY_KERAS="1", TF_CPP_MIN_LOG_LEVEL="2")
+    completed = subprocess.run([sys.executable, SCRIPT, "--quick", "--output", str(output)],
+                               cwd=REPO, env=environment, capture_output=True, text=True,
+                               timeout=900)
+    assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
+    return output
+
+
+def _finite(values):
+    return all(math.isfinite(float(v)) for v in values)
+
+
+@pytest.mark.slow
+def test_summary_has_every_method_with_finite_numbers(quick_run):
+    summary = pd.read_csv(quick_run / "main_summary.csv")
+    assert list(summary["label"]) == list(METHOD_ROWS)
+    for metric in METRICS + ("train_seconds", "seconds_per_epoch"):
+        assert _finite(summary[metric + "_mean"]), metric
+    exum = summary[summary["label"].isin(EXUM_ROWS)]
+    assert _finite(exum["mean_confidence_mean"]) and _finite(exum["confidence_penalty"])
+    assert ((exum["mean_confidence_mean"] > 0) & (exum["mean_confidence_mean"] < 1)).all()
+    assert 0.0 <= summary["xauc_mean"].min() and summary["xauc_mean"].max() <= 1.0
+
+
+@pytest.mark.slow
+def test_markdown_table_is_complete(quick_run):
+    text = (quick_run / "results.md").read_text()
+    main_section = text.split("## Main table", 1)[1].split("\n## ", 1)[0]
+    table = [line for line in main_section.splitlines() if line.startswith("| ")]
+    for label in METHOD_ROWS:
+        rows = [line for line in table if line.startswith(f"| {label} |")]
+        assert len(rows) == 1, label
+        cells = [cell.strip() for cell in rows[0].strip("|").split("|")]
+        for cell in cells[1:5]:   # MAE, XAUC, Pearson, XGAUC
+            assert math.isfinite(float(cell.strip("*").split(" ± ")[0])), (label, cell)
+    for heading in ("## Main table", "## The SWaT paper's MAE ordering",
+                    "## Bucket-count ablation", "## EXUM λ sweep"):
+        assert heading in text
+    all_tables = [line for line in text.splitlines() if line.startswith("| ")]
+    assert not any("nan" in line.lower() for line in all_tables)
+
+
+@pytest.mark.slow
+def test_ablation_csvs_parse_and_are_finite(quick_run):
+    runs = pd.read_csv(quick_run / "main_runs.csv")
+    assert set(runs["label"]) == set(METHOD_ROWS)
+    assert _finite(runs[list(METRICS)].to_numpy().ravel())
+    buckets = pd.read_csv(quick_run / "bucket_ablation.csv")
+    assert set(buckets["label"]) == {"SWaT-Binom", "SWaT-Geo"}
+    assert _finite(buckets[["mae", "xauc", "num_buckets"]].to_numpy().ravel())
+    assert (buckets["num_buckets"] >= 1).all()
+    sweep = pd.read_csv(quick_run / "lambda_sweep.csv")
+    assert set(sweep["label"]) == set(EXUM_ROWS)
+    assert sweep.groupby("label")["lambda_multiplier"].nunique().min() >= 2
+    assert _finite(sweep[["mae", "xauc", "mean_confidence", "confidence_penalty"]]
+                   .to_numpy().ravel())
+    trace = pd.read_csv(quick_run / "confidence_trace.csv")
+    assert set(trace["label"]) == set(EXUM_ROWS)
+    assert _finite(trace["mean_confidence"])
+    assert trace["mean_confidence"].between(0, 1).all()
+    ordering = pd.read_csv(quick_run / "paper_ordering.csv")
+    assert set(ordering["verdict"]) <= {"holds", "mixed", "reversed"}
+    info = json.loads((quick_run / "run_info.json").read_text())
+    assert info["command"].startswith("python benchmarks/compare_methods.py --quick")
+
+
+@pytest.mark.slow
+def test_plots_exist(quick_run):
+    for name in ("methods.png", "bucket_ablation.png", "lambda_sweep.png",
+                 "confidence_trace.png"):
+        path = quick_run / name
+        assert path.exists() and path.stat().st_size > 5_000, name
+        assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", name
