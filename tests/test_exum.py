@@ -35,8 +35,21 @@ def test_penalty_is_lambda_times_minus_log_confidence(name):
     head.confidence_penalty = 0.0
     without = head.loss(WATCH_TIME, logits, confidence=confidence, duration=DURATION)
     lam = make_heads()[name].confidence_penalty
+    # A shared c pays −log c once per output it gates.
+    outputs = head.num_logits
     np.testing.assert_allclose((with_penalty - without).numpy(),
-                               -lam * np.log(confidence.numpy()[:, 0]), rtol=1e-9)
+                               -lam * outputs * np.log(confidence.numpy()[:, 0]), rtol=1e-9)
+
+
+def test_per_output_confidences_each_pay_their_penalty():
+    head = heads.OrdinalHead([3.0, 8.0, 20.0], confidence_penalty=0.5)
+    logits = _logits(head)
+    confidence = tf.constant(np.random.default_rng(3).uniform(0.2, 0.9, (7, 3)))
+    with_penalty = head.loss(WATCH_TIME, logits, confidence=confidence)
+    head.confidence_penalty = 0.0
+    without = head.loss(WATCH_TIME, logits, confidence=confidence)
+    np.testing.assert_allclose((with_penalty - without).numpy(),
+                               -0.5 * np.log(confidence.numpy()).sum(1), rtol=1e-9)
 
 
 def test_binary_cross_entropy_gradient_is_scaled_by_confidence():
@@ -102,7 +115,7 @@ def test_cread_auxiliary_terms_use_raw_probabilities():
         total = head.loss(watch_time, logits, confidence=confidence)
         fused = ops.fused_binary_cross_entropy(
             logits, ops.ordinal_labels(watch_time, head.boundaries), confidence)
-        auxiliary.append((total - fused - head.confidence_penalty * -np.log(c)).numpy())
+        auxiliary.append((total - fused - head.confidence_penalty * 3 * -np.log(c)).numpy())
     restored = head.expected_value(logits)
     expected = (ops.huber(restored - watch_time, 1.0)
                 + 0.5 * ops.ordinal_monotonicity_penalty(logits)).numpy()

@@ -13,8 +13,8 @@ class WatchTimeHead(keras.layers.Layer):
     context such as the video duration) and its closed-form expectation
     E[T | x] in seconds. Passing a confidence `c` from a `ConfidenceTower`
     to `loss` trains with EXUM: the head's loss is taken on the fused
-    output p′ = c·p + (1 − c)·y and λ·(−log c) is added, λ being the head's
-    `confidence_penalty`.
+    output p′ = c·p + (1 − c)·y and λ·Σ_outputs(−log c) is added, λ being the
+    head's `confidence_penalty` (a shared c counts once per output it gates).
 
     Subclasses define `_likelihood_loss`, `expected_value` and either
     `_confidence_targets` (binary cross-entropy heads) or `_fused_loss`.
@@ -64,8 +64,12 @@ class WatchTimeHead(keras.layers.Layer):
         if confidence is None:
             return self._likelihood_loss(watch_time, logits, **context)
         confidence = tf.cast(confidence, logits.dtype)
+        # A shared c gates every output, so it pays −log c once per output: the
+        # per-output formulation Σ_m −log c_m with all c_m equal. λ then keeps
+        # its meaning whatever the number of buckets.
+        gated = tf.broadcast_to(confidence, tf.shape(logits))
         return (self._fused_loss(watch_time, logits, confidence, **context)
-                + self.confidence_penalty * ops.confidence_penalty(confidence))
+                + self.confidence_penalty * ops.confidence_penalty(gated))
 
     def expected_value(self, logits, **context):
         """E[T | x] in seconds, shape [B]."""

@@ -105,8 +105,9 @@ class BucketizedGeometricHead(WatchTimeHead):
       max_tail_logit: clamp of z_{K+1} in the expectation.
       confidence_penalty: EXUM λ. Each bucket's cross-entropy is weighted by
         y_k + n_k (seconds), so λ lives on a seconds scale too: the default 10
-        keeps c near 1 where the model fits and lowers it on hard samples;
-        λ ≲ 1 lets c collapse and biases p_k towards 1 (see benchmarks).
+        keeps c near 1 where the model fits; small λ lets c drop, which biases
+        the fused optimum of p_k towards 1 and E upwards (see
+        docs/benchmark_results.md).
 
     Example:
     >>> head = BucketizedGeometricHead(boundaries=[3.0, 8.0, 20.0])

@@ -47,12 +47,13 @@ def evaluate_predictions(truth, predicted, groups=None):
 
 def fit_and_evaluate(method, train, test, exum=False, confidence_penalty=None, grid_spec="uniform:20",
                      time_scale=1.0, epochs=3, batch_size=512, learning_rate=2e-3, seed=0,
-                     tables=None, verbose=0):
+                     tables=None, callbacks=None, verbose=0):
     """Trains `method` on `train` (a DataFrame) and evaluates it on `test`.
 
     Returns:
-      dict with the test metrics, `train_seconds`, `mean_confidence` (EXUM)
-      and the trained `model`.
+      dict with the test metrics, `train_seconds`, `mean_confidence` (EXUM,
+      last epoch), `history` (per-epoch training logs, e.g. the
+      mean-confidence trace) and the trained `model`.
     """
     tf.keras.utils.set_random_seed(seed)
     if tables is None:
@@ -65,11 +66,12 @@ def fit_and_evaluate(method, train, test, exum=False, confidence_penalty=None, g
     model.compile(optimizer=tf.keras.optimizers.Adam(learning_rate))
     start = time.perf_counter()
     history = model.fit(dataset(train_columns, batch_size, shuffle_seed=seed), epochs=epochs,
-                        verbose=verbose)
+                        callbacks=callbacks, verbose=verbose).history   # predict() replaces model.history
     train_seconds = time.perf_counter() - start
     predicted = model.predict(dataset(test_columns, 4096), verbose=0)
     result = evaluate_predictions(test["watch_time_s"].to_numpy(), predicted,
                                   test["user_id"].to_numpy() if "user_id" in test else None)
     result.update(train_seconds=train_seconds, num_buckets=tables["num_buckets"], model=model,
-                  mean_confidence=history.history.get("mean_confidence", [float("nan")])[-1])
+                  history=history,
+                  mean_confidence=history.get("mean_confidence", [float("nan")])[-1])
     return result
