@@ -42,5 +42,8 @@ bench: $(STAMP)
 	$(PY) benchmarks/serving_latency.py
 	$(PY) benchmarks/bucket_boundary_gen_throughput.py
 
+bench-methods: $(STAMP)
+	$(PY) benchmarks/compare_methods.py
+
 clean:
 	rm -rf $(VENV) build *.egg-info
