@@ -111,3 +111,20 @@ def test_importing_after_keras3_tensorflow_raises_a_clear_error():
                             capture_output=True, text=True, timeout=300)
     assert result.returncode != 0
     assert "TF_USE_LEGACY_KERAS=1" in result.stderr
+
+
+def test_feature_encoder_round_trip():
+    from wt_keras.models import FeatureEncoder
+    encoder = FeatureEncoder({"user_id": 50, "user_active_degree": 7}, ["duration_s", "fans"],
+                             embedding_dim=3)
+    features = {"user_id": tf.constant([1, 2, 3], tf.int64),
+                "user_active_degree": tf.constant(["full_active", "low_active", "x"]),
+                "duration_s": tf.constant([5.0, 60.0, 300.0]),
+                "fans": tf.constant([0, 10, 10_000], tf.int64)}
+    encoder.adapt({k: v.numpy() for k, v in features.items()})
+    values = encoder(features)
+    revived = tf.keras.layers.deserialize(json.loads(json.dumps(tf.keras.layers.serialize(encoder))))
+    assert revived.get_config() == encoder.get_config()
+    revived(features)
+    revived.set_weights(encoder.get_weights())
+    np.testing.assert_allclose(revived(features).numpy(), values.numpy())
