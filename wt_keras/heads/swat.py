@@ -103,11 +103,10 @@ class BucketizedGeometricHead(WatchTimeHead):
         round to distinct positive integers (see `buckets.integerize`).
       time_scale: α, integer units per second.
       max_tail_logit: clamp of z_{K+1} in the expectation.
-      confidence_penalty: EXUM λ. Each bucket's cross-entropy is weighted by
-        y_k + n_k (seconds), so λ lives on a seconds scale too: the default 10
-        keeps c near 1 where the model fits; small λ lets c drop, which biases
-        the fused optimum of p_k towards 1 and E upwards (see
-        docs/benchmark_results.md).
+      confidence_penalty: EXUM λ. The window that works is narrow (see
+        docs/benchmark_results.md): smaller λ lets c drop, which pulls the
+        fused optimum of p_k towards 1 and blows E up; larger λ makes the
+        −log c gradient through the shared bottom crowd out the head's.
 
     Example:
     >>> head = BucketizedGeometricHead(boundaries=[3.0, 8.0, 20.0])
@@ -116,7 +115,7 @@ class BucketizedGeometricHead(WatchTimeHead):
     """
 
     def __init__(self, boundaries, time_scale=1.0, max_tail_logit=20.0,
-                 confidence_penalty=10.0, **kwargs):
+                 confidence_penalty=1.0, **kwargs):
         boundaries = validate_boundaries(boundaries)
         units = integer_units(boundaries, time_scale)
         super().__init__(num_logits=len(units) + 1,
