@@ -44,6 +44,8 @@ def main():
     parser.add_argument("--steps", type=int, default=10, help="steps per method per round")
     args = parser.parse_args()
 
+    # One tf.function per ranker is the point here; TF's "retracing" warning about it is noise.
+    tf.get_logger().setLevel("ERROR")
     frame = simulate_interactions(num_rows=args.rows, seed=0)
     tables = bucket_tables(frame["watch_time_s"].to_numpy(), frame["duration_s"].to_numpy(),
                            grid_spec="swat_choice_4")
