@@ -26,20 +26,19 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from wt_keras import buckets, export, heads, models  # noqa: E402
+from wt_keras.data import simulate_interactions  # noqa: E402
 
 FEATURES = ["user_id", "video_id", "duration_s"]
 BATCH_SIZES = (1, 32, 256)
 
 
 def interactions(num_rows, seed):
-    rng = np.random.default_rng(seed)
-    duration = rng.choice([8.0, 15.0, 30.0, 60.0, 120.0], num_rows)
-    user = rng.integers(0, 2000, num_rows)
-    share = 1.0 / (1.0 + np.exp(-rng.normal(0.0, 0.8, 2000)[user]))
-    return {"user_id": user.astype(np.int64),
-            "video_id": rng.integers(0, 5000, num_rows).astype(np.int64),
-            "duration_s": duration.astype(np.float32),
-            "watch_time_s": rng.exponential(duration * share).astype(np.float32)}
+    """The built-in simulator's rows, restricted to the served features and the label."""
+    frame = simulate_interactions(num_rows=num_rows, seed=seed)
+    return {"user_id": frame["user_id"].to_numpy(np.int64),
+            "video_id": frame["video_id"].to_numpy(np.int64),
+            "duration_s": frame["duration_s"].to_numpy(np.float32),
+            "watch_time_s": frame["watch_time_s"].to_numpy(np.float32)}
 
 
 def train(rows, exum, seed=0):

@@ -1,0 +1,67 @@
+"""`make bench` keeps working: each speed benchmark runs at a tiny size and reports sane figures.
+
+Speed goals are not asserted here (timed unit tests on a shared machine would be noise); the
+checks are on what the scripts compute besides time: the same XAUC as brute force, identical
+checkpoint entry counts with and without EXUM, a rank error within its bound, and one
+finite ratio for every head.
+"""
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+HEADS = ("regression", "wlr", "geometric", "d2q", "ordinal", "cread", "swat_binom", "swat_geo")
+
+
+def run_benchmark(script, *args, timeout=600):
+    environment = dict(os.environ, TF_USE_LEGACY_KERAS="1", TF_CPP_MIN_LOG_LEVEL="2")
+    completed = subprocess.run([sys.executable, os.path.join(REPO, "benchmarks", script), *args],
+                               cwd=REPO, env=environment, capture_output=True, text=True,
+                               timeout=timeout)
+    assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
+    return completed.stdout
+
+
+@pytest.mark.slow
+def test_heads_train_step_reports_every_head_with_and_without_exum():
+    out = run_benchmark("heads_train_step.py", "--rows", "3000", "--rounds", "1", "--steps", "1")
+    rows = dict(re.findall(r"^\| ([a-z0-9_]+(?: \+ EXUM)?) \| [\d.]+ \| [\d.]+ \| ([\d.]+) \|", out,
+                           re.MULTILINE))
+    expected = set(HEADS) | {f"{h} + EXUM" for h in ("regression", "d2q", "cread", "swat_binom",
+                                                      "swat_geo")}
+    assert set(rows) == expected, out
+    assert float(rows["regression"]) == 1.0 and float(rows["regression + EXUM"]) == 1.0
+    assert all(0.0 < float(ratio) < 100.0 for ratio in rows.values()), out
+
+
+@pytest.mark.slow
+def test_xauc_speed_agrees_with_brute_force():
+    out = run_benchmark("xauc_speed.py", "--repeats", "1")
+    assert "same value as brute force: yes" in out, out
+    seconds = float(re.search(r"^\s+1000000\s+xauc, O\(n log n\)\s+([\d.]+)", out, re.MULTILINE)[1])
+    assert seconds > 0.0
+
+
+@pytest.mark.slow
+def test_serving_latency_exports_have_the_same_variables():
+    out = run_benchmark("serving_latency.py", "--repetitions", "5", "--rows", "512")
+    ratios = re.findall(r"^\s+(1|32|256)\s+[\d.]+\s+[\d.]+\s+([\d.]+)", out, re.MULTILINE)
+    assert [size for size, _ in ratios] == ["1", "32", "256"], out
+    entries = re.search(r"checkpoint entries: EXUM (\d+), no-EXUM (\d+)", out)
+    assert entries[1] == entries[2], out
+    sizes = re.search(r"EXUM ([\d,]+), no-EXUM ([\d,]+), ratio ([\d.]+)", out)
+    assert abs(float(sizes[3]) - 1.0) < 0.01, out
+
+
+@pytest.mark.slow
+def test_bucket_boundary_gen_rank_error_within_its_bound():
+    # A small sketch makes the approximation visible, so the bound is actually exercised.
+    out = run_benchmark("bucket_boundary_gen_throughput.py", "--sizes", "20000", "--repeats", "1",
+                        "--sketch-size", "100")
+    row = out.strip().splitlines()[-1].split()
+    bound, seen = float(row[-2]), float(row[-1])
+    assert row[0] == "20000" and 0.0 < bound < 0.1, out
+    assert seen <= bound, out
