@@ -52,6 +52,18 @@ def test_per_output_confidences_each_pay_their_penalty():
                                -0.5 * np.log(confidence.numpy()).sum(1), rtol=1e-9)
 
 
+@pytest.mark.parametrize("name", HEAD_NAMES)
+def test_shared_confidence_equals_the_same_confidence_on_every_output(name):
+    head = make_heads()[name]
+    logits = _logits(head)
+    shared = tf.constant(np.linspace(0.1, 0.9, 7)[:, None])
+    broadcast = tf.broadcast_to(shared, logits.shape)
+    np.testing.assert_allclose(
+        head.loss(WATCH_TIME, logits, confidence=shared, duration=DURATION).numpy(),
+        head.loss(WATCH_TIME, logits, confidence=broadcast, duration=DURATION).numpy(),
+        rtol=1e-9)
+
+
 def test_binary_cross_entropy_gradient_is_scaled_by_confidence():
     """d/dp BCE(y, p′) = c · (p′ − y) / (p′ (1 − p′)), p′ = c p + (1 − c) y."""
     z = tf.Variable([[0.3, -1.2, 2.0]], dtype=tf.float64)

@@ -38,11 +38,12 @@ def fused_binary_cross_entropy(logits, targets, confidence, weights=None):
     targets = tf.stop_gradient(tf.cast(targets, logits.dtype))
     c = tf.clip_by_value(tf.cast(confidence, logits.dtype), CONFIDENCE_EPSILON,
                          1.0 - CONFIDENCE_EPSILON)
-    fused = c * tf.sigmoid(logits) + (1.0 - c) * targets
-    fused_complement = c * tf.sigmoid(-logits) + (1.0 - c) * (1.0 - targets)
+    complement, doubt = 1.0 - targets, 1.0 - c
+    fused = c * tf.sigmoid(logits) + doubt * targets
+    fused_complement = c * tf.sigmoid(-logits) + doubt * complement
     tiny = tf.constant(_TINY[logits.dtype], logits.dtype)
     per_output = -(targets * tf.math.log(tf.maximum(fused, tiny))
-                   + (1.0 - targets) * tf.math.log(tf.maximum(fused_complement, tiny)))
+                   + complement * tf.math.log(tf.maximum(fused_complement, tiny)))
     if weights is not None:
         per_output = per_output * tf.cast(weights, logits.dtype)
     return tf.reduce_sum(per_output, axis=-1)
