@@ -2,13 +2,14 @@
 
 Every method runs on the same WatchTimeRanker (same features, embeddings and
 shared bottom [128, 64, 32]) and the same batch; only the head (and, for the
-EXUM rows, the confidence tower) differs. Rounds interleave the methods so
-that machine noise hits them alike; the table reports medians over rounds
-of the mean step time within a round (method order shuffled each round).
-EXUM rows add a confidence tower to the ranker, so they are also compared
-with the regression head on that same ranker (regression + EXUM). Goal: ratio ≤ 1.10 for every head.
+EXUM rows, the confidence tower) differs. Each round visits the methods in a
+shuffled order and times every method right next to its baseline (random
+order within the pair): the regression head on the same ranker, i.e.
+"regression + EXUM" for the EXUM rows, whose ranker carries the confidence
+tower. The goal column uses the median over rounds of these paired ratios,
+which cancels slow drifts of a shared machine. Goal: ≤ 1.10 for every head.
 
-    python benchmarks/heads_train_step.py [--rows 50000] [--batch-size 512] [--rounds 7]
+    python benchmarks/heads_train_step.py [--rows 50000] [--batch-size 512] [--rounds 30]
 """
 import argparse
 import os
@@ -26,6 +27,14 @@ from wt_keras.models import METHODS, bucket_tables, build_ranker  # noqa: E402
 from wt_keras.models.experiment import feature_columns  # noqa: E402
 
 EXUM_METHODS = ("regression", "d2q", "cread", "swat_binom", "swat_geo")
+
+
+def time_block(step, num_steps):
+    """Mean seconds per step over `num_steps` back-to-back calls."""
+    start = time.perf_counter()
+    for _ in range(num_steps):
+        step()
+    return (time.perf_counter() - start) / num_steps
 
 
 def make_step(model, batch):
@@ -65,30 +74,36 @@ def main():
     for step in steps.values():
         step()
     timings = {key: [] for key in steps}
+    paired = {key: [] for key in steps}              # per-pair ratio to the baseline
     order = list(steps)
     rng = np.random.default_rng(0)
     for _ in range(args.rounds):
         rng.shuffle(order)                           # no method always runs first or last
         for key in order:
-            step = steps[key]
-            start = time.perf_counter()
-            for _ in range(args.steps):
-                step()
-            timings[key].append((time.perf_counter() - start) / args.steps)
+            baseline_key = ("regression", key[1])    # same ranker: with or without the tower
+            if key == baseline_key:
+                timings[key].append(time_block(steps[key], args.steps))
+                paired[key].append(1.0)
+                continue
+            # Each method is timed right next to its baseline, in random order, so slow
+            # drifts of a shared machine cancel in the ratio.
+            pair = [key, baseline_key] if rng.random() < 0.5 else [baseline_key, key]
+            seconds = {k: time_block(steps[k], args.steps) for k in pair}
+            timings[key].append(seconds[key])
+            paired[key].append(seconds[key] / seconds[baseline_key])
     baseline = np.median(timings[("regression", False)])
-    exum_baseline = np.median(timings[("regression", True)])
     print(f"rows {args.rows}, batch {args.batch_size}, K = {tables['num_buckets']} "
           f"(swat_choice_4), CREAD M = {tables['cread']['num_buckets']}, "
           f"D2Q groups = {len(tables['d2q']['group_sizes'])}, {args.rounds} rounds × {args.steps} steps")
-    print("| method | median step (ms) | ÷ regression | ÷ regression on the same ranker | goal ≤ 1.10 |")
+    print("| method | median step (ms) | ÷ regression | ÷ regression on the same ranker, paired "
+          "| goal ≤ 1.10 |")
     print("|---|---|---|---|---|")
     for (method, exum), values in timings.items():
         ratio = np.median(values) / baseline
-        same_ranker = np.median(values) / (exum_baseline if exum else baseline)
+        same_ranker = float(np.median(paired[(method, exum)]))
         name = method + (" + EXUM" if exum else "")
         print(f"| {name} | {1e3 * np.median(values):.2f} | {ratio:.3f} | {same_ranker:.3f} | "
               f"{'ok' if same_ranker <= 1.10 else 'over'} |")
-
 
 if __name__ == "__main__":
     main()
