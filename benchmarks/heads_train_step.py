@@ -51,6 +51,9 @@ def main():
     parser.add_argument("--batch-size", type=int, default=512)
     parser.add_argument("--rounds", type=int, default=30)
     parser.add_argument("--steps", type=int, default=10, help="steps per method per round")
+    parser.add_argument("--methods", nargs="+", choices=METHODS, default=list(METHODS),
+                        help="heads to time (the regression baselines are always included); "
+                             "fewer rankers in one process give steadier figures")
     args = parser.parse_args()
 
     # One tf.function per ranker is the point here; TF's "retracing" warning about it is noise.
@@ -60,7 +63,9 @@ def main():
                            grid_spec="swat_choice_4")
     columns = feature_columns(frame)
     batch = {k: tf.constant(v[:args.batch_size]) for k, v in columns.items()}
-    variants = [(m, False) for m in METHODS] + [(m, True) for m in EXUM_METHODS]
+    methods = ["regression"] + [m for m in METHODS if m in args.methods and m != "regression"]
+    variants = ([(m, False) for m in methods]
+                + [(m, True) for m in EXUM_METHODS if m in methods])
     steps = {}
     for method, exum in variants:
         tf.keras.utils.set_random_seed(0)
