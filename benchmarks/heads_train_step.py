@@ -53,7 +53,7 @@ def main():
     parser.add_argument("--steps", type=int, default=10, help="steps per method per round")
     parser.add_argument("--methods", nargs="+", choices=METHODS, default=list(METHODS),
                         help="heads to time (the regression baselines are always included); "
-                             "fewer rankers in one process give steadier figures")
+                             "e.g. --methods cread swat_geo to re-time the slowest heads")
     args = parser.parse_args()
 
     # One tf.function per ranker is the point here; TF's "retracing" warning about it is noise.
