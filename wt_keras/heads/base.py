@@ -64,15 +64,7 @@ class WatchTimeHead(keras.layers.Layer):
         if confidence is None:
             return self._likelihood_loss(watch_time, logits, **context)
         confidence = tf.cast(confidence, logits.dtype)
-        # A shared c gates every output, so it pays −log c once per output: the
-        # per-output formulation Σ_m −log c_m with all c_m equal. λ then keeps
-        # its meaning whatever the number of buckets.
-        if confidence.shape.rank == 2 and confidence.shape[-1] == 1:
-            # The same sum without materialising the [B, K] broadcast (fewer ops).
-            penalty = ops.confidence_penalty(confidence) * tf.cast(tf.shape(logits)[-1],
-                                                                   logits.dtype)
-        else:
-            penalty = ops.confidence_penalty(tf.broadcast_to(confidence, tf.shape(logits)))
+        penalty = ops.confidence_penalty(confidence, num_outputs=tf.shape(logits)[-1])
         return (self._fused_loss(watch_time, logits, confidence, **context)
                 + self.confidence_penalty * penalty)
 

@@ -15,9 +15,9 @@ CONFIDENCE_EPSILON = 1e-7
 _TINY = {tf.float16: 6.1e-5, tf.bfloat16: 1.2e-38, tf.float32: 1.2e-38, tf.float64: 2.3e-308}
 
 
-def _log_confidences(confidence):
-    c = tf.clip_by_value(confidence, CONFIDENCE_EPSILON, 1.0 - CONFIDENCE_EPSILON)
-    return tf.math.log(c), tf.math.log1p(-c)
+def _clip_confidence(confidence, dtype):
+    return tf.clip_by_value(tf.cast(confidence, dtype), CONFIDENCE_EPSILON,
+                            1.0 - CONFIDENCE_EPSILON)
 
 
 def fused_binary_cross_entropy(logits, targets, confidence, weights=None):
@@ -36,8 +36,7 @@ def fused_binary_cross_entropy(logits, targets, confidence, weights=None):
       weights: optional [B, K] weight per output.
     """
     targets = tf.stop_gradient(tf.cast(targets, logits.dtype))
-    c = tf.clip_by_value(tf.cast(confidence, logits.dtype), CONFIDENCE_EPSILON,
-                         1.0 - CONFIDENCE_EPSILON)
+    c = _clip_confidence(confidence, logits.dtype)
     complement, doubt = 1.0 - targets, 1.0 - c
     fused = c * tf.sigmoid(logits) + doubt * targets
     fused_complement = c * tf.sigmoid(-logits) + doubt * complement
@@ -60,7 +59,16 @@ def fused_squared_error(predictions, targets, confidence, scale=1.0):
     return tf.reduce_sum(0.5 * tf.square(scale * (fused - targets)), axis=-1)
 
 
-def confidence_penalty(confidence):
-    """Σ_outputs −log c, shape [B]; the heads multiply it by λ."""
-    log_c, _ = _log_confidences(confidence)
-    return -tf.reduce_sum(log_c, axis=-1)
+def confidence_penalty(confidence, num_outputs=None):
+    """Σ_outputs −log c, shape [B]; the heads multiply it by λ.
+
+    A shared confidence [B, 1] gating `num_outputs` outputs pays −log c once
+    per output, the per-output formulation with all c_m equal, so λ keeps its
+    meaning whatever the number of buckets. Per-output confidences [B, K]
+    are summed as they are.
+    """
+    confidence = tf.convert_to_tensor(confidence)
+    penalty = -tf.reduce_sum(tf.math.log(_clip_confidence(confidence, confidence.dtype)), axis=-1)
+    if num_outputs is not None and confidence.shape[-1] == 1:
+        penalty = penalty * tf.cast(num_outputs, penalty.dtype)
+    return penalty
