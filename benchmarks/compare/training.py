@@ -1,12 +1,10 @@
 """Trains one variant on one split and measures it.
 
-`train_variant` follows `wt_keras.models.experiment.fit_and_evaluate` step for
-step (seeded initialisation, `build_ranker`, `adapt`, Adam, shuffled batches,
-test-set MAE/XAUC/Pearson/XGAUC) and adds what the benchmark needs and
-`fit_and_evaluate` does not return: the per-epoch Keras history (its
-`model.history` is replaced by the History of the later `predict` call), the
-mean EXUM confidence over windows of training batches, and per-epoch wall
-time. It reuses the library's pieces rather than copying them.
+`train_variant` trains with `wt_keras.models.experiment.fit_and_evaluate`
+(seeded initialisation, `build_ranker`, `adapt`, Adam, shuffled batches,
+test-set MAE/XAUC/Pearson/XGAUC) and adds what the benchmark reports beyond
+it: the mean EXUM confidence over windows of training batches and on the
+test rows, per-epoch wall time and the mean prediction ÷ mean label.
 """
 import dataclasses
 import time
@@ -15,9 +13,8 @@ from typing import Dict
 import numpy as np
 import tensorflow as tf
 
-from wt_keras.models import bucket_tables, build_ranker
-from wt_keras.models.experiment import (dataset, evaluate_predictions, feature_columns,
-                                        random_split)
+from wt_keras.models import bucket_tables
+from wt_keras.models.experiment import dataset, feature_columns, fit_and_evaluate, random_split
 
 LABEL = "watch_time_s"
 DURATION = "duration_s"
@@ -37,14 +34,13 @@ class PreparedSplit:
     seed: int
     train: object
     test: object
-    train_columns: Dict[str, np.ndarray]
     test_columns: Dict[str, np.ndarray]
     _tables: Dict[str, dict] = dataclasses.field(default_factory=dict)
 
     @classmethod
     def from_frame(cls, frame, seed, test_fraction=0.2):
         train, test = random_split(frame, test_fraction=test_fraction, seed=seed)
-        return cls(seed, train, test, feature_columns(train), feature_columns(test))
+        return cls(seed, train, test, feature_columns(test))
 
     def tables(self, grid_spec):
         if grid_spec not in self._tables:
@@ -132,32 +128,23 @@ def train_variant(variant, split, *, epochs, batch_size, learning_rate, trace_wi
       `mean_confidence` (last epoch, training batches), `test_confidence`,
       `history` (Keras per-epoch logs) and `confidence_trace`.
     """
-    tables = split.tables(variant.grid_spec)
-    tf.keras.utils.set_random_seed(split.seed)
-    model = build_ranker(variant.method, tables, split.train.columns, exum=variant.exum,
-                         confidence_penalty=variant.confidence_penalty, time_scale=TIME_SCALE)
-    model.adapt(split.train_columns)
-    model.compile(optimizer=tf.keras.optimizers.Adam(learning_rate))
     trace = TrainingTrace(len(split.train), batch_size, trace_windows)
-    start = time.perf_counter()
-    history = model.fit(dataset(split.train_columns, batch_size, shuffle_seed=split.seed),
-                        epochs=epochs, verbose=0, callbacks=[trace])
-    train_seconds = time.perf_counter() - start
-    logs = {name: [float(v) for v in values] for name, values in history.history.items()}
-    predicted = model.predict(dataset(split.test_columns, PREDICT_BATCH_SIZE), verbose=0)
-    result = evaluate_predictions(split.test[LABEL].to_numpy(), np.reshape(predicted, [-1]),
-                                  split.test[GROUP].to_numpy() if GROUP in split.test else None)
+    result = fit_and_evaluate(variant.method, split.train, split.test, exum=variant.exum,
+                              confidence_penalty=variant.confidence_penalty,
+                              time_scale=TIME_SCALE, epochs=epochs, batch_size=batch_size,
+                              learning_rate=learning_rate, seed=split.seed,
+                              tables=split.tables(variant.grid_spec), callbacks=[trace])
+    model, predicted = result.pop("model"), result.pop("predictions")
+    logs = {name: [float(v) for v in values] for name, values in result.pop("history").items()}
     result.setdefault("xgauc", float("nan"))
     # Heads that predict E[T] are not MAE-optimal on a skewed label (the median
     # is): the ratio of mean prediction to mean label shows which way a head leans.
     result["mean_ratio"] = float(np.mean(predicted) / max(split.test[LABEL].mean(), 1e-9))
     steady = trace.epoch_seconds[1:] or trace.epoch_seconds
     result.update(
-        train_seconds=train_seconds,
         seconds_per_epoch=float(np.median(steady)),
         num_buckets=discretisation_size(model.head),
         confidence_penalty=model.head.confidence_penalty if variant.exum else float("nan"),
-        mean_confidence=logs.get("mean_confidence", [float("nan")])[-1],
         test_confidence=(test_mean_confidence(model, split.test_columns) if variant.exum
                          else float("nan")),
         history=logs,

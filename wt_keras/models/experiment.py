@@ -53,7 +53,8 @@ def fit_and_evaluate(method, train, test, exum=False, confidence_penalty=None, g
     Returns:
       dict with the test metrics, `train_seconds`, `mean_confidence` (EXUM,
       last epoch), `history` (per-epoch training logs, e.g. the
-      mean-confidence trace) and the trained `model`.
+      mean-confidence trace), the test `predictions` (seconds, [N]) and the
+      trained `model`.
     """
     tf.keras.utils.set_random_seed(seed)
     if tables is None:
@@ -68,10 +69,10 @@ def fit_and_evaluate(method, train, test, exum=False, confidence_penalty=None, g
     history = model.fit(dataset(train_columns, batch_size, shuffle_seed=seed), epochs=epochs,
                         callbacks=callbacks, verbose=verbose).history   # predict() replaces model.history
     train_seconds = time.perf_counter() - start
-    predicted = model.predict(dataset(test_columns, 4096), verbose=0)
+    predicted = np.reshape(model.predict(dataset(test_columns, 4096), verbose=0), [-1])
     result = evaluate_predictions(test["watch_time_s"].to_numpy(), predicted,
                                   test["user_id"].to_numpy() if "user_id" in test else None)
     result.update(train_seconds=train_seconds, num_buckets=tables["num_buckets"], model=model,
-                  history=history,
+                  history=history, predictions=predicted,
                   mean_confidence=history.get("mean_confidence", [float("nan")])[-1])
     return result
