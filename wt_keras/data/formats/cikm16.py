@@ -34,6 +34,7 @@ FILE_NAME = "train-item-views.csv"
 
 
 def _read_views(path):
+    common.check_complete_last_line(path)
     with open(path, encoding="utf-8") as handle:
         first_line = handle.readline()
     has_header = not first_line.split(";")[0].strip().isdigit()

@@ -4,6 +4,7 @@ import dataclasses
 import glob
 import json
 import os
+import tempfile
 from typing import Dict, List
 
 import numpy as np
@@ -89,6 +90,7 @@ def read_csv_checked(path, required, expected_header, sep=",", **read_kwargs):
     Raises:
       DatasetFormatError: naming the file, the missing column(s) and the expected format.
     """
+    check_complete_last_line(path)
     found = list(pd.read_csv(path, sep=sep, nrows=0).columns)
     missing = [column for column in required if column not in found]
     if missing:
@@ -97,6 +99,34 @@ def read_csv_checked(path, required, expected_header, sep=",", **read_kwargs):
             f"file whose header is: {sep.join(expected_header)} ; found columns: "
             f"{found[:25]}. Check that this is the original, unmodified file.")
     return pd.read_csv(path, sep=sep, usecols=list(required), **read_kwargs)
+
+
+def check_complete_last_line(path):
+    """Stops on a file whose last line has no final newline: it may be cut short.
+
+    An interrupted copy or download ends in the middle of a row, which pandas
+    reads as a complete row with a truncated value (a play time of 750 ms cut to
+    ``7``), so the file is refused rather than converted into wrong labels.
+
+    Raises:
+      DatasetFormatError: naming the file, the line and the fix.
+    """
+    size = os.path.getsize(path)
+    if size == 0:
+        raise DatasetFormatError(f"{path} is empty; expected a CSV file with a header row. "
+                                 "Copy the original file again.")
+    with open(path, "rb") as handle:
+        handle.seek(-1, os.SEEK_END)
+        if handle.read(1) == b"\n":
+            return
+        handle.seek(0)
+        lines = handle.read().split(b"\n")
+    last = lines[-1].decode("utf-8", "replace")
+    raise DatasetFormatError(
+        f"{path}: the last line (line {len(lines)}: {last[:80]!r}) does not end with a "
+        "newline, so the file was probably cut short and that row may hold a truncated "
+        "value. Copy the complete file again; if that row is complete, add the missing "
+        f"newline (echo >> '{path}').")
 
 
 def drop_bad_labels(frame, report):
@@ -109,21 +139,59 @@ def drop_bad_labels(frame, report):
                        "duration missing or <= 0")
 
 
+def _write_atomically(path, write):
+    """Calls ``write(handle)`` on a temporary file beside ``path``, then renames it.
+
+    The rename is atomic on one file system, so an earlier good file is replaced
+    only by a complete new one and stays intact if anything fails.
+    """
+    folder = os.path.dirname(path) or "."
+    handle, temporary = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp",
+                                         dir=folder)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8", newline="") as out:
+            write(out)
+        # mkstemp creates the file readable by its owner only; give it the usual mode.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(temporary, 0o666 & ~umask)
+        os.replace(temporary, path)
+    except BaseException:
+        os.unlink(temporary)
+        raise
+
+
 def write_output(frame, report, output_dir):
     """Writes interactions.csv, metadata.json and README.md into ``output_dir``.
 
+    Each file goes to a temporary file in ``output_dir`` first and is renamed
+    into place once complete. A conversion that kept no row is refused before
+    anything is written, so a good earlier ``interactions.csv`` stays intact.
+
     Returns:
       The path of interactions.csv.
+
+    Raises:
+      DatasetFormatError: no row survived the conversion.
     """
+    if len(frame) == 0:
+        dropped = "; ".join(f"{count:,} {reason}" for reason, count in report.dropped.items())
+        raise DatasetFormatError(
+            f"{report.dataset}: the conversion kept 0 rows ({report.rows_in:,} "
+            f"{report.rows_in_unit} read from {', '.join(report.input_files) or 'the input'}"
+            f"{'; dropped: ' + dropped if dropped else ''}); nothing was written. Check that "
+            "the input files hold data rows, not only a header.")
     os.makedirs(output_dir, exist_ok=True)
     report.rows_out = int(len(frame))
     path = os.path.join(output_dir, OUTPUT_FILE)
-    frame.to_csv(path, index=False)
-    with open(os.path.join(output_dir, "metadata.json"), "w", encoding="utf-8") as out:
+    _write_atomically(path, lambda out: frame.to_csv(out, index=False))
+
+    def write_metadata(out):
         json.dump(dataclasses.asdict(report), out, indent=2, default=str)
         out.write("\n")
-    with open(os.path.join(output_dir, "README.md"), "w", encoding="utf-8") as out:
-        out.write(_readme(report))
+
+    _write_atomically(os.path.join(output_dir, "metadata.json"), write_metadata)
+    _write_atomically(os.path.join(output_dir, "README.md"), lambda out: out.write(_readme(report)))
     return path
 
 
