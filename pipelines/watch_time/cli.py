@@ -6,23 +6,15 @@
   wt-pipeline compile --target kubeflow --output pipeline.json
   --beam-arg=--runner=DataflowRunner   (repeatable) Beam options of every Beam component
 """
+import argparse
+import glob
+import logging
 import os
 import sys
 
-# Before TensorFlow is imported anywhere (here, TFX, Beam workers we spawn):
-# TFRS needs Keras 2, and TF's C++ INFO lines drown the progress output.
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-# Beam's worker processes inherit this: Google client libraries warn on import.
-os.environ["PYTHONWARNINGS"] = ",".join(
-    filter(None, [os.environ.get("PYTHONWARNINGS"), "ignore::FutureWarning"]))
+from wt_keras._quiet import quiet_command_line  # no TensorFlow: `wt_keras` loads lazily
 
-import argparse  # noqa: E402
-import glob  # noqa: E402
-import logging  # noqa: E402
-import warnings  # noqa: E402
-
-from pipelines.watch_time import configs  # noqa: E402  (light: no TensorFlow)
+from pipelines.watch_time import configs  # light: no TensorFlow
 
 DEFAULT_ROWS = 150_000
 SIMULATED_DIR = "simulated_data"
@@ -208,9 +200,11 @@ def command_compile(args):
 
 
 def main(argv=None):
+    # Before TensorFlow is imported anywhere (here, TFX, Beam workers we spawn):
+    # TFRS needs Keras 2, and library start-up noise would drown the progress output.
+    os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+    quiet_command_line(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
-    warnings.filterwarnings("ignore", category=FutureWarning)
-    warnings.filterwarnings("ignore", category=DeprecationWarning)
     try:
         return command_run(args) if args.command == "run" else command_compile(args)
     except configs.ConfigError as error:   # the message says how to fix it
