@@ -4,6 +4,7 @@ import tensorflow as tf
 
 from wt_keras import ops
 from wt_keras._keras import keras
+from wt_keras.heads import _checks
 
 
 class WatchTimeHead(keras.layers.Layer):
@@ -61,9 +62,10 @@ class WatchTimeHead(keras.layers.Layer):
         """
         logits = self._check_logits(logits)
         watch_time = self._check_watch_time(watch_time, logits.dtype)
+        _checks.check_same_batch(watch_time, logits)
         if confidence is None:
             return self._likelihood_loss(watch_time, logits, **context)
-        confidence = tf.cast(confidence, logits.dtype)
+        confidence = _checks.check_confidence(confidence, logits)
         penalty = ops.confidence_penalty(confidence, num_outputs=tf.shape(logits)[-1])
         return (self._fused_loss(watch_time, logits, confidence, **context)
                 + self.confidence_penalty * penalty)

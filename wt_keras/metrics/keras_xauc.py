@@ -41,6 +41,8 @@ class XAUC(tf.keras.metrics.Metric):
       * Buffers are per replica: under a multi-replica distribution strategy
         compute XAUC from predictions instead.
       * Result is NaN until 2 distinct labels have been seen.
+      * A NaN or inf label or prediction raises `tf.errors.InvalidArgumentError`
+        in `update_state`, as `wt_keras.metrics.xauc` raises `ValueError`.
 
     Example:
       >>> m = XAUC(capacity=1000)
@@ -68,6 +70,13 @@ class XAUC(tf.keras.metrics.Metric):
     def update_state(self, y_true, y_pred, sample_weight=None):
         labels = _vector(y_true, WATCH_TIME_KEY, "y_true")
         predictions = _vector(y_pred, WATCH_TIME_KEY, "y_pred")
+        # Raise like `metrics.xauc` does: a NaN in the buffer would turn every
+        # later result into NaN without saying why.
+        labels = tf.debugging.check_numerics(
+            labels, "XAUC: y_true has NaN/inf values; drop or repair those rows")
+        predictions = tf.debugging.check_numerics(
+            predictions, "XAUC: y_pred has NaN/inf values (NaN predictions usually mean the "
+                         "model diverged)")
         if sample_weight is not None:
             keep = tf.reshape(tf.cast(sample_weight, tf.float64), [-1]) != 0
             keep = keep & tf.ones_like(labels, tf.bool)  # broadcast scalar weights
