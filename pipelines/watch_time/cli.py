@@ -14,10 +14,17 @@ import sys
 
 from wt_keras._quiet import quiet_command_line  # no TensorFlow: `wt_keras` loads lazily
 
-from pipelines.watch_time import configs  # light: no TensorFlow
+from pipelines.watch_time import configs, preflight  # light: no TensorFlow
 
 DEFAULT_ROWS = 150_000
 SIMULATED_DIR = "simulated_data"
+
+
+def _names(text):
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError("expected comma-separated column names")
+    return names
 
 
 def _training_flags(parser):
@@ -66,6 +73,21 @@ def build_parser():
     run.add_argument("--saved-models", default=configs.SAVED_MODELS_DIR,
                      help="TF Serving base path (default ./%(default)s)")
     run.add_argument("--no-cache", action="store_true", help="rerun every component")
+    checks = run.add_argument_group("input checks (CSV, before any Beam work)")
+    checks.add_argument("--features", type=_names,
+                        help="comma-separated model inputs (default: the ids and features of "
+                             "the data's metadata.json, else the known KuaiRand columns); "
+                             "other columns are ignored with a warning")
+    checks.add_argument("--allow-correlated-features", action="store_true",
+                        help="train even when a feature's |correlation| with the label is "
+                             "above 0.95 (by default a probable leak stops the run)")
+    checks.add_argument("--outlier-policy", choices=("drop", "cap", "fail"), default="drop",
+                        help="extreme labels (> 100 x the 99.99th percentile, or > "
+                             "--max-play-ratio x duration): drop the rows, cap the labels, or "
+                             "stop (default %(default)s)")
+    checks.add_argument("--max-play-ratio", type=float,
+                        help="labels above this x duration are extreme (default: the ratio "
+                             "metadata.json records, else no ratio rule)")
     run.add_argument("--verbose", action="store_true", help="show TFX and Beam logs")
     _training_flags(run)
     compile_ = commands.add_parser("compile", help="compile for Kubeflow Pipelines v2",
@@ -148,6 +170,8 @@ def command_run(args):
     if args.data and not os.path.isdir(args.data):
         raise SystemExit(f"error: --data {args.data} is not a directory; pass the directory "
                          "holding the CSV or TFRecord files.")
+    preflight.check_run_settings(rows=args.rows, saved_models=args.saved_models,
+                                 work_dir=args.work_dir, max_play_ratio=args.max_play_ratio)
     data = args.data or simulated_data_dir(args.work_dir, args.rows, args.seed)
     input_format = args.input_format or (detect_input_format(data) if args.data else "csv")
     config = configs.PipelineConfig(
@@ -158,6 +182,11 @@ def command_run(args):
         **_common_settings(args))
     if not args.data:
         ensure_simulated_data(data, args.rows, args.seed)
+    config, data_report = preflight.check_input(
+        config, args.work_dir, explicit_features=args.features,
+        allow_correlated=args.allow_correlated_features, outlier_policy=args.outlier_policy,
+        max_play_ratio=args.max_play_ratio)
+    print("\n".join(data_report), flush=True)
     # pylint: disable-next=import-outside-toplevel  (TFX loads only when running)
     from pipelines.watch_time import local_runner, run_report, validation
     if not args.verbose:   # progress lines and the summary only
@@ -172,6 +201,7 @@ def command_run(args):
         print(f"\nerror: {error}", file=sys.stderr)
         return 2
     print(run_report.format_summary(runs, summary, progress.wall_times, progress.order))
+    print("\n".join(data_report))
     return 0
 
 
@@ -207,7 +237,9 @@ def main(argv=None):
     args = build_parser().parse_args(argv)
     try:
         return command_run(args) if args.command == "run" else command_compile(args)
-    except configs.ConfigError as error:   # the message says how to fix it
+    except (configs.ConfigError, preflight.PreflightError) as error:   # says how to fix it
+        for line in getattr(error, "report_lines", ()):
+            print(line)
         print(f"error: {error}", file=sys.stderr)
         return 2
 

@@ -7,8 +7,9 @@ one (CLI flags override the defaults) and pass it on; the Trainer receives
 the training part as `custom_config` (`trainer_custom_config`).
 """
 import dataclasses
+import math
 import os
-from typing import Dict, Optional, Tuple
+from typing import Dict, List, Optional, Tuple, Union
 
 # Kubeflow accepts only [a-z0-9][a-z0-9-]{0,127}.
 PIPELINE_NAME = "wt-keras-watch-time"
@@ -55,8 +56,10 @@ class PipelineConfig:
         heads' integer units (1.0: whole seconds), as in `wt-train`.
       head: one of HEADS. exum: attach EXUM's confidence tower (training only).
       confidence_penalty: EXUM λ; None keeps the head's default.
-      features: optional {"categorical": {name: hash_bins}, "dense": [names]};
-        None picks them from the schema (see `model_factory.select_features`).
+      features: optional {"categorical": {name: hash_bins}, "dense": [names]},
+        or a list of declared column names typed automatically (what
+        `wt-pipeline run` passes, see `features_selection`); None picks them
+        from the schema (see `model_factory.select_features`).
       mae_max_relative_increase / mae_max_absolute_increase: a candidate is
         blessed only if its MAE is at most this much worse than the last
         blessed model's (relative: 0.02 = 2 %; absolute: seconds; None = off).
@@ -96,7 +99,7 @@ class PipelineConfig:
     learning_rate: float = 2e-3
     embedding_dim: int = 16
     bottom_units: Tuple[int, ...] = (128, 64, 32)
-    features: Optional[Dict] = None
+    features: Optional[Union[Dict, List[str]]] = None
     seed: int = 0
     # Blessing (Evaluator).
     mae_max_relative_increase: Optional[float] = 0.02
@@ -121,9 +124,10 @@ class PipelineConfig:
         for name in ("epochs", "batch_size"):
             if int(getattr(self, name)) < 1:
                 raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}.")
-        if not self.time_scale > 0:
+        if not (self.time_scale > 0 and math.isfinite(self.time_scale)):
             raise ConfigError(f"time_scale (α, integer units per second of the count heads) must "
-                             f"be > 0, got {self.time_scale}; 1.0 counts whole seconds.")
+                             f"be a finite number > 0, got {self.time_scale}; 1.0 counts whole "
+                             "seconds.")
         if not self.learning_rate > 0:
             raise ConfigError(f"learning_rate must be > 0, got {self.learning_rate}.")
         if len(self.train_eval_buckets) != 2 or min(self.train_eval_buckets) < 1:
@@ -136,9 +140,12 @@ class PipelineConfig:
             raise ConfigError(f"min_xauc must be in [0, 1), got {self.min_xauc}.")
         from wt_keras import buckets  # pylint: disable=import-outside-toplevel  (numpy only)
         try:
-            buckets.parse_grid_spec(self.grid_spec)
+            levels = buckets.parse_grid_spec(self.grid_spec)
         except ValueError as error:
             raise ConfigError(f"grid_spec={self.grid_spec!r}: {error}") from None
+        if len(levels) < 2:
+            raise ConfigError(f"grid_spec={self.grid_spec!r} gives {len(levels)} bucket; the "
+                             "heads need at least 2 (e.g. uniform:20).")
 
     @property
     def data_pattern(self):

@@ -41,7 +41,8 @@ def select_features(schema, label_key, override=None):
       schema: the training schema (schema_pb2.Schema).
       label_key: the label column, never a feature.
       override: optional {"categorical": {name: bins}, "dense": [names]} that
-        replaces the automatic choice.
+        replaces the automatic choice, or a list of declared feature names
+        (`features_selection`): only those, typed as above.
 
     Returns:
       (categorical {name: bins}, dense [names], skipped [names]).
@@ -50,7 +51,13 @@ def select_features(schema, label_key, override=None):
       ValueError: an override names a column that is not in the schema.
     """
     columns = {feature.name: feature for feature in schema.feature}
-    if override:
+    if isinstance(override, (list, tuple)):
+        unknown = sorted(set(override) - set(columns))
+        if unknown:
+            raise ValueError(f"features {unknown} are not in the data (columns: "
+                             f"{sorted(columns)}); fix the `features` setting.")
+        candidates = {name: columns[name] for name in override if name != label_key}
+    elif override:
         categorical = {str(k): int(v) for k, v in override.get("categorical", {}).items()}
         dense = [str(name) for name in override.get("dense", [])]
         unknown = sorted(set(categorical).union(dense) - set(columns))
@@ -58,8 +65,9 @@ def select_features(schema, label_key, override=None):
             raise ValueError(f"features {unknown} are not in the data (columns: "
                              f"{sorted(columns)}); fix the `features` setting.")
         return categorical, dense, []
-    candidates = {name: feature for name, feature in columns.items()
-                  if name != label_key and name not in NON_FEATURE_COLUMNS}
+    else:
+        candidates = {name: feature for name, feature in columns.items()
+                      if name != label_key and name not in NON_FEATURE_COLUMNS}
     skipped = sorted(name for name, feature in candidates.items() if not _is_scalar(feature))
     usable = {name: feature for name, feature in candidates.items() if name not in skipped}
     categorical, dense = default_features(usable)
