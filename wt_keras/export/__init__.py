@@ -24,14 +24,15 @@ _EXPORTS = {
     "feature_spec_from_features": "features", "serialize_examples": "features",
     "raw_feature_tensors": "features",
     "ServingModule": "serving", "SERVING_SIGNATURE": "serving", "RAW_SIGNATURE": "serving",
-    "TRANSFORM_SIGNATURE": "serving",
+    "TRANSFORM_SIGNATURE": "serving", "RAW_REQUIRED_SIGNATURE": "serving",
+    "serving_defaults": "defaults",
     "EXAMPLES_INPUT": "serving", "OUTPUT_DESCRIPTIONS": "serving",
     "next_version_dir": "versions", "existing_versions": "versions",
     "write_warmup_requests": "warmup", "read_warmup_requests": "warmup",
     "warmup_file_path": "warmup", "MAX_WARMUP_RECORDS": "warmup",
 }
 
-_SUBMODULES = ("check", "exporter", "features", "serving", "versions", "warmup")
+_SUBMODULES = ("check", "defaults", "exporter", "features", "serving", "versions", "warmup")
 
 __all__ = sorted(_EXPORTS)
 

@@ -13,6 +13,7 @@ import os
 import sys
 
 WARMUP_PATH = os.path.join("assets.extra", "tf_serving_warmup_requests")
+MODEL_INFO_PATH = os.path.join("assets.extra", "wt_keras_model.json")
 DEFAULT_SIGNATURE = "serving_default"
 
 
@@ -53,12 +54,46 @@ def describe_signatures(loaded):
     for name, function in loaded.signatures.items():
         _, inputs = function.structured_input_signature
         lines.append(f"  {name}")
-        lines.append("    inputs:  " + ", ".join(f"{key}: {_spec_text(spec)}"
-                                                 for key, spec in sorted(inputs.items())))
+        # TensorFlow reports a wrong input dtype by position ("input #1 was expected
+        # to be a float tensor"): number the inputs so the position names the feature.
+        numbered = len(inputs) > 1
+        lines.append("    inputs:  " + ", ".join(
+            f"{f'#{index} ' if numbered else ''}{key}: {_spec_text(spec)}"
+            for index, (key, spec) in enumerate(sorted(inputs.items()))))
         outputs = function.structured_outputs
         ordered = sorted(outputs, key=lambda key: (key != "watch_time", key))
         lines.append("    outputs: " + ", ".join(f"{key}: {_spec_text(outputs[key])}"
                                                  for key in ordered))
+    return lines
+
+
+def describe_request_features(saved_model_dir, tf):
+    """Lines listing required and optional request features with their defaults.
+
+    Read from the export's model description (written by wt_keras); a model
+    without one gets no lines.
+    """
+    import json
+    path = os.path.join(saved_model_dir, MODEL_INFO_PATH)
+    if not tf.io.gfile.exists(path):
+        return []
+    with tf.io.gfile.GFile(path) as handle:
+        features = json.load(handle).get("features")
+    if not features:
+        return ["Request features: all required (this export recorded no defaults)."]
+
+    def shown(value):
+        return f"{value:.6g}" if isinstance(value, float) else repr(value)
+
+    lines = ["Request features:",
+             "  required: " + ", ".join(features["required"])]
+    optional = features.get("optional", {})
+    lines.append("  optional (default if absent): " + (
+        ", ".join(f"{name}={shown(value)}" for name, value in optional.items()) or "none"))
+    replaced = features.get("invalid_numbers_replaced", {})
+    if replaced:
+        lines.append("  NaN, inf or negative values replaced by: " + ", ".join(
+            f"{name}={shown(value)}" for name, value in replaced.items()))
     return lines
 
 
@@ -150,6 +185,8 @@ def check(path, require_warmup=False, out=print):
         return 1
     out("Signatures:")
     for line in describe_signatures(loaded):
+        out(line)
+    for line in describe_request_features(saved_model_dir, tf):
         out(line)
     if DEFAULT_SIGNATURE not in loaded.signatures:
         out(f"WARN no '{DEFAULT_SIGNATURE}' signature: clients must name one in every request.")

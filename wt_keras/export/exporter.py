@@ -38,7 +38,8 @@ def _verify(saved_model_dir, module, serialized_examples):
 
 def export_serving_model(ranker, export_dir, feature_spec, warmup_examples=None,
                          model_name="wt_keras", num_warmup_records=DEFAULT_WARMUP_RECORDS,
-                         verify=True, transform_features=None):
+                         verify=True, transform_features=None, feature_defaults=None,
+                         required_features=None):
     """Writes a TF Serving SavedModel of a trained `WatchTimeRanker`.
 
     The SavedModel holds the feature encoder, the shared bottom and the head
@@ -68,6 +69,12 @@ def export_serving_model(ranker, export_dir, feature_spec, warmup_examples=None,
       transform_features: optional callable, parsed features → {name: [B]
         tensor}, served as a third signature ``transform_features`` (e.g. the
         TFX pipeline's duration-group slice key for TFMA); see `ServingModule`.
+      feature_defaults, required_features: let requests carry only the
+        `required_features` (ids and duration); every other feature takes its
+        default from `feature_defaults` ({name: value}, e.g.
+        `export.serving_defaults(training_rows, feature_spec, required)`), and
+        NaN, inf or negative numeric inputs take it too. Adds the
+        ``predict_raw_required`` signature. See `ServingModule`.
 
     Returns:
       `export_dir` as a str.
@@ -80,7 +87,8 @@ def export_serving_model(ranker, export_dir, feature_spec, warmup_examples=None,
     if not 0 < num_warmup_records <= warmup.MAX_WARMUP_RECORDS:
         raise ValueError(f"num_warmup_records must be in 1..{warmup.MAX_WARMUP_RECORDS}, "
                          f"got {num_warmup_records}.")
-    module = ServingModule(ranker, feature_spec, transform_features=transform_features)
+    module = ServingModule(ranker, feature_spec, transform_features=transform_features,
+                           feature_defaults=feature_defaults, required_features=required_features)
     examples = None
     if warmup_examples is not None:
         examples = serialize_examples(warmup_examples, module.feature_spec, limit=num_warmup_records)

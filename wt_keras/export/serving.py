@@ -15,10 +15,13 @@ import logging
 import numpy as np
 import tensorflow as tf
 
+from wt_keras.export import defaults as request_defaults
 from wt_keras.export.features import validate_feature_spec
 
 SERVING_SIGNATURE = "serving_default"
 RAW_SIGNATURE = "predict_raw"
+# Present when the export records feature defaults: the required features only.
+RAW_REQUIRED_SIGNATURE = "predict_raw_required"
 # Optional: serialised tf.Example → extra features (e.g. slice keys for TFMA's
 # `preprocessing_function_names`); present only when `transform_features` is given.
 TRANSFORM_SIGNATURE = "transform_features"
@@ -118,6 +121,36 @@ def _required_features(ranker, feature_spec):
     return {name: spec for name, spec in feature_spec.items() if name in used}
 
 
+class _Defaults:
+    """Recorded serving defaults (plain Python values: nothing for SavedModel to track)."""
+
+    def __init__(self, values, required, parsing_spec, numeric):
+        self.values, self.required, self.parsing_spec = values, required, parsing_spec
+        self.numeric = numeric   # numeric model inputs whose invalid values take the default
+
+
+def _checked_defaults(feature_spec, feature_defaults, required_features, numeric):
+    """A `_Defaults` for the served features, or None when no defaults were given."""
+    if feature_defaults is None:
+        if required_features is not None:
+            raise ValueError("required_features needs feature_defaults for the other features; "
+                             "compute them with export.serving_defaults(training_rows, "
+                             "feature_spec, required_features).")
+        return None
+    required = [name for name in (required_features or ()) if name in feature_spec]
+    unknown = [name for name in (required_features or ()) if name not in feature_spec]
+    if unknown:
+        raise ValueError(f"required_features {unknown} are not served features "
+                         f"{sorted(feature_spec)}.")
+    missing = [name for name in feature_spec if name not in feature_defaults]
+    if missing:
+        raise ValueError(f"feature_defaults lacks {missing}; give every served feature a "
+                         "default (export.serving_defaults computes them from training rows).")
+    values = {name: feature_defaults[name] for name in feature_spec}
+    return _Defaults(values, required,
+                     request_defaults.parsing_spec(feature_spec, values, required), numeric)
+
+
 def _ensure_built(ranker, feature_spec):
     """Creates the ranker's variables if it has never been called."""
     if all(getattr(ranker, name).built for name in _COMPONENTS):
@@ -157,6 +190,15 @@ class ServingModule(tf.Module):
         input features (label excluded). Features the ranker does not read
         are dropped, so clients need not send them.
       name: module name.
+      feature_defaults: optional {name: default} for every served feature
+        (`export.serving_defaults(training_rows, spec, required)` computes
+        modes and medians). With it, a request may omit any feature not in
+        `required_features`; NaN, inf and negative numeric inputs are
+        replaced by the default; and the ``predict_raw_required`` signature
+        takes the required features only. Without it every feature is
+        required and values are used as sent.
+      required_features: names every request must carry (the ids and the
+        duration); used with `feature_defaults`.
       transform_features: optional traceable callable {name: [B] tensor parsed
         with the feature spec} → {name: [B] tensor}. When given, the module
         also serves it as the ``transform_features`` signature (serialised
@@ -171,10 +213,15 @@ class ServingModule(tf.Module):
     `export_serving_model` does this and more (warmup, versioning, checks).
     """
 
-    def __init__(self, ranker, feature_spec, name="wt_keras_serving", transform_features=None):
+    def __init__(self, ranker, feature_spec, name="wt_keras_serving", transform_features=None,
+                 feature_defaults=None, required_features=None):
         super().__init__(name=name)
         self._transform_fn = transform_features   # a plain callable: nothing to track
         feature_spec = _required_features(ranker, validate_feature_spec(feature_spec))
+        numeric = [name for name in ranker.encoder.dense_features + [ranker.duration_feature]
+                   if name in feature_spec]
+        self._defaults = _checked_defaults(feature_spec, feature_defaults, required_features,
+                                           numeric)
         with _explain_missing_features(ranker, feature_spec):
             _ensure_built(ranker, feature_spec)
         self._forward = _ForwardPass(ranker, feature_spec)   # untracked on purpose
@@ -188,6 +235,11 @@ class ServingModule(tf.Module):
         self.predict_raw = tf.function(self._predict_raw, autograph=False, input_signature=[{
             name: tf.TensorSpec([None], spec.dtype, name=name)
             for name, spec in feature_spec.items()}])
+        if self._defaults is not None and self._defaults.required:
+            self.predict_raw_required = tf.function(
+                self._predict_raw_required, autograph=False, input_signature=[{
+                    name: tf.TensorSpec([None], spec.dtype, name=name)
+                    for name, spec in feature_spec.items() if name in self._defaults.required}])
         if transform_features is not None:
             self.transform_features = tf.function(
                 self._transform_features, autograph=False,
@@ -215,20 +267,48 @@ class ServingModule(tf.Module):
             raise ValueError(f"the serving layers share variables {shared} with the training-only "
                              "confidence tower; give the tower its own layers.")
 
-    def _serve_examples(self, examples):
+    def _parse(self, examples):
+        """Serialised tf.Examples → features; optional ones default (when recorded)."""
         spec = self._forward.feature_spec
-        return self._forward(tf.io.parse_example(examples, spec))
+        if self._defaults is None:
+            return tf.io.parse_example(examples, spec)
+        features = tf.io.parse_example(examples, self._defaults.parsing_spec)
+        return self._repair(features)
+
+    def _repair(self, features):
+        """NaN, inf or negative numeric inputs count as missing: they take the default."""
+        if self._defaults is None:
+            return features
+        return request_defaults.replace_invalid_numbers(features, self._defaults.numeric,
+                                                        self._defaults.values)
+
+    def _serve_examples(self, examples):
+        return self._forward(self._parse(examples))
 
     def _predict_raw(self, features):
-        return self._forward(features)
+        with tf.control_dependencies(request_defaults.check_same_length(features)):
+            features = {name: tf.identity(value) for name, value in features.items()}
+        return self._forward(self._repair(features))
+
+    def _predict_raw_required(self, features):
+        with tf.control_dependencies(request_defaults.check_same_length(features)):
+            features = {name: tf.identity(value) for name, value in features.items()}
+        batch = tf.shape(next(iter(features.values())))[:1]
+        for name, spec in self._forward.feature_spec.items():
+            if name not in features:
+                features[name] = tf.fill(batch, tf.constant(self._defaults.values[name],
+                                                            spec.dtype))
+        return self._forward(self._repair(features))
 
     def _transform_features(self, examples):
-        return dict(self._transform_fn(tf.io.parse_example(examples, self._forward.feature_spec)))
+        return dict(self._transform_fn(self._parse(examples)))
 
     def signatures(self):
         """{signature name: concrete function} to pass to `tf.saved_model.save`."""
         signatures = {SERVING_SIGNATURE: self.serve_examples.get_concrete_function(),
                       RAW_SIGNATURE: self.predict_raw.get_concrete_function()}
+        if self._defaults is not None and self._defaults.required:
+            signatures[RAW_REQUIRED_SIGNATURE] = self.predict_raw_required.get_concrete_function()
         if self._transform_fn is not None:
             signatures[TRANSFORM_SIGNATURE] = self.transform_features.get_concrete_function()
         return signatures
@@ -251,6 +331,16 @@ class ServingModule(tf.Module):
                                 "outputs": self.output_names()},
             },
         }
+        if self._defaults is not None:
+            description["features"] = request_defaults.describe(
+                self.feature_spec, self._defaults.values, self._defaults.required,
+                self._defaults.numeric)
+        if self._defaults is not None and self._defaults.required:
+            description["signatures"][RAW_REQUIRED_SIGNATURE] = {
+                "inputs": {name: f"{spec.dtype.name} [batch]"
+                           for name, spec in self.feature_spec.items()
+                           if name in self._defaults.required},
+                "outputs": self.output_names()}
         for attribute in ("boundaries", "time_scale", "duration_edges"):
             value = getattr(head, attribute, None)
             if value is not None:
