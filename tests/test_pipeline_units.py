@@ -189,3 +189,12 @@ def test_cluster_spec_from_tf_config(monkeypatch, tf_config, expected):
     else:
         monkeypatch.setenv("TF_CONFIG", json.dumps(tf_config))
     assert trainer.cluster_spec() == expected
+
+
+def test_gate_reports_a_problem_of_several_splits_once():
+    reason = anomalies_pb2.AnomalyInfo.FLOAT_TYPE_SMALL_FLOAT
+    found = {"train": _anomalies("watch_time_s", reason, "Unexpectedly low values: -3<0"),
+             "eval": _anomalies("watch_time_s", reason, "Unexpectedly low values: -4<0")}
+    problems = validation.describe_problems(found, {"train": 10, "eval": 5}, CONTRACT)
+    assert len(problems) == 1, problems
+    assert "column 'watch_time_s' in splits 'eval', 'train': negative values" in problems[0]

@@ -101,6 +101,9 @@ def describe_problems(anomalies_by_split, num_examples_by_split, contract):
             problems.append(f"split '{split}' is empty (0 examples): check that the input "
                             "files hold data rows; tiny inputs can leave a hash split empty, "
                             "so give the pipeline more rows.")
+    # One line per column and problem, naming every split it occurs in: the
+    # same bad column shows up in train and eval alike.
+    by_problem = {}
     for split, anomalies in sorted(anomalies_by_split.items()):
         if num_examples_by_split.get(split) == 0:
             continue   # TFDV skips empty splits; reported above
@@ -111,10 +114,19 @@ def describe_problems(anomalies_by_split, num_examples_by_split, contract):
             feature = features.get(column)
             problem, fix = _problem(reason_types, feature, info.description)
             expected = f" Expected: {_expectation(feature)}." if feature is not None else ""
-            problems.append(f"column '{column}' in split '{split}': {problem} "
-                            f"({info.description}).{expected} Fix: {fix}.")
+            entry = by_problem.setdefault((column, problem), {
+                "splits": [], "text": f"{problem} ({info.description}).{expected} Fix: {fix}."})
+            entry["splits"].append(split)
         if anomalies.HasField("dataset_anomaly_info"):
-            problems.append(f"split '{split}': {anomalies.dataset_anomaly_info.description}")
+            entry = by_problem.setdefault(
+                (None, anomalies.dataset_anomaly_info.description),
+                {"splits": [], "text": anomalies.dataset_anomaly_info.description})
+            entry["splits"].append(split)
+    for (column, _), entry in by_problem.items():
+        splits = ", ".join(f"'{split}'" for split in entry["splits"])
+        where = f"split{'s' if len(entry['splits']) > 1 else ''} {splits}"
+        problems.append(f"column '{column}' in {where}: {entry['text']}" if column is not None
+                        else f"{where}: {entry['text']}")
     return problems
 
 
