@@ -5,10 +5,15 @@ by `wt-data prepare` (columns user_id, video_id, watch_time_s, duration_s,
 ...). The full TFX pipeline is `wt-pipeline run`; this is the quick loop.
 """
 import argparse
+import os
 import sys
 
 import numpy as np
 import pandas as pd
+
+from wt_keras._quiet import quiet_command_line
+
+REQUIRED_COLUMNS = ("user_id", "video_id", "watch_time_s", "duration_s")
 
 
 def _parser():
@@ -26,30 +31,97 @@ def _parser():
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--batch-size", type=int, default=512)
     parser.add_argument("--learning-rate", type=float, default=2e-3)
+    parser.add_argument("--verbose", action="store_true",
+                        help="show TensorFlow's start-up logs and full tracebacks")
     return parser
+
+
+class DataError(ValueError):
+    """The --data file cannot be trained on; the message says why and how to fix it."""
+
+
+def _resolve_data_path(path):
+    if os.path.isdir(path):
+        inside = os.path.join(path, "interactions.csv")
+        if os.path.isfile(inside):
+            return inside
+        raise DataError(f"--data {path} is a folder without interactions.csv; pass the CSV "
+                        "file that `wt-data prepare` wrote.")
+    if not os.path.exists(path):
+        raise DataError(f"--data {path} does not exist; pass the interactions.csv that "
+                        "`wt-data prepare` wrote (or leave --data out to simulate data).")
+    return path
+
+
+def _check_labels(frame, path):
+    """Watch times must be finite numbers >= 0 seconds; names the first bad line."""
+    label = pd.to_numeric(frame["watch_time_s"], errors="coerce").astype(np.float64)
+    for bad, what in ((label.isna() & frame["watch_time_s"].notna(), "not a number"),
+                      (frame["watch_time_s"].isna(), "empty"),
+                      (np.isinf(label), "inf"),
+                      (label < 0, "negative")):
+        if bad.any():
+            first = int(np.flatnonzero(bad.to_numpy())[0])
+            raise DataError(
+                f"{path}: {int(bad.sum())} row(s) have a watch_time_s that is {what} (first on "
+                f"line {first + 2}: {frame['watch_time_s'].iloc[first]!r}); watch times must be "
+                "finite seconds >= 0. Drop or repair those rows.")
+    frame["watch_time_s"] = label
+    return frame
+
+
+def load_training_csv(path):
+    """Reads a `wt-data prepare` CSV for training, or raises `DataError` in one line."""
+    path = _resolve_data_path(path)
+    try:
+        frame = pd.read_csv(path)
+    except pd.errors.EmptyDataError:
+        raise DataError(f"{path} is empty; expected a CSV with the header "
+                        f"{','.join(REQUIRED_COLUMNS)},... and data rows.") from None
+    except UnicodeDecodeError as error:
+        raise DataError(f"{path} is not UTF-8 text (byte {error.start} cannot be decoded); "
+                        "re-export it as UTF-8 CSV.") from None
+    except (pd.errors.ParserError, ValueError) as error:
+        raise DataError(f"{path} is not a readable CSV: "
+                        f"{str(error).splitlines()[0]}") from None
+    missing = [column for column in REQUIRED_COLUMNS if column not in frame.columns]
+    if missing:
+        raise DataError(f"{path} lacks columns {missing}; convert raw logs with "
+                        "`wt-data prepare` first.")
+    if len(frame) < 2:
+        raise DataError(f"{path} has {len(frame)} data row(s) under its header; training "
+                        "needs data rows (is the file cut short or only a header?).")
+    return _check_labels(frame, path)
 
 
 def _load(args):
     if args.data:
-        frame = pd.read_csv(args.data)
-        missing = {"user_id", "video_id", "watch_time_s", "duration_s"} - set(frame.columns)
-        if missing:
-            sys.exit(f"error: {args.data} lacks columns {sorted(missing)}; "
-                     "convert raw logs with `wt-data prepare` first.")
-        return frame
+        return load_training_csv(args.data)
     from wt_keras.data import simulate_interactions
     return simulate_interactions(num_rows=args.rows, seed=args.seed)
 
 
 def main(argv=None):
+    quiet_command_line(sys.argv[1:] if argv is None else argv)
     args = _parser().parse_args(argv)
+    try:
+        return _train(args)
+    except (DataError, ValueError) as error:
+        if args.verbose:
+            raise
+        print(f"wt-train: error: {str(error).splitlines()[0] if str(error) else error}",
+              file=sys.stderr)
+        return 2
+
+
+def _train(args):
+    frame = _load(args)   # before TensorFlow loads: data errors come in a second
     import wt_keras  # noqa: F401  (selects Keras 2 before TensorFlow loads)
     from wt_keras.models import METHODS
     from wt_keras.models.experiment import fit_and_evaluate, random_split
     from wt_keras import metrics
     if args.method not in METHODS:
-        sys.exit(f"error: unknown --method {args.method!r}; choose one of {', '.join(METHODS)}")
-    frame = _load(args)
+        raise ValueError(f"unknown --method {args.method!r}; choose one of {', '.join(METHODS)}")
     train, test = random_split(frame, seed=args.seed)
     print(f"data: {len(frame)} rows ({'simulated' if not args.data else args.data}), "
           f"train {len(train)}, test {len(test)}")

@@ -10,6 +10,7 @@ import argparse
 import sys
 import time
 
+from wt_keras._quiet import quiet_command_line
 from wt_keras.data import kuairand, simulator
 
 # CLI flag -> (converter keyword, datasets that accept it).
@@ -25,10 +26,13 @@ _DATASET_OPTIONS = {
 
 def _parser():
     parser = argparse.ArgumentParser(prog="wt-data", description=__doc__.split("\n")[0])
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--verbose", action="store_true",
+                        help="show library start-up warnings (hidden by default)")
     commands = parser.add_subparsers(dest="command", required=True)
 
     prepare = commands.add_parser(
-        "prepare", help="convert a public dataset to OUTPUT/interactions.csv",
+        "prepare", parents=[common], help="convert a public dataset to OUTPUT/interactions.csv",
         description="Convert a public dataset (its original files) to the pipeline's "
                     "CSV plus metadata.json and README.md.")
     prepare.add_argument("dataset", choices=["kuairand", "kuairec", "cikm16", "wechat"])
@@ -48,7 +52,7 @@ def _parser():
                          help="wechat: drop play >= this x duration (default 10, DADF)")
 
     simulate = commands.add_parser(
-        "simulate", help="write the seeded simulated data (the built-in default)")
+        "simulate", parents=[common], help="write the seeded simulated data (the built-in default)")
     simulate.add_argument("--output", required=True,
                           help="a .csv path, or a folder that receives interactions.csv")
     simulate.add_argument("--rows", type=int, default=200_000)
@@ -97,6 +101,7 @@ def _simulate(args):
 
 def main(argv=None):
     """Entry point of the ``wt-data`` console script; returns the exit status."""
+    quiet_command_line(sys.argv[1:] if argv is None else argv)
     args = _parser().parse_args(argv)
     return _prepare(args) if args.command == "prepare" else _simulate(args)
 

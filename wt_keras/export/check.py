@@ -240,11 +240,27 @@ def build_parser():
                      "(its highest integer version is checked, as TF Serving would serve it)")
     check_parser.add_argument("--require-warmup", action="store_true",
                               help="fail if the model has no warmup file")
+    check_parser.add_argument("--verbose", action="store_true",
+                              help="show TensorFlow's start-up logs (hidden by default)")
     return parser
+
+
+def _quiet(argv):
+    """Hides TensorFlow's start-up noise unless --verbose (wt_keras._quiet when importable).
+
+    This module also runs as a standalone script without wt_keras, so the
+    import is optional; the helper only sets environment variables and filters.
+    """
+    try:
+        from wt_keras._quiet import quiet_command_line
+    except ImportError:
+        return
+    quiet_command_line(argv)
 
 
 def main(argv=None):
     """Console entry point `wt-serve`."""
+    _quiet(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
     failures = check(args.path, require_warmup=args.require_warmup)
     print("OK" if failures == 0 else f"FAILED ({failures} problem(s))")
