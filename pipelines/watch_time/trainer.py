@@ -96,6 +96,11 @@ def _create_variables(ranker, sample, feature_names):
     ranker.optimizer.build(ranker.trainable_variables)
 
 
+def serving_required_features(categorical, duration_key):
+    """What a serving request must carry: the id features (`*_id`) and the duration."""
+    return [name for name in categorical if name.endswith("_id")] + [duration_key]
+
+
 def predict(ranker, rows, feature_names):
     """E[T | x] in seconds for numpy rows, in batches."""
     size = len(next(iter(rows.values())))
@@ -163,11 +168,17 @@ def train_and_export(train_files, eval_files, schema, tables, custom_config, ser
     try:
         export_dir = target if is_chief else os.path.join(target, "model")
         feature_spec = export.feature_spec_from_features(sample, serving_names)
+        # Requests need only the ids and the duration; every other feature defaults
+        # to its mode (ids, strings, integers) or median (floats) over the training
+        # rows read above (docs/serving.md, "Request features").
+        required = serving_required_features(categorical, custom_config["duration_key"])
         export.export_serving_model(
             ranker, export_dir, feature_spec, warmup_examples=sample,
             model_name=custom_config["model_name"], num_warmup_records=WARMUP_ROWS,
             transform_features=eval_config.duration_group_transform(
-                tables, custom_config["duration_key"]))
+                tables, custom_config["duration_key"]),
+            feature_defaults=export.serving_defaults(sample, feature_spec, required),
+            required_features=required)
     finally:
         if not is_chief:
             shutil.rmtree(target, ignore_errors=True)
