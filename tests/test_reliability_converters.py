@@ -98,3 +98,10 @@ def test_complete_file_with_final_newline_still_converts(tmp_path):
     source = _wechat_copy(tmp_path)
     report = prepare_dataset("wechat", str(source), str(tmp_path / "out"))
     assert report.rows_out == 6
+
+
+def test_empty_input_file_is_refused(tmp_path):
+    source = _wechat_copy(tmp_path)
+    (source / "feed_info.csv").write_text("")
+    with pytest.raises(DatasetFormatError, match="feed_info.csv is empty"):
+        prepare_dataset("wechat", str(source), str(tmp_path / "out"))
