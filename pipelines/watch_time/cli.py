@@ -40,8 +40,11 @@ def _training_flags(parser):
     group.add_argument("--batch-size", type=int, default=512)
     group.add_argument("--learning-rate", type=float, default=2e-3)
     group.add_argument("--mae-max-relative-increase", type=float, default=0.02,
-                       help="bless only if MAE is at most this much worse than the last "
-                            "blessed model's (0.02 = 2%%)")
+                       help="bless only if MAE is at most this much worse than the served "
+                            "model's (0.02 = 2%%)")
+    group.add_argument("--xauc-max-decrease", type=float, default=0.01,
+                       help="bless only if XAUC is at most this much below the served "
+                            "model's (absolute; default %(default)s)")
     group.add_argument("--min-xauc", type=float, default=0.55,
                        help="sanity bound every model must pass, the first included")
     group.add_argument("--beam-arg", action="append", default=None, metavar="ARG",
@@ -121,7 +124,8 @@ def _common_settings(args):
         head=args.head, exum=args.exum, confidence_penalty=args.confidence_penalty,
         grid_spec=args.grid_spec, time_scale=args.time_scale, epochs=args.epochs,
         batch_size=args.batch_size, learning_rate=args.learning_rate, seed=args.seed,
-        mae_max_relative_increase=args.mae_max_relative_increase, min_xauc=args.min_xauc,
+        mae_max_relative_increase=args.mae_max_relative_increase,
+        xauc_max_decrease=args.xauc_max_decrease, min_xauc=args.min_xauc,
         model_name=args.model_name, pipeline_name=args.pipeline_name)
     if args.beam_arg is not None:
         settings["beam_pipeline_args"] = tuple(args.beam_arg)

@@ -26,6 +26,7 @@ LOCAL_BEAM_ARGS = ("--direct_running_mode=multi_processing", "--direct_num_worke
 HEADS = ("swat_geo", "swat_binom", "geometric", "wlr", "ordinal", "cread", "d2q",
          "regression")
 INPUT_FORMATS = ("csv", "tfrecord")
+BASELINES = ("served", "latest_blessed")
 # Files ExampleGen reads in `data_root`: `wt-data prepare` writes metadata.json and
 # README.md beside interactions.csv, and they must not be read as data.
 DEFAULT_INPUT_PATTERNS = {"csv": "*.csv", "tfrecord": "*"}
@@ -62,8 +63,14 @@ class PipelineConfig:
         from the schema (see `model_factory.select_features`).
       mae_max_relative_increase / mae_max_absolute_increase: a candidate is
         blessed only if its MAE is at most this much worse than the last
-        blessed model's (relative: 0.02 = 2 %; absolute: seconds; None = off).
+        baseline model's (relative: 0.02 = 2 %; absolute: seconds; None = off).
+      xauc_max_decrease: a candidate is blessed only if its XAUC is at most
+        this much (absolute) below the baseline's (None = off); MAE and XAUC
+        must both hold.
       min_xauc: sanity bound every candidate (also the first) must pass.
+      baseline: "served" compares with the model last pushed successfully
+        (`served_baseline`); "latest_blessed" with TFX's latest blessed
+        model (Kubeflow v2 compiles only that one).
       max_mae: optional sanity bound on MAE in seconds.
       vertex_training: optional {"project", "region", "replicas",
         "machine_type", "image_uri"}: run the Trainer as a Vertex AI custom
@@ -104,8 +111,10 @@ class PipelineConfig:
     # Blessing (Evaluator).
     mae_max_relative_increase: Optional[float] = 0.02
     mae_max_absolute_increase: Optional[float] = None
+    xauc_max_decrease: Optional[float] = 0.01
     min_xauc: float = 0.55
     max_mae: Optional[float] = None
+    baseline: str = "served"
     # Execution.
     vertex_training: Optional[Dict] = None
     beam_pipeline_args: Tuple[str, ...] = LOCAL_BEAM_ARGS
@@ -136,6 +145,12 @@ class PipelineConfig:
         if self.confidence_penalty is not None and self.confidence_penalty < 0:
             raise ConfigError(
                 f"confidence_penalty (λ) must be >= 0, got {self.confidence_penalty}.")
+        if self.baseline not in BASELINES:
+            raise ConfigError(f"baseline={self.baseline!r} is unknown; use one of "
+                             f"{', '.join(BASELINES)}.")
+        if self.xauc_max_decrease is not None and not 0.0 <= self.xauc_max_decrease <= 1.0:
+            raise ConfigError(f"xauc_max_decrease must be in [0, 1], got "
+                             f"{self.xauc_max_decrease}.")
         if not 0.0 <= self.min_xauc < 1.0:
             raise ConfigError(f"min_xauc must be in [0, 1), got {self.min_xauc}.")
         from wt_keras import buckets  # pylint: disable=import-outside-toplevel  (numpy only)

@@ -14,11 +14,13 @@ slice features in these transformed features first. Only the candidate runs
 it: the baseline's spec has none, so each example gets exactly one group even
 when the baseline learned other edges.
 
-Blessing (on the overall slice only): MAE at most `mae_max_relative_increase`
-(and/or `mae_max_absolute_increase` seconds) worse than the last blessed
-model, plus sanity bounds every model must meet, the first one included
-(XAUC >= `min_xauc`, optionally MAE <= `max_mae`). TFMA ignores change
-thresholds when there is no baseline yet.
+Blessing (on the overall slice only): neither metric may regress beyond its
+threshold against the baseline (the served model, `served_baseline`): MAE
+at most `mae_max_relative_increase` (and/or `mae_max_absolute_increase`
+seconds) worse, XAUC at most `xauc_max_decrease` lower; plus sanity bounds
+every model must meet, the first one included (XAUC >= `min_xauc`,
+optionally MAE <= `max_mae`). TFMA ignores change thresholds when there is
+no baseline yet.
 """
 # wt_keras first: it selects Keras 2 (TFRS needs it) before TensorFlow loads.
 from wt_keras.export.serving import TRANSFORM_SIGNATURE  # isort: skip
@@ -85,6 +87,18 @@ def _mae_threshold(config):
     return threshold
 
 
+def _xauc_threshold(config):
+    """XAUC >= min_xauc always; and at most `xauc_max_decrease` below the baseline's."""
+    threshold = tfma.MetricThreshold(value_threshold=tfma.GenericValueThreshold(
+        lower_bound={"value": config.min_xauc}))
+    if config.xauc_max_decrease is not None:
+        # TFMA passes HIGHER_IS_BETTER when candidate - baseline >= absolute.
+        threshold.change_threshold.CopyFrom(tfma.GenericChangeThreshold(
+            direction=tfma.MetricDirection.HIGHER_IS_BETTER,
+            absolute={"value": -config.xauc_max_decrease}))
+    return threshold
+
+
 def build_eval_config(config):
     """The Evaluator's `tfma.EvalConfig` for a `PipelineConfig`."""
     metric_configs = tfma_metrics.metric_configs()
@@ -94,9 +108,7 @@ def build_eval_config(config):
             if threshold.ByteSize():
                 metric.per_slice_thresholds.extend(_overall(threshold))
         elif metric.class_name == "XAUC":
-            sanity = tfma.MetricThreshold(value_threshold=tfma.GenericValueThreshold(
-                lower_bound={"value": config.min_xauc}))
-            metric.per_slice_thresholds.extend(_overall(sanity))
+            metric.per_slice_thresholds.extend(_overall(_xauc_threshold(config)))
     metric_configs.insert(0, tfma.MetricConfig(class_name="ExampleCount"))
     return tfma.EvalConfig(
         model_specs=[_model_spec(config, CANDIDATE, False), _model_spec(config, BASELINE, True)],

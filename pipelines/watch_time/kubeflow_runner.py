@@ -34,7 +34,9 @@ def kubeflow_config(root=PLACEHOLDER_ROOT, **overrides):
     root = root.rstrip("/")
     settings = dict(data_root=f"{root}/data", pipeline_root=f"{root}/pipeline_root",
                     serving_model_dir=f"{root}/saved_models", metadata_path=None,
-                    schema_path=IMAGE_SCHEMA_PATH)
+                    schema_path=IMAGE_SCHEMA_PATH,
+                    # KFP v2 compiles only TFX's built-in resolver strategies.
+                    baseline="latest_blessed")
     settings.update(overrides)
     return configs.PipelineConfig(**settings)
 

@@ -2,7 +2,7 @@
 
   ExampleGen (CSV or TFRecord) → StatisticsGen → ImportSchemaGen (curated
   contract) → ExampleValidator → DataValidationGate → BucketBoundaryGen
-  (train split) → Trainer → Evaluator (vs. the latest blessed model) → Pusher
+  (train split) → Trainer → Evaluator (vs. the served model) → Pusher
 
 `create_pipeline` is runner-agnostic: `local_runner` runs it with
 LocalDagRunner, `kubeflow_runner` compiles it for Kubeflow Pipelines v2.
@@ -14,7 +14,8 @@ from tfx import v1 as tfx
 from tfx.orchestration import metadata
 from tfx.v1.extensions import google_cloud_ai_platform as vertex_ai
 
-from pipelines.watch_time import atomic_push, configs, eval_config, validation
+from pipelines.watch_time import (atomic_push, configs, eval_config, served_baseline,
+                                  validation)
 from pipelines.watch_time.components.bucket_boundary_gen import BucketBoundaryGen
 
 TRAIN_SPLIT, EVAL_SPLIT = "train", "eval"
@@ -34,13 +35,23 @@ def _example_gen(config):
                        output_config=output_config)
 
 
-def _evaluation(config, examples, model, schema):
-    """Resolver of the last blessed model + the Evaluator that compares against it."""
-    resolver = tfx.dsl.Resolver(
-        strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
-        model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
+def _baseline_resolver(config):
+    """The served model (local runs), or the latest blessed one (Kubeflow v2)."""
+    model = tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model)
+    if config.baseline == "served":
+        return tfx.dsl.Resolver(
+            strategy_class=served_baseline.LatestServedModelStrategy, model=model,
+            pushed_model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.PushedModel),
+        ).with_id(RESOLVER_ID)
+    return tfx.dsl.Resolver(
+        strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy, model=model,
         model_blessing=tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing),
     ).with_id(RESOLVER_ID)
+
+
+def _evaluation(config, examples, model, schema):
+    """Resolver of the baseline model + the Evaluator that compares against it."""
+    resolver = _baseline_resolver(config)
     evaluator = tfx.components.Evaluator(
         examples=examples, model=model, baseline_model=resolver.outputs["model"],
         schema=schema, eval_config=eval_config.build_eval_config(config),

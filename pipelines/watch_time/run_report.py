@@ -108,7 +108,7 @@ def describe_failure(failure):
             limits.append(f"{change.relative.value:.1%} relative")
         if change.HasField("absolute"):
             limits.append(f"{change.absolute.value:g} absolute")
-        return (f"{name} is worse than the last blessed model's by {value:+.4g} "
+        return (f"{name} is worse than the baseline (served) model's by {value:+.4g} "
                 f"(allowed: {' and '.join(limits)})")
     bounds = threshold.value_threshold
     if bounds.HasField("lower_bound") and value < bounds.lower_bound.value:
@@ -161,7 +161,7 @@ def format_summary(runs, summary, wall_times, order):
                      f"{tables['rank_error']:.2g}), CREAD M={len(tables['cread']['boundaries'])}, "
                      f"D2Q groups={len(tables['d2q']['group_sizes'])}")
     if summary["metrics"]:
-        lines.append(f"{'metric (eval split)':<22}{'candidate':>12}{'last blessed':>14}")
+        lines.append(f"{'metric (eval split)':<22}{'candidate':>12}{'served':>14}")
         for name, title in METRICS:
             candidate = summary["metrics"].get((name, eval_config.CANDIDATE))
             baseline = summary["metrics"].get((name, eval_config.BASELINE))
