@@ -4,7 +4,8 @@ Uses TensorFlow (and tensorflow-serving-api for the warmup protos) only, so it
 checks what TF Serving will see, not what wt_keras knows: it loads the model
 with `tf.saved_model.load`, lists the signatures, replays every warmup request
 through its signature and prints a sample prediction. It imports nothing from
-wt_keras and also runs as a standalone script (`python check.py check PATH`).
+wt_keras's model code (only the optional start-up quieting helper) and also runs
+as a standalone script (`python check.py check PATH`).
 
 Exit status: 0 all checks passed, 1 a check failed, 2 bad command line.
 """
