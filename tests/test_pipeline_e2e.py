@@ -131,3 +131,27 @@ def test_killed_run_keeps_v1_and_the_rerun_resumes_from_cache(first_run):
     assert result.returncode == 0, result.stderr[-4000:]
     assert _runs(work_dir, before)["Trainer"].state == "cached"
     assert _versions(work_dir) == versions
+
+
+def test_pushed_model_answers_a_request_with_only_the_ids_and_the_duration(first_run):
+    """Real requests carry the ids and the duration; the other features take the
+    defaults recorded at export (docs/serving.md)."""
+    import json
+
+    import numpy as np
+
+    work_dir, _ = first_run
+    (version,) = _versions(work_dir)
+    model_dir = work_dir / "saved_models" / configs.MODEL_NAME / version
+    info = json.loads((model_dir / "assets.extra" / "wt_keras_model.json").read_text())
+    assert info["features"]["required"] == ["user_id", "video_id", "duration_s"]
+    assert info["features"]["optional"]          # every other served feature has a default
+    int64 = lambda value: tf.train.Feature(int64_list=tf.train.Int64List(value=[value]))
+    example = tf.train.Example(features=tf.train.Features(feature={
+        "user_id": int64(42), "video_id": int64(1234),
+        "duration_s": tf.train.Feature(float_list=tf.train.FloatList(value=[31.5]))}))
+    loaded = tf.saved_model.load(str(model_dir))
+    outputs = loaded.signatures["serving_default"](
+        examples=tf.constant([example.SerializeToString()]))
+    watch_time = outputs["watch_time"].numpy()
+    assert watch_time.shape == (1,) and np.isfinite(watch_time).all() and watch_time[0] > 0
