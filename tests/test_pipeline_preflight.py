@@ -105,8 +105,15 @@ def _negative(data):
     return ["line 2", "negative"]
 
 
+def _zero_duration(data):
+    frame = _frame()
+    frame.loc[3, "duration_s"] = 0.0
+    _write(data, frame)
+    return ["line 5", "duration_s is 0"]
+
+
 @pytest.mark.parametrize("corrupt", [_missing_label, _different_headers, _latin1, _constant,
-                                     _infinite, _negative])
+                                     _infinite, _negative, _zero_duration])
 def test_bad_input_files_stop_the_run_naming_file_and_line(tmp_path, corrupt):
     words = corrupt(tmp_path / "data")
     _assert_one_line_error(_cli(tmp_path, "--data", str(tmp_path / "data")), *words)

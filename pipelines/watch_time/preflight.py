@@ -7,8 +7,9 @@ duration columns of every row, and the first `SAMPLE_ROWS` rows of each file
   - a file that is not UTF-8 (names the file and the line),
   - files of one split with different headers (names the files),
   - a missing label or duration column,
-  - labels that are empty, not numbers, NaN, infinite or negative, and
-    labels that are all equal (names the file and the first line).
+  - labels that are empty, not numbers, NaN, infinite or negative,
+    durations that are not finite numbers > 0, and labels that are all
+    equal (names the file and the first line).
 
 Labels written as whole numbers (`12`, as real logs store seconds) are
 accepted: CSV type inference would read them as INT while the data contract
@@ -147,7 +148,13 @@ def _read_labels(files, label_key, duration_key):
                                  f"({label[line - 2]:g}); watch time must be >= 0: drop or "
                                  "repair those rows.")
         labels.append(label)
-        durations.append(_numbers(path, duration_key, text[duration_key]))
+        duration = _numbers(path, duration_key, text[duration_key])
+        if (duration <= 0).any():
+            line = int(np.argmax(duration <= 0)) + 2
+            raise PreflightError(f"{path} line {line}: {duration_key} is "
+                                 f"{duration[line - 2]:g}; a video lasts > 0 s: drop or repair "
+                                 "those rows.")
+        durations.append(duration)
         for column in (label_key, duration_key):
             if len(text) and text[column].str.match(_WHOLE_NUMBER).all():
                 integer_columns.add(column)
