@@ -192,3 +192,27 @@ def test_wt_serve_check_numbers_raw_inputs_as_tensorflow_reports_them(exported):
     raw_inputs = lines[lines.index("  predict_raw") + 1]
     assert "#1 follow_count: float32 [-1]" in raw_inputs
     assert "#0 duration_s" in raw_inputs and "#5 video_id: int64" in raw_inputs
+
+
+def test_tf1_session_loader_serves_ids_and_duration_without_wt_keras(exported):
+    """`saved_model_cli run` loads through the TF1 session loader, as TF Serving's
+    C++ server does, in a process that never imports wt_keras."""
+    import os
+    import re
+    import subprocess
+    import sys
+
+    from test_export import fresh_process_env
+
+    export_dir, signatures, _, _ = exported
+    cli = os.path.join(os.path.dirname(sys.executable), "saved_model_cli")
+    done = subprocess.run(
+        [cli, "run", "--dir", str(export_dir), "--tag_set", "serve",
+         "--signature_def", "serving_default", "--input_examples",
+         'examples=[{"user_id":[3],"video_id":[4],"duration_s":[30.0]}]'],
+        env=fresh_process_env(), capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    match = re.search(r"Result for output key watch_time:\n\[([^\]]*)\]", done.stdout)
+    served = np.array(match.group(1).split(), np.float32)
+    expected = _serve(signatures, _example(user_id=3, video_id=4, duration_s=30.0))
+    np.testing.assert_allclose(served, expected, rtol=1e-5)
