@@ -97,3 +97,16 @@ def test_wt_train_error_screen_is_one_line(tmp_path):
     assert result.returncode == 2
     assert result.stdout == ""
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
+def test_wt_data_unwritable_output_is_one_line(tmp_path, capsys):
+    from wt_keras.data import cli as data_cli
+    blocker = tmp_path / "a_file"
+    blocker.write_text("")
+    fixtures = os.path.join(os.path.dirname(__file__), "fixtures", "datasets", "wechat")
+    for argv in (["simulate", "--output", str(blocker / "out"), "--rows", "50"],
+                 ["prepare", "wechat", "--input", fixtures, "--output", str(blocker / "out")]):
+        assert data_cli.main(argv) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and err[0].startswith("wt-data: error: cannot use ")
+        assert "Not a directory" in err[0]

@@ -62,6 +62,13 @@ def _parser():
     return parser
 
 
+def _os_error_text(error):
+    """E.g. 'cannot use /dev/null/x: Not a directory; choose a folder you can write to.'"""
+    where = error.filename or "the output"
+    return (f"cannot use {where}: {error.strerror or error}; check the path and that you may "
+            "read the input and write to the output folder.")
+
+
 def _prepare(args):
     from wt_keras.data import formats  # imported here: `simulate` does not need it
     options = {}
@@ -79,6 +86,9 @@ def _prepare(args):
     except (formats.DatasetFormatError, ValueError) as error:
         print(f"wt-data: error: {error}", file=sys.stderr)
         return 2
+    except OSError as error:   # unreadable input or unwritable output folder
+        print(f"wt-data: error: {_os_error_text(error)}", file=sys.stderr)
+        return 2
     print(report.summary())
     print(f"wrote {args.output}/interactions.csv, metadata.json, README.md")
     return 0
@@ -92,6 +102,9 @@ def _simulate(args):
                                              num_videos=args.videos, seed=args.seed)
     except ValueError as error:
         print(f"wt-data: error: {error}", file=sys.stderr)
+        return 2
+    except OSError as error:
+        print(f"wt-data: error: {_os_error_text(error)}", file=sys.stderr)
         return 2
     print(f"wrote {args.rows:,} simulated rows to {path} in "
           f"{time.perf_counter() - start:.1f} s (seed {args.seed}).\n"
