@@ -110,3 +110,20 @@ def test_wt_data_unwritable_output_is_one_line(tmp_path, capsys):
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and err[0].startswith("wt-data: error: cannot use ")
         assert "Not a directory" in err[0]
+
+
+@pytest.mark.parametrize("value", ["0", "-3", "nan", ""])
+def test_bad_durations_name_the_line(tmp_path, capsys, value):
+    path = tmp_path / "interactions.csv"
+    path.write_text(HEADER + "1,2,3.5,10\n4,5,3," + value + "\n")
+    line = _error_line(capsys, ["--data", str(path)])
+    assert "1 row(s) have a duration_s that is missing, not a number, inf or <= 0 " \
+           "(first on line 3" in line
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root may read any file")
+def test_unreadable_file(tmp_path, capsys):
+    path = tmp_path / "interactions.csv"
+    path.write_text(HEADER + "1,2,3.5,10\n")
+    path.chmod(0)
+    assert "cannot read" in _error_line(capsys, ["--data", str(path)])

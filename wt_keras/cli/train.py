@@ -67,6 +67,15 @@ def _check_labels(frame, path):
                 f"line {first + 2}: {frame['watch_time_s'].iloc[first]!r}); watch times must be "
                 "finite seconds >= 0. Drop or repair those rows.")
     frame["watch_time_s"] = label
+    duration = pd.to_numeric(frame["duration_s"], errors="coerce").astype(np.float64)
+    bad = ~np.isfinite(duration) | (duration <= 0)
+    if bad.any():
+        first = int(np.flatnonzero(bad.to_numpy())[0])
+        raise DataError(
+            f"{path}: {int(bad.sum())} row(s) have a duration_s that is missing, not a number, "
+            f"inf or <= 0 (first on line {first + 2}: {frame['duration_s'].iloc[first]!r}); "
+            "durations must be finite seconds > 0. Drop or repair those rows.")
+    frame["duration_s"] = duration
     return frame
 
 
@@ -106,6 +115,10 @@ def main(argv=None):
     args = _parser().parse_args(argv)
     try:
         return _train(args)
+    except OSError as error:   # e.g. a --data file we may not read
+        print(f"wt-train: error: cannot read {error.filename or args.data}: "
+              f"{error.strerror or error}", file=sys.stderr)
+        return 2
     except (DataError, ValueError) as error:
         if args.verbose:
             raise
