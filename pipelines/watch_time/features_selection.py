@@ -32,7 +32,7 @@ Example:
 import dataclasses
 import json
 import os
-from typing import List, Optional
+from typing import List
 
 import numpy as np
 import pandas as pd
