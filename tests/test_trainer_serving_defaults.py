@@ -2,7 +2,6 @@
 duration (docs/serving.md, "Request features"), checked on `train_and_export`
 without the rest of the pipeline; the e2e test checks the pushed model."""
 import json
-import os
 
 import numpy as np
 import pytest
