@@ -120,10 +120,13 @@ def check_complete_last_line(path):
         if handle.read(1) == b"\n":
             return
         handle.seek(0)
-        lines = handle.read().split(b"\n")
-    last = lines[-1].decode("utf-8", "replace")
+        newlines, tail = 0, b""
+        for chunk in iter(lambda: handle.read(1 << 20), b""):   # large logs: read in chunks
+            newlines += chunk.count(b"\n")
+            tail = (tail + chunk)[-4096:]
+    last = tail.rsplit(b"\n", 1)[-1].decode("utf-8", "replace")
     raise DatasetFormatError(
-        f"{path}: the last line (line {len(lines)}: {last[:80]!r}) does not end with a "
+        f"{path}: the last line (line {newlines + 1}: {last[:80]!r}) does not end with a "
         "newline, so the file was probably cut short and that row may hold a truncated "
         "value. Copy the complete file again; if that row is complete, add the missing "
         f"newline (echo >> '{path}').")
