@@ -30,7 +30,7 @@ import json
 import os
 import re
 import tempfile
-from typing import Dict, List, Optional
+from typing import List, Optional
 
 import numpy as np
 import pandas as pd
@@ -57,7 +57,7 @@ class InputCheck:
     sample: pd.DataFrame
     cast_to_float: List[str] = dataclasses.field(default_factory=list)
     extreme: Optional[outliers.ExtremeLabels] = None
-    notes: List[str] = dataclasses.field(default_factory=list)
+    corrected_copy: bool = False
 
     def summary_lines(self):
         lines = [f"input: {len(self.files)} file(s), {self.rows:,} rows"]
@@ -65,9 +65,9 @@ class InputCheck:
             lines.append(f"  whole-number columns read as float: {', '.join(self.cast_to_float)}")
         if self.extreme is not None:
             lines.append("  " + self.extreme.describe())
-        if self.data_root != os.path.dirname(self.files[0]):
+        if self.corrected_copy:
             lines.append(f"  the pipeline reads the corrected copy in {self.data_root}")
-        return lines + [f"  note: {note}" for note in self.notes]
+        return lines
 
 
 def input_files(data_root, pattern):
@@ -199,6 +199,7 @@ def check_csv_input(data_root, pattern, work_dir, label_key="watch_time_s",
                        data_root=data_root, sample=sample, cast_to_float=cast,
                        extreme=extreme if extreme.count else None)
     if cast or extreme.count:
+        check.corrected_copy = True
         check.data_root = write_corrected_copy(files, data_root, work_dir, labels, durations,
                                                label_key, duration_key, extreme)
     return check
