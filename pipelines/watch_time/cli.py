@@ -14,7 +14,7 @@ import sys
 
 from wt_keras._quiet import quiet_command_line  # no TensorFlow: `wt_keras` loads lazily
 
-from pipelines.watch_time import configs, preflight  # light: no TensorFlow
+from pipelines.watch_time import configs, preflight, run_settings  # light: no TensorFlow
 
 DEFAULT_ROWS = 150_000
 SIMULATED_DIR = "simulated_data"
@@ -174,7 +174,7 @@ def command_run(args):
     if args.data and not os.path.isdir(args.data):
         raise SystemExit(f"error: --data {args.data} is not a directory; pass the directory "
                          "holding the CSV or TFRecord files.")
-    preflight.check_run_settings(rows=args.rows, saved_models=args.saved_models,
+    run_settings.check_run_settings(rows=args.rows, saved_models=args.saved_models,
                                  work_dir=args.work_dir, max_play_ratio=args.max_play_ratio)
     data = args.data or simulated_data_dir(args.work_dir, args.rows, args.seed)
     input_format = args.input_format or (detect_input_format(data) if args.data else "csv")

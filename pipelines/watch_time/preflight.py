@@ -29,7 +29,6 @@ import hashlib
 import json
 import os
 import re
-import tempfile
 from typing import List, Optional
 
 import numpy as np
@@ -235,30 +234,6 @@ def write_corrected_copy(files, data_root, work_dir, labels, durations, label_ke
         frame[keep].to_csv(os.path.join(partial, relative), index=False)
     os.replace(partial, target)   # a killed run never leaves half a copy behind
     return target
-
-
-def _check_writable(path, flag):
-    """PreflightError unless a file can be written in folder `path` (created if needed)."""
-    if "://" in path:
-        return   # remote file systems are checked by their own client
-    try:
-        os.makedirs(path, exist_ok=True)
-        with tempfile.TemporaryFile(dir=path):
-            pass
-    except OSError as error:
-        raise PreflightError(f"{flag} {path} is not a writable folder ({error.strerror}); "
-                             "pass a folder you can write to.") from None
-
-
-def check_run_settings(rows, saved_models, work_dir, max_play_ratio=None):
-    """Refuses, before anything runs, settings that would fail late (or never work)."""
-    if rows < 1:
-        raise PreflightError(f"--rows must be >= 1, got {rows}.")
-    if max_play_ratio is not None and not (max_play_ratio > 0 and np.isfinite(max_play_ratio)):
-        raise PreflightError(f"--max-play-ratio must be a finite number > 0, got "
-                             f"{max_play_ratio}.")
-    _check_writable(saved_models, "--saved-models")
-    _check_writable(work_dir, "--work-dir")
 
 
 def check_input(config, work_dir, explicit_features=None, allow_correlated=False,
