@@ -238,3 +238,19 @@ def test_docstring_examples_run(module):
     import importlib
     result = doctest.testmod(importlib.import_module(module))
     assert result.attempted > 0 and result.failed == 0
+
+
+def test_library_callers_get_the_declared_features_and_the_leak_stop(tmp_path):
+    from pipelines.watch_time import local_runner
+    frame = _frame()
+    frame["stay_ms"] = frame["watch_time_s"] * 1000.0
+    data = _write(tmp_path / "data", frame)
+    config = configs.PipelineConfig(data_root=str(data))
+    declared, _ = preflight.declared_features(config)
+    assert "stay_ms" not in declared.features and "user_id" in declared.features
+    (data / "metadata.json").write_text(json.dumps({"columns": {
+        "ids": ["user_id", "video_id"], "features": ["stay_ms"]}}))
+    with pytest.raises(preflight.PreflightError, match="probable label leak: stay_ms"):
+        local_runner.run(config.replace(metadata_path=str(tmp_path / "m.sqlite"),
+                                        pipeline_root=str(tmp_path / "root")))
+    assert not (tmp_path / "root").exists()   # stopped before any component ran

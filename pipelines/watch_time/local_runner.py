@@ -19,7 +19,7 @@ from absl import logging as absl_logging
 from tfx import v1 as tfx
 
 from pipelines.watch_time import pipeline as wt_pipeline
-from pipelines.watch_time import run_report
+from pipelines.watch_time import preflight, run_report
 
 # LocalDagRunner logs these two lines around every component (via absl).
 _STARTED = re.compile(r"Component (\S+) is running\.")
@@ -75,10 +75,18 @@ def run(config, stream=None, verbose=False):
       verbose: also let TFX/Beam INFO logs through (to stderr).
 
     Raises:
+      preflight.PreflightError: with `config.features` None, a CSV feature
+        that probably leaks the label (features are then the declared ones,
+        see `features_selection`).
       whatever the failing component raised (e.g. validation.DataValidationError),
       after the progress lines up to it.
     """
     config = absolute_paths(config)
+    if config.features is None and config.input_format == "csv":
+        # Declared features only, as `wt-pipeline run` chooses them.
+        config, lines = preflight.declared_features(config)
+        for line in lines:
+            absl_logging.warning(line.strip())
     os.makedirs(os.path.dirname(config.metadata_path), exist_ok=True)
     store = run_report.open_store(config.metadata_path)
     before = run_report.last_execution_id(store)

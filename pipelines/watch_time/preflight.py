@@ -265,11 +265,24 @@ def check_input(config, work_dir, explicit_features=None, allow_correlated=False
                                      f"{', '.join(header)}); the label must be in every record.")
             lines = [f"input: TFRecord, first {len(sample):,} records checked for features"]
             data_root = config.data_root
+    except features_selection.FeatureSelectionError as error:
+        raise PreflightError(str(error)) from None
+    features, feature_lines = choose_features(config, header, sample, metadata,
+                                              explicit_features, allow_correlated, lines)
+    return config.replace(data_root=data_root, features=features), lines + feature_lines
+
+
+def choose_features(config, header, sample, metadata, explicit_features=None,
+                    allow_correlated=False, report_lines=()):
+    """(declared features, summary lines); PreflightError on a probable label leak."""
+    # pylint: disable-next=import-outside-toplevel  (it imports this module's neighbours)
+    from pipelines.watch_time import features_selection
+    try:
         choice = features_selection.declare_features(header, config.label_key,
                                                      explicit_features, metadata)
     except features_selection.FeatureSelectionError as error:
         raise PreflightError(str(error)) from None
-    lines += choice.summary_lines()
+    lines = choice.summary_lines()
     leaks = features_selection.leaking_features(sample, config.label_key, choice.used)
     if leaks:
         named = ", ".join(f"{name} (|r| = {value:.3f})" for name, value in leaks.items())
@@ -279,11 +292,35 @@ def check_input(config, work_dir, explicit_features=None, allow_correlated=False
                 f"{features_selection.LEAK_CORRELATION:g}; remove them from the features "
                 "(--features), or pass --allow-correlated-features if they are known at "
                 "serving time.")
-            error.report_lines = lines + [f"  leak: {named}"]
+            error.report_lines = list(report_lines) + lines + [f"  leak: {named}"]
             raise error
         lines.append(f"  warning: label-correlated features kept "
                      f"(--allow-correlated-features): {named}")
-    return config.replace(data_root=data_root, features=list(choice.used)), lines
+    return list(choice.used), lines
+
+
+def declared_features(config):
+    """`config` with the declared features of its CSV input, for library callers.
+
+    `wt-pipeline run` runs `check_input`; `local_runner.run` called from
+    Python with `features=None` gets the same feature choice and leak check
+    (and leaves the other input checks to the data gate). Returns
+    (config, summary lines).
+    """
+    # pylint: disable-next=import-outside-toplevel  (it imports this module's neighbours)
+    from pipelines.watch_time import features_selection
+    files = input_files(config.data_root, config.data_pattern)
+    header = read_header(files[0])
+    if config.label_key not in header:
+        return config, []   # the data gate names the missing column
+    sample = pd.read_csv(files[0], nrows=SAMPLE_ROWS, dtype=str, keep_default_na=False,
+                         encoding="utf-8-sig")
+    try:
+        metadata = features_selection.read_metadata(config.data_root)
+    except features_selection.FeatureSelectionError as error:
+        raise PreflightError(str(error)) from None
+    features, lines = choose_features(config, header, sample, metadata)
+    return config.replace(features=features), lines
 
 
 def tfrecord_sample(files, max_records=10_000):
