@@ -135,14 +135,17 @@ def leaking_features(sample, label_key, features, limit=LEAK_CORRELATION):
     """{feature: |Pearson r| with the label} for numeric features above `limit`.
 
     Args:
-      sample: DataFrame of the input's text (dtype str) or numbers.
+      sample: DataFrame of the input (numbers, or text that is parsed).
       label_key: the label column.
       features: the columns to check; non-numeric ones are skipped.
     """
     label = pd.to_numeric(sample[label_key], errors="coerce").to_numpy(np.float64)
     found = {}
     for name in features:
-        values = pd.to_numeric(sample[name], errors="coerce").to_numpy(np.float64)
+        column = sample[name]
+        if column.dtype.kind not in "iufb":   # text: parse what looks like numbers
+            column = pd.to_numeric(column, errors="coerce")
+        values = column.to_numpy(np.float64)
         rows = np.isfinite(values) & np.isfinite(label)
         if rows.sum() < 3 or np.std(values[rows]) == 0 or np.std(label[rows]) == 0:
             continue

@@ -28,7 +28,6 @@ import glob
 import hashlib
 import json
 import os
-import re
 from typing import List, Optional
 
 import numpy as np
@@ -38,7 +37,6 @@ from pipelines.watch_time import outliers
 
 SAMPLE_ROWS = 100_000          # rows per file read for the feature checks
 _CHUNK_BYTES = 1 << 24
-_WHOLE_NUMBER = re.compile(r"^\s*[+-]?\d+\s*$")
 PREPARED_DIR = "prepared_data"
 
 
@@ -138,25 +136,35 @@ def _numbers(path, column, text):
 def _read_labels(files, label_key, duration_key):
     labels, durations, integer_columns = [], [], set()
     for path in files:
-        text = pd.read_csv(path, usecols=[label_key, duration_key], dtype=str,
-                           keep_default_na=False, encoding="utf-8-sig")
-        label = _numbers(path, label_key, text[label_key])
+        # pandas' C parser types the columns; the slow text path only runs to
+        # name the line of a problem (or for columns it cannot type as numbers).
+        parsed = pd.read_csv(path, usecols=[label_key, duration_key], keep_default_na=False,
+                             na_values=[], encoding="utf-8-sig")
+        columns = {}
+        for column in (label_key, duration_key):
+            series = parsed[column]
+            values = series.to_numpy(np.float64) if series.dtype.kind in "iuf" else None
+            if values is None or not np.isfinite(values).all():
+                text = pd.read_csv(path, usecols=[column], dtype=str, keep_default_na=False,
+                                   encoding="utf-8-sig")[column]
+                values = _numbers(path, column, text)
+            if len(series) and series.dtype.kind in "iu":
+                integer_columns.add(column)   # all whole numbers: CSV inference says INT
+            columns[column] = values
+        label = columns[label_key]
         if (label < 0).any():
             line = int(np.argmax(label < 0)) + 2
             raise PreflightError(f"{path} line {line}: {label_key} is negative "
                                  f"({label[line - 2]:g}); watch time must be >= 0: drop or "
                                  "repair those rows.")
         labels.append(label)
-        duration = _numbers(path, duration_key, text[duration_key])
+        duration = columns[duration_key]
         if (duration <= 0).any():
             line = int(np.argmax(duration <= 0)) + 2
             raise PreflightError(f"{path} line {line}: {duration_key} is "
                                  f"{duration[line - 2]:g}; a video lasts > 0 s: drop or repair "
                                  "those rows.")
         durations.append(duration)
-        for column in (label_key, duration_key):
-            if len(text) and text[column].str.match(_WHOLE_NUMBER).all():
-                integer_columns.add(column)
     return labels, durations, sorted(integer_columns)
 
 
@@ -192,8 +200,8 @@ def check_csv_input(data_root, pattern, work_dir, label_key="watch_time_s",
     if extreme.count and outlier_policy == "fail":
         raise PreflightError(extreme.describe() + "; repair those rows, or pass "
                              "--outlier-policy drop (or cap).")
-    sample = pd.concat([pd.read_csv(path, nrows=SAMPLE_ROWS, dtype=str, keep_default_na=False,
-                                    encoding="utf-8-sig") for path in files], ignore_index=True)
+    sample = pd.concat([pd.read_csv(path, nrows=SAMPLE_ROWS, encoding="utf-8-sig")
+                        for path in files], ignore_index=True)
     check = InputCheck(files=files, header=header, rows=int(all_labels.size),
                        data_root=data_root, sample=sample, cast_to_float=cast,
                        extreme=extreme if extreme.count else None)
@@ -313,8 +321,7 @@ def declared_features(config):
     header = read_header(files[0])
     if config.label_key not in header:
         return config, []   # the data gate names the missing column
-    sample = pd.read_csv(files[0], nrows=SAMPLE_ROWS, dtype=str, keep_default_na=False,
-                         encoding="utf-8-sig")
+    sample = pd.read_csv(files[0], nrows=SAMPLE_ROWS, encoding="utf-8-sig")
     try:
         metadata = features_selection.read_metadata(config.data_root)
     except features_selection.FeatureSelectionError as error:
