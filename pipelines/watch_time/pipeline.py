@@ -19,7 +19,7 @@ from pipelines.watch_time import (atomic_push, configs, eval_config, served_base
 from pipelines.watch_time.components.bucket_boundary_gen import BucketBoundaryGen
 
 TRAIN_SPLIT, EVAL_SPLIT = "train", "eval"
-RESOLVER_ID = "latest_blessed_model_resolver"
+RESOLVER_ID = "baseline_model_resolver"   # the served model (local) or latest blessed (KFP)
 
 
 def _example_gen(config):
