@@ -22,7 +22,9 @@ def _parser():
     parser.add_argument("--exum", action="store_true", help="train with EXUM's confidence tower")
     parser.add_argument("--confidence-penalty", type=float, help="EXUM λ (default: the head's)")
     parser.add_argument("--grid-spec", default="uniform:20", help="bucket grid, e.g. swat_choice_4")
-    parser.add_argument("--time-scale", type=float, default=1.0, help="α of count models")
+    parser.add_argument("--time-scale", type=float,
+                        help="α: integer units per second of the count heads (default: the "
+                             "smallest power of ten keeping >= 90%% of the grid's buckets)")
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--batch-size", type=int, default=512)
     parser.add_argument("--learning-rate", type=float, default=2e-3)

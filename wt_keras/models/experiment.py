@@ -46,9 +46,11 @@ def evaluate_predictions(truth, predicted, groups=None):
 
 
 def fit_and_evaluate(method, train, test, exum=False, confidence_penalty=None, grid_spec="uniform:20",
-                     time_scale=1.0, epochs=3, batch_size=512, learning_rate=2e-3, seed=0,
+                     time_scale=None, epochs=3, batch_size=512, learning_rate=2e-3, seed=0,
                      tables=None, callbacks=None, verbose=0):
     """Trains `method` on `train` (a DataFrame) and evaluates it on `test`.
+
+    `time_scale` None chooses α from the training labels (see `bucket_tables`).
 
     Returns:
       dict with the test metrics, `train_seconds`, `mean_confidence` (EXUM,
