@@ -15,3 +15,6 @@ from wt_keras.ops.ordinal import ordinal_monotonicity_penalty, ordinal_restored_
 from wt_keras.ops.swat import binomial_expected_watch_time, binomial_soft_label_loss
 from wt_keras.ops.swat import bucketized_geometric_expected_watch_time
 from wt_keras.ops.swat import bucketized_geometric_nll, geometric_partial_sum
+from wt_keras.ops.tpm import tpm_expected_watch_time, tpm_leaf_index, tpm_leaf_log_probabilities
+from wt_keras.ops.tpm import tpm_leaf_probabilities, tpm_path_targets, tpm_regularizers
+from wt_keras.ops.tpm import tpm_tree, tpm_tree_cross_entropy, tpm_variance
