@@ -23,7 +23,7 @@ SAVED_MODELS_DIR = "saved_models"
 # DirectRunner on every local core; Dataflow/Flink/Spark users replace these.
 LOCAL_BEAM_ARGS = ("--direct_running_mode=multi_processing", "--direct_num_workers=0")
 HEADS = ("swat_geo", "swat_binom", "geometric", "wlr", "ordinal", "cread", "d2q",
-         "regression")
+         "regression", "tpm")
 INPUT_FORMATS = ("csv", "tfrecord")
 # Files ExampleGen reads in `data_root`: `wt-data prepare` writes metadata.json and
 # README.md beside interactions.csv, and they must not be read as data.

@@ -18,7 +18,7 @@ def _parser():
     parser.add_argument("--rows", type=int, default=100_000, help="simulated rows (default 100000)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--method", default="swat_geo",
-                        help="regression, wlr, geometric, d2q, ordinal, cread, swat_binom, swat_geo")
+                        help="regression, wlr, geometric, d2q, ordinal, cread, swat_binom, swat_geo, tpm")
     parser.add_argument("--exum", action="store_true", help="train with EXUM's confidence tower")
     parser.add_argument("--confidence-penalty", type=float, help="EXUM λ (default: the head's)")
     parser.add_argument("--grid-spec", default="uniform:20", help="bucket grid, e.g. swat_choice_4")

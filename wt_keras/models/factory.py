@@ -10,7 +10,7 @@ import numpy as np
 from wt_keras import buckets, heads
 
 METHODS = ("regression", "wlr", "geometric", "d2q", "ordinal", "cread",
-           "swat_binom", "swat_geo")
+           "swat_binom", "swat_geo", "tpm")
 
 # Columns of the built-in simulator / KuaiRand log, used when present.
 CATEGORICAL_FEATURES = {"user_id": 100_003, "video_id": 100_003, "user_active_degree": 17,
@@ -31,7 +31,8 @@ def default_features(columns):
 
 
 def bucket_tables(watch_time, duration, grid_spec="uniform:20", time_scale=None,
-                  cread_num_buckets=50, d2q_num_groups=30, num_quantiles=101):
+                  cread_num_buckets=50, d2q_num_groups=30, num_quantiles=101,
+                  tpm_grid_spec="uniform:16"):
     """Exact numpy version of BucketBoundaryGen's output (training labels only).
 
     `time_scale` None chooses α automatically (`buckets.choose_time_scale`:
@@ -40,12 +41,16 @@ def bucket_tables(watch_time, duration, grid_spec="uniform:20", time_scale=None,
     α; 0 keeps the endpoints in seconds. The α used is recorded as
     `time_scale` (0 = not integerised), and `build_head` gives it to the
     count heads unless told otherwise.
+
+    Adds TPM's own grid (`tpm_grid_spec`, the authors' 16 equal-frequency
+    leaves); tables without it (BucketBoundaryGen's) give TPM the main grid.
     """
     time_scale_source = "given"
     if time_scale is None:
         time_scale, time_scale_source = buckets.choose_time_scale(watch_time, grid_spec), "auto"
     boundaries = buckets.boundaries_from_percentiles(watch_time, grid_spec,
                                                      time_scale=time_scale or None)
+    tpm = buckets.boundaries_from_percentiles(watch_time, tpm_grid_spec)
     cread = buckets.cread_boundaries(watch_time, num_buckets=cread_num_buckets)
     d2q = buckets.d2q_tables(watch_time, duration, num_groups=d2q_num_groups,
                              num_quantiles=num_quantiles)
@@ -58,7 +63,8 @@ def bucket_tables(watch_time, duration, grid_spec="uniform:20", time_scale=None,
             "d2q": {"duration_edges": d2q.duration_edges.tolist(),
                     "quantile_table": d2q.quantile_table.tolist(),
                     "num_quantiles": int(d2q.quantile_table.shape[1]),
-                    "group_sizes": d2q.group_sizes.tolist()}}
+                    "group_sizes": d2q.group_sizes.tolist()},
+            "tpm": {"grid_spec": tpm_grid_spec, "boundaries": tpm.tolist()}}
 
 
 def build_head(method, tables, time_scale=None, confidence_penalty=None):
@@ -90,6 +96,8 @@ def build_head(method, tables, time_scale=None, confidence_penalty=None):
                              **options)
     if method == "regression":
         return heads.RegressionHead(**options)
+    if method == "tpm":
+        return heads.TPMHead(tables.get("tpm", {}).get("boundaries", boundaries), **options)
     raise ValueError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}.")
 
 
