@@ -96,7 +96,9 @@ class WatchTimeRanker(tfrs.Model):
         predictions = {"logits": logits,
                        "watch_time": self.head.expected_value(logits, **context)}
         if self.confidence_tower is not None:
-            predictions["confidence"] = self.confidence_tower(hidden, training=training)
+            confidence_logit = self.confidence_tower.confidence_logit(hidden)
+            predictions["confidence_logit"] = confidence_logit
+            predictions["confidence"] = tf.sigmoid(confidence_logit)    # for MeanConfidence
         labels = {"watch_time": tf.reshape(tf.cast(features[self.label_key], tf.float32), [-1]),
                   **context}
         loss = self.task(labels=labels, predictions=predictions, training=training)
