@@ -126,6 +126,7 @@ def train_variant(variant, split, *, epochs, batch_size, learning_rate, trace_wi
       prediction ÷ mean label); `train_seconds` (all of
       `fit`, graph tracing included), `seconds_per_epoch` (median over the
       epochs after the first, which carries the tracing), `num_buckets`,
+      `time_scale` (α of the count heads, NaN for the others),
       `confidence_penalty` (the λ actually used, NaN without EXUM),
       `mean_confidence` (last epoch, training batches), `test_confidence`,
       `history` (Keras per-epoch logs) and `confidence_trace`.
@@ -146,6 +147,7 @@ def train_variant(variant, split, *, epochs, batch_size, learning_rate, trace_wi
     result.update(
         seconds_per_epoch=float(np.median(steady)),
         num_buckets=discretisation_size(model.head),
+        time_scale=float(getattr(model.head, "time_scale", float("nan"))),   # count heads' α
         confidence_penalty=model.head.confidence_penalty if variant.exum else float("nan"),
         test_confidence=(test_mean_confidence(model, split.test_columns) if variant.exum
                          else float("nan")),
