@@ -234,3 +234,12 @@ def test_tower_logit_and_confidence_give_the_same_loss():
     from_logit = head.loss(watch_time, logits, confidence_logit=tower.confidence_logit(hidden))
     from_confidence = head.loss(watch_time, logits, confidence=tower(hidden))
     np.testing.assert_allclose(from_logit.numpy(), from_confidence.numpy(), rtol=1e-5)
+
+
+def test_soft_labels_rounded_above_one_stay_finite():
+    """coverage / width can round to 1 + 1 ulp in float32; the fused loss must stay finite."""
+    above_one = np.nextafter(np.float32(1.0), np.float32(2.0))
+    loss = ops.fused_binary_cross_entropy(tf.constant([[0.5, -0.5]]),
+                                          tf.constant([[above_one, 0.0]]),
+                                          confidence_logit=tf.zeros([1, 1]))
+    assert np.all(np.isfinite(loss.numpy()))

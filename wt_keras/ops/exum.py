@@ -55,7 +55,9 @@ def fused_binary_cross_entropy(logits, targets, confidence=None, weights=None,
       weights: optional [B, K] weight per output.
       confidence_logit: instead of `confidence`, its logit l (c = σ(l)).
     """
-    targets = tf.stop_gradient(tf.cast(targets, logits.dtype))
+    # Soft labels computed as coverage / width can exceed 1 by a rounding error,
+    # which would make log(1 − y) NaN.
+    targets = tf.clip_by_value(tf.stop_gradient(tf.cast(targets, logits.dtype)), 0.0, 1.0)
     log_c, log_doubt = log_confidence(confidence, confidence_logit, logits.dtype)
     complement = 1.0 - targets
     log_fused = _log_add(log_c + tf.math.log_sigmoid(logits),
