@@ -69,6 +69,9 @@ def main(argv=None):
           f"{result['pearson']:.4f} | {result['num_buckets']} | {result['train_seconds']:.1f} | "
           f"{result['mean_confidence']:.3f} |")
     print(f"| median of train (constant) | {metrics.mae(truth, constant):.3f} | 0.5 | 0.5 | – | – | – | – |")
+    if result["guard_warnings"]:
+        print(f"\nwarning: the predictions stopped tracking the training labels ("
+              f"{result['guard_warnings']}); with --exum try a larger --confidence-penalty.")
     return 0
 
 
