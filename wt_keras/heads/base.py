@@ -75,11 +75,10 @@ class WatchTimeHead(keras.layers.Layer):
             confidence = tf.cast(confidence, logits.dtype)
             confidence_logit = tf.math.log(confidence) - tf.math.log1p(-confidence)
         confidence_logit = tf.cast(confidence_logit, logits.dtype)
-        penalty = ops.confidence_penalty(
-            confidence_logit=confidence_logit, num_outputs=self.num_logits,
-            labelled=self._labelled_outputs(watch_time, logits, **context))
-        return (self._fused_loss(watch_time, logits, confidence_logit, **context)
-                + self.confidence_penalty * penalty)
+        fused, labelled = self._fused_terms(watch_time, logits, confidence_logit, **context)
+        penalty = ops.confidence_penalty(confidence_logit=confidence_logit,
+                                         num_outputs=self.num_logits, labelled=labelled)
+        return fused + self.confidence_penalty * penalty
 
     def expected_value(self, logits, **context):
         """E[T | x] in seconds, shape [B]."""
@@ -117,18 +116,24 @@ class WatchTimeHead(keras.layers.Layer):
         """Terms kept on the raw p under EXUM (p′ contains the label)."""
         return 0.0
 
-    def _labelled_outputs(self, watch_time, logits, **context):
-        """[B, K] indicator of the outputs with a label (weight > 0), or None for all."""
+    def _fused_terms(self, watch_time, logits, confidence_logit, **context):
+        """(fused loss [B], [B, K] indicator of the outputs with a label or None for all).
+
+        Binary cross-entropy heads fuse their `_confidence_targets`; an output
+        with weight 0 (no label for this example) is not labelled. Other heads
+        override `_fused_loss`, and all their outputs are labelled.
+        """
         if type(self)._confidence_targets is WatchTimeHead._confidence_targets:
-            return None
-        _, weights = self._confidence_targets(watch_time, logits, **context)
-        return None if weights is None else tf.cast(weights > 0, logits.dtype)
+            return self._fused_loss(watch_time, logits, confidence_logit, **context), None
+        targets, weights = self._confidence_targets(watch_time, logits, **context)
+        fused = (ops.fused_binary_cross_entropy(logits, targets, weights=weights,
+                                                confidence_logit=confidence_logit)
+                 + self._auxiliary_loss(watch_time, logits, **context))
+        return fused, (None if weights is None else tf.cast(weights > 0, logits.dtype))
 
     def _fused_loss(self, watch_time, logits, confidence_logit, **context):
-        targets, weights = self._confidence_targets(watch_time, logits, **context)
-        return (ops.fused_binary_cross_entropy(logits, targets, weights=weights,
-                                               confidence_logit=confidence_logit)
-                + self._auxiliary_loss(watch_time, logits, **context))
+        """The fused loss of heads without `_confidence_targets` (e.g. squared error)."""
+        raise NotImplementedError
 
     def _intercept_logits(self, watch_time, **context):
         targets, weights = self._confidence_targets(watch_time, None, **context)
