@@ -9,7 +9,7 @@ from compare.variants import COLLAPSE_THRESHOLD
 METRICS = ("mae", "xauc", "pearson", "xgauc")
 # Columns of the per-run CSVs, in order (the trace and history go elsewhere).
 RUN_COLUMNS = ("study", "label", "method", "exum", "grid_name", "grid_spec",
-               "lambda_multiplier", "confidence_penalty", "seed", "num_buckets",
+               "lambda_multiplier", "confidence_penalty", "seed", "num_buckets", "time_scale",
                "mae", "xauc", "pearson", "xgauc", "mean_ratio", "train_seconds",
                "seconds_per_epoch", "mean_confidence", "test_confidence")
 
