@@ -8,7 +8,7 @@ initialisation and shuffling; tables report mean ± std over seeds.
 
 Studies:
   main     MSE regression, WLR, vanilla geometric, D2Q, OR, CREAD, SWaT-Binom,
-           SWaT-Geo, TPM and EXUM-{D2Q, CREAD, SWaT-Binom, SWaT-Geo, TPM}.
+           SWaT-Geo, TPM and EXUM-{D2Q, CREAD, SWaT-Binom, SWaT-Geo}.
   buckets  SWaT-Binom / SWaT-Geo on the SWaT paper's grid choices 1-6 and on
            uniform:K grids (K reported after deduplication, cf. its Table 3).
   lambda   EXUM λ sweep (multiples of each head's default λ) with the mean

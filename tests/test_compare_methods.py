@@ -12,7 +12,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCRIPT = os.path.join(REPO, "benchmarks", "compare_methods.py")
 METHOD_ROWS = ("MSE regression", "WLR", "Vanilla geometric", "D2Q", "OR", "CREAD",
                "SWaT-Binom", "SWaT-Geo", "TPM", "EXUM-D2Q", "EXUM-CREAD", "EXUM-SWaT-Binom",
-               "EXUM-SWaT-Geo", "EXUM-TPM")
+               "EXUM-SWaT-Geo")
 EXUM_ROWS = tuple(label for label in METHOD_ROWS if label.startswith("EXUM-"))
 METRICS = ("mae", "xauc", "pearson", "xgauc")
 

@@ -104,7 +104,7 @@ def test_squared_error_gradient_is_scaled_by_confidence_squared():
 @pytest.mark.parametrize("error", [0.01, 0.04, 0.1, 0.3])
 def test_d2q_optimal_confidence_is_sqrt_lambda_over_scaled_error(error):
     """min_c ½ s² c² e² − λ log c  →  c* = min(1, √λ / (s e))  (λ = 16, s = 100)."""
-    head = heads.D2QHead([], [[0.0, 100.0]])           # one group: q = T / 100
+    head = heads.D2QHead([], [[0.0, 100.0]], confidence_penalty=16.0)   # one group: q = T / 100
     watch_time = tf.constant([50.0], tf.float64)
     logit = np.log((0.5 + error) / (0.5 - error))
     logits = tf.constant([[logit]])

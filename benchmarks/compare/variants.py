@@ -54,7 +54,8 @@ BASE_LABELS = {
     "swat_geo": "SWaT-Geo",
     "tpm": "TPM",
 }
-EXUM_METHODS = ("d2q", "cread", "swat_binom", "swat_geo", "tpm")
+# TPM is left out: EXUM made it worse at every λ of a reduced sweep (README).
+EXUM_METHODS = ("d2q", "cread", "swat_binom", "swat_geo")
 SWAT_METHODS = ("swat_binom", "swat_geo")
 
 MAIN_VARIANTS = tuple(

@@ -103,10 +103,12 @@ class CreadHead(OrdinalHead):
 
     Use endpoints from error-adaptive discretisation,
     `buckets.cread_boundaries(train_watch_time).boundaries` (M = 50 by default).
+    EXUM λ defaults to 1 (the EXUM paper's 0.1 was the worst of 0.01, 0.1, 1 in
+    a reduced λ sweep); EXUM did not improve CREAD at any of them.
     """
 
     def __init__(self, boundaries, restoration_weight=1.0, monotonicity_weight=2e-5,
-                 huber_delta=1.0, confidence_penalty=0.1, **kwargs):
+                 huber_delta=1.0, confidence_penalty=1.0, **kwargs):
         super().__init__(boundaries, restoration_weight=restoration_weight,
                          monotonicity_weight=monotonicity_weight, huber_delta=huber_delta,
                          confidence_penalty=confidence_penalty, **kwargs)
