@@ -23,11 +23,13 @@ def _parser():
     parser.add_argument("--rows", type=int, default=100_000, help="simulated rows (default 100000)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--method", default="swat_geo",
-                        help="regression, wlr, geometric, d2q, ordinal, cread, swat_binom, swat_geo")
+                        help="regression, wlr, geometric, d2q, ordinal, cread, swat_binom, swat_geo, tpm")
     parser.add_argument("--exum", action="store_true", help="train with EXUM's confidence tower")
     parser.add_argument("--confidence-penalty", type=float, help="EXUM λ (default: the head's)")
     parser.add_argument("--grid-spec", default="uniform:20", help="bucket grid, e.g. swat_choice_4")
-    parser.add_argument("--time-scale", type=float, default=1.0, help="α of count models")
+    parser.add_argument("--time-scale", type=float,
+                        help="α: integer units per second of the count heads (default: the "
+                             "smallest power of ten keeping >= 90%% of the grid's buckets)")
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--batch-size", type=int, default=512)
     parser.add_argument("--learning-rate", type=float, default=2e-3)
@@ -152,6 +154,9 @@ def _train(args):
           f"{result['pearson']:.4f} | {result['num_buckets']} | {result['train_seconds']:.1f} | "
           f"{result['mean_confidence']:.3f} |")
     print(f"| median of train (constant) | {metrics.mae(truth, constant):.3f} | 0.5 | 0.5 | – | – | – | – |")
+    if result["guard_warnings"]:
+        print(f"\nwarning: the predictions stopped tracking the training labels ("
+              f"{result['guard_warnings']}); with --exum try a larger --confidence-penalty.")
     return 0
 
 

@@ -34,6 +34,22 @@ def check_confidence(confidence, logits):
     return confidence
 
 
+def check_confidence_logit(confidence_logit, logits):
+    """EXUM confidence logit as `logits.dtype`: shape [B, 1] or [B, K], not NaN.
+
+    ±inf are valid (c = 1 or 0 exactly); NaN would make the loss NaN silently.
+    """
+    confidence_logit = tf.cast(confidence_logit, logits.dtype)
+    if confidence_logit.shape.rank != 2:
+        raise ValueError(f"confidence_logit must have shape [batch, 1] or [batch, "
+                         f"{logits.shape[-1]}] (ConfidenceTower.confidence_logit's output), "
+                         f"got {confidence_logit.shape}.")
+    check_same_batch_of("confidence_logit", confidence_logit, logits)
+    tf.debugging.Assert(tf.reduce_all(~tf.math.is_nan(confidence_logit)), [
+        "confidence_logit must not be NaN; check what is passed as confidence_logit."])
+    return confidence_logit
+
+
 def check_same_batch_of(name, tensor, logits):
     """Like `check_same_batch` for another per-example argument called `name`."""
     rows, logits_rows = tensor.shape[0], logits.shape[0]
