@@ -35,9 +35,14 @@ class WatchTimeHead(keras.layers.Layer):
         self.confidence_penalty = float(confidence_penalty)
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
         self.bias_initializer = keras.initializers.get(bias_initializer)
+        # Keras mixed-precision convention: the output layer, and with it every
+        # loss and E[T] formula, runs in float32 whatever the policy (float16
+        # overflows e^z at z > 11.09 and squares of watch times above 256 s).
+        # A float64 head keeps float64; `dtype="float32"` is honoured as given.
         self.projection = keras.layers.Dense(
             self.num_logits, kernel_initializer=self.kernel_initializer,
-            bias_initializer=self.bias_initializer, name="logits")
+            bias_initializer=self.bias_initializer, name="logits",
+            dtype="float64" if self.compute_dtype == "float64" else "float32")
 
     def build(self, input_shape):
         if not self.projection.built:
@@ -118,8 +123,8 @@ class WatchTimeHead(keras.layers.Layer):
 
     def _check_logits(self, logits):
         logits = tf.convert_to_tensor(logits)
-        if not logits.dtype.is_floating:
-            logits = tf.cast(logits, tf.float32)
+        if not logits.dtype.is_floating or logits.dtype in (tf.float16, tf.bfloat16):
+            logits = tf.cast(logits, tf.float32)   # half precision overflows the maths
         width = logits.shape[-1]
         if logits.shape.rank != 2 or (width is not None and width != self.num_logits):
             raise ValueError(
@@ -135,12 +140,16 @@ class WatchTimeHead(keras.layers.Layer):
             watch_time = tf.squeeze(watch_time, -1)
         if watch_time.shape.rank != 1:
             raise ValueError(f"watch_time must have shape [batch] or [batch, 1], got {watch_time.shape}.")
-        valid = tf.reduce_all((watch_time >= 0.0) & (watch_time < float("inf")))
+        valid_rows = (watch_time >= 0.0) & (watch_time < float("inf"))
+        valid = tf.reduce_all(valid_rows)
         tf.debugging.Assert(valid, [
             "watch_time must be finite and >= 0 seconds; found a negative, NaN or inf "
             "label. Drop or repair those rows before training (the pipeline's "
             "ExampleValidator reports them).", tf.reduce_min(watch_time)])
-        return watch_time
+        # XLA (jit_compile=True) drops Assert; a NaN label then makes the loss
+        # NaN, which Keras reports (and TerminateOnNaN stops), instead of
+        # training silently on a negative or infinite watch time.
+        return tf.where(valid_rows, watch_time, tf.constant(float("nan"), dtype))
 
     def get_config(self):
         return {**super().get_config(),

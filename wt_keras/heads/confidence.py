@@ -33,8 +33,10 @@ class ConfidenceTower(keras.layers.Layer):
         self.activation = activation
         self.hidden_layers = [keras.layers.Dense(u, activation=activation, name=f"hidden_{i}")
                               for i, u in enumerate(self.units)]
+        # float32 under mixed precision: −log c and log(1 − c) lose c near 0 and 1 in float16.
         self.confidence_layer = keras.layers.Dense(self.outputs, activation="sigmoid",
-                                                   name="confidence")
+                                                   name="confidence", dtype="float64"
+                                                   if self.compute_dtype == "float64" else "float32")
 
     def build(self, input_shape):
         shape = tf.TensorShape(input_shape)
