@@ -46,7 +46,8 @@ class WatchTimeHead(keras.layers.Layer):
 
     def build(self, input_shape):
         if not self.projection.built:
-            self.projection.build(input_shape)
+            with tf.name_scope(self.projection.name):   # weight names as Keras gives them
+                self.projection.build(input_shape)
         super().build(input_shape)
 
     def call(self, hidden):

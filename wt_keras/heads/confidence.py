@@ -42,7 +42,8 @@ class ConfidenceTower(keras.layers.Layer):
         shape = tf.TensorShape(input_shape)
         for layer in self.hidden_layers + [self.confidence_layer]:
             if not layer.built:
-                layer.build(shape)
+                with tf.name_scope(layer.name):   # distinct weight names: .h5 keys by them
+                    layer.build(shape)
             shape = shape[:-1].concatenate([layer.units])
         super().build(input_shape)
 
