@@ -106,7 +106,9 @@ class _WeightedMean(tf.keras.metrics.Metric):
     """Weighted mean of a per-example value, accumulated in float64."""
 
     def __init__(self, name, dtype=None):
-        super().__init__(name=name, dtype=dtype)
+        # float32 by default, not the global policy: under mixed precision Keras would
+        # wrap the float64 statistics in AutoCastVariables read back as float16.
+        super().__init__(name=name, dtype=dtype or "float32")
         self.weighted_sum = self.add_weight(
             name="weighted_sum", shape=(), initializer="zeros", dtype=tf.float64)
         self.weight_total = self.add_weight(
@@ -228,7 +230,9 @@ class PearsonCorrelation(_HeadSeconds, tf.keras.metrics.Metric):
                    "comoment")
 
     def __init__(self, name="pearson", dtype=None, head=None, context_keys=()):
-        super().__init__(name=name, dtype=dtype)
+        # float32 by default, not the global policy: under mixed precision Keras would
+        # wrap the float64 statistics in AutoCastVariables read back as float16.
+        super().__init__(name=name, dtype=dtype or "float32")
         self._set_head(head, context_keys)
         for statistic in self._STATISTICS:
             setattr(self, statistic, self.add_weight(

@@ -53,7 +53,9 @@ class XAUC(_HeadSeconds, tf.keras.metrics.Metric):
 
     def __init__(self, capacity: int = 100_000, seed: int = 0, name="xauc",
                  dtype=None, head=None, context_keys=()):
-        super().__init__(name=name, dtype=dtype)
+        # float32 by default, not the global policy: under mixed precision Keras would
+        # wrap the float64 statistics in AutoCastVariables read back as float16.
+        super().__init__(name=name, dtype=dtype or "float32")
         self._set_head(head, context_keys)
         if int(capacity) < 2:
             raise ValueError(f"capacity must be >= 2 to hold a pair; got {capacity}.")

@@ -80,6 +80,9 @@ class WatchTimeRanker(tfrs.Model):
         else:
             loss = WatchTimeLoss(head)
         self.task = tfrs.tasks.Ranking(loss=loss, metrics=task_metrics)
+        # Under a mixed-precision policy the task would cast the labels (its
+        # first call argument) to float16; watch times and losses stay float32.
+        self.task._set_dtype_policy("float32")
 
     def context(self, features):
         """Head context from the features: `duration`, `clicked` when configured."""
