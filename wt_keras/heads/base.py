@@ -68,11 +68,15 @@ class WatchTimeHead(keras.layers.Layer):
         logits = self._check_logits(logits)
         watch_time = self._check_watch_time(watch_time, logits.dtype)
         if confidence is None:
-            return self._likelihood_loss(watch_time, logits, **context)
-        confidence = tf.cast(confidence, logits.dtype)
-        penalty = ops.confidence_penalty(confidence, num_outputs=tf.shape(logits)[-1])
-        return (self._fused_loss(watch_time, logits, confidence, **context)
-                + self.confidence_penalty * penalty)
+            loss = self._likelihood_loss(watch_time, logits, **context)
+        else:
+            confidence = tf.cast(confidence, logits.dtype)
+            penalty = ops.confidence_penalty(confidence, num_outputs=tf.shape(logits)[-1])
+            loss = (self._fused_loss(watch_time, logits, confidence, **context)
+                    + self.confidence_penalty * penalty)
+        # An invalid label (NaN after _check_watch_time) gives a NaN loss even
+        # where a head's label transform would clip it (D2Q's quantile label).
+        return tf.where(tf.math.is_nan(watch_time), tf.constant(float("nan"), loss.dtype), loss)
 
     def expected_value(self, logits, **context):
         """E[T | x] in seconds, shape [B]."""
