@@ -5,9 +5,12 @@ Keras model (functional, subclassed, a `tfrs.Model`) in `UserModelServing`,
 which gives `ServingModule` what it needs of a `WatchTimeRanker`: the feature
 names, the variables serving uses, the logits and the head's context.
 
-Only the variables the serving computation reads are exported: a click tower
-of a multi-task model, or an EXUM confidence tower, is left out as long as
-the logits do not depend on it. TensorFlow only: no model code is imported.
+The export holds the variables the model's call reads at inference
+(`training=False`), not its optimizer or metrics. A tower that the call
+computes beside the logits (e.g. the click tower of a multi-task model) is
+exported with it; to leave a training-only tower out, skip it when
+`training=False` or export a sub-model `tf.keras.Model(inputs, logits)`.
+TensorFlow only: no model code is imported.
 """
 import tensorflow as tf
 
@@ -50,8 +53,9 @@ class UserModelServing:
         self.duration_feature = duration_feature
         self.output_key = output_key
         self._single_input = None
+        input_names = self._functional_input_names()
         if feature_names is None:
-            feature_names = self._functional_input_names() or [
+            feature_names = input_names or [
                 name for name in feature_spec if name != duration_feature]
         self.feature_names = [str(name) for name in feature_names]
         self.bottom = _Inputs([], [], True)
@@ -63,6 +67,8 @@ class UserModelServing:
         inputs = getattr(self.model, "_nested_inputs", None)
         if isinstance(inputs, dict):
             return list(inputs)
+        if isinstance(inputs, (list, tuple)) and len(inputs) == 1:
+            inputs = inputs[0]
         if inputs is not None and not isinstance(inputs, (list, tuple)):
             self._single_input = inputs   # one tensor input: stack feature_names
         return None
