@@ -36,11 +36,29 @@ def _verify(saved_model_dir, module, serialized_examples):
                                "model; nothing was published. Please report this as a bug.")
 
 
+def _serving_source(model, feature_spec, head, **user_model_options):
+    """The ranker itself, or a user's own Keras model wrapped for `ServingModule`."""
+    if hasattr(model, "encoder") and hasattr(model, "label_key"):   # a WatchTimeRanker
+        if head is not None and head is not model.head:
+            raise ValueError("head= is for models that are not a WatchTimeRanker; "
+                             "the ranker already has its head.")
+        return model
+    if head is None:
+        raise ValueError(
+            f"export_serving_model exports a WatchTimeRanker, or any Keras model whose output "
+            f"is a head's logits when given that head; got a {type(model).__name__} without "
+            "head=. Pass head=<the wt_keras head layer> (plus duration_feature= for D2Q, and "
+            "output_key= when the model returns a dict).")
+    from wt_keras.export.user_model import UserModelServing
+    return UserModelServing(model, head, feature_spec, **user_model_options)
+
+
 def export_serving_model(ranker, export_dir, feature_spec, warmup_examples=None,
                          model_name="wt_keras", num_warmup_records=DEFAULT_WARMUP_RECORDS,
                          verify=True, transform_features=None, feature_defaults=None,
-                         required_features=None):
-    """Writes a TF Serving SavedModel of a trained `WatchTimeRanker`.
+                         required_features=None, head=None, duration_feature=None,
+                         output_key=None, feature_names=None):
+    """Writes a TF Serving SavedModel of a trained `WatchTimeRanker` or of your own model.
 
     The SavedModel holds the feature encoder, the shared bottom and the head
     only (see `ServingModule`): no confidence tower, optimizer or metric
@@ -53,8 +71,13 @@ def export_serving_model(ranker, export_dir, feature_spec, warmup_examples=None,
     checked, and renamed into place: a failed export leaves nothing behind
     and never touches other versions.
 
+    Your own Keras model (functional, subclassed, TFRS multi-task) whose
+    output is a head's logits exports the same way with `head=` given; see
+    `export.user_model.UserModelServing` for the inputs it accepts.
+
     Args:
-      ranker: a trained `wt_keras.models.WatchTimeRanker`.
+      ranker: a trained `wt_keras.models.WatchTimeRanker`, or a Keras model
+        mapping a feature dict to a head's logits (then pass `head`).
       export_dir: the SavedModel directory to create, e.g.
         `export.next_version_dir("saved_models", "wt_keras")` or a TFX
         Trainer's `fn_args.serving_model_dir`. Must not exist or be empty.
@@ -75,6 +98,10 @@ def export_serving_model(ranker, export_dir, feature_spec, warmup_examples=None,
         `export.serving_defaults(training_rows, feature_spec, required)`), and
         NaN, inf or negative numeric inputs take it too. Adds the
         ``predict_raw_required`` signature. See `ServingModule`.
+      head: the head whose logits `ranker` outputs, when it is not a ranker.
+      duration_feature: (own model) duration column in seconds, the head's `duration`.
+      output_key: (own model) the output entry holding the logits, for dict outputs.
+      feature_names: (own model) the features it reads; default: its input names.
 
     Returns:
       `export_dir` as a str.
@@ -87,7 +114,9 @@ def export_serving_model(ranker, export_dir, feature_spec, warmup_examples=None,
     if not 0 < num_warmup_records <= warmup.MAX_WARMUP_RECORDS:
         raise ValueError(f"num_warmup_records must be in 1..{warmup.MAX_WARMUP_RECORDS}, "
                          f"got {num_warmup_records}.")
-    module = ServingModule(ranker, feature_spec, transform_features=transform_features,
+    source = _serving_source(ranker, feature_spec, head, duration_feature=duration_feature,
+                             output_key=output_key, feature_names=feature_names)
+    module = ServingModule(source, feature_spec, transform_features=transform_features,
                            feature_defaults=feature_defaults, required_features=required_features)
     examples = None
     if warmup_examples is not None:

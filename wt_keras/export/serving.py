@@ -91,10 +91,15 @@ class _ForwardPass:
         self.head = ranker.head
         self.context = ranker.context
         self.feature_spec = feature_spec
+        # A user's own Keras model (wrapped by export.user_model) computes its
+        # logits itself; a WatchTimeRanker goes encoder → bottom → head.
+        self.logits = getattr(ranker, "serving_logits", None) or self._ranker_logits
+
+    def _ranker_logits(self, features):
+        return self.head(self.bottom(self.encoder(features), training=False))
 
     def __call__(self, features):
-        hidden = self.bottom(self.encoder(features), training=False)
-        logits = self.head(hidden)
+        logits = self.logits(features)
         outputs = self.head.serving_outputs(logits, **self.context(features))
         if "watch_time" not in outputs:
             raise ValueError(f"{type(self.head).__name__}.serving_outputs() must return "
@@ -115,7 +120,10 @@ def _required_features(ranker, feature_spec):
                          f"with {ranker.encoder.feature_names}. Add them, e.g. with "
                          "export.feature_spec_from_features(sample_rows, names).")
     used = set(ranker.encoder.feature_names)
-    used.update(name for name in (ranker.duration_feature, ranker.click_feature) if name)
+    # Only the duration: E[T | x] never reads the click flag (a WLR training
+    # label), so serving requests must not be made to send it.
+    if ranker.duration_feature:
+        used.add(ranker.duration_feature)
     unused = [name for name in feature_spec if name not in used]
     if unused:
         _log.info("Not serving the unused features %s: requests need not send them.", unused)
@@ -219,7 +227,10 @@ class ServingModule(tf.Module):
         super().__init__(name=name)
         self._transform_fn = transform_features   # a plain callable: nothing to track
         feature_spec = _required_features(ranker, validate_feature_spec(feature_spec))
-        numeric = [name for name in ranker.encoder.dense_features + [ranker.duration_feature]
+        dense = getattr(ranker.encoder, "dense_features", None)
+        if dense is None:   # a user's own model: its float features are the numeric ones
+            dense = [name for name, spec in feature_spec.items() if spec.dtype.is_floating]
+        numeric = [name for name in list(dense) + [ranker.duration_feature]
                    if name in feature_spec]
         self._defaults = _checked_defaults(feature_spec, feature_defaults, required_features,
                                            numeric)

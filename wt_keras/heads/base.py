@@ -40,13 +40,19 @@ class WatchTimeHead(keras.layers.Layer):
         self.confidence_penalty = float(confidence_penalty)
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
         self.bias_initializer = keras.initializers.get(bias_initializer)
+        # Keras mixed-precision convention: the output layer, and with it every
+        # loss and E[T] formula, runs in float32 whatever the policy (float16
+        # overflows e^z at z > 11.09 and squares of watch times above 256 s).
+        # A float64 head keeps float64; `dtype="float32"` is honoured as given.
         self.projection = keras.layers.Dense(
             self.num_logits, kernel_initializer=self.kernel_initializer,
-            bias_initializer=self.bias_initializer, name="logits")
+            bias_initializer=self.bias_initializer, name="logits",
+            dtype="float64" if self.compute_dtype == "float64" else "float32")
 
     def build(self, input_shape):
         if not self.projection.built:
-            self.projection.build(input_shape)
+            with tf.name_scope(self.projection.name):   # weight names as Keras gives them
+                self.projection.build(input_shape)
         super().build(input_shape)
 
     def call(self, hidden):
@@ -71,17 +77,21 @@ class WatchTimeHead(keras.layers.Layer):
         watch_time = self._check_watch_time(watch_time, logits.dtype)
         _checks.check_same_batch(watch_time, logits)
         if confidence is None and confidence_logit is None:
-            return self._likelihood_loss(watch_time, logits, **context)
-        if confidence_logit is None:
-            confidence = _checks.check_confidence(confidence, logits)
-            # logit(c) = log c − log(1 − c), unclipped: c = 1 gives +inf, σ(+inf) = 1.
-            confidence_logit = tf.math.log(confidence) - tf.math.log1p(-confidence)
+            loss = self._likelihood_loss(watch_time, logits, **context)
         else:
-            confidence_logit = _checks.check_confidence_logit(confidence_logit, logits)
-        fused, labelled = self._fused_terms(watch_time, logits, confidence_logit, **context)
-        penalty = ops.confidence_penalty(confidence_logit=confidence_logit,
-                                         num_outputs=self.num_logits, labelled=labelled)
-        return fused + self.confidence_penalty * penalty
+            if confidence_logit is None:
+                confidence = _checks.check_confidence(confidence, logits)
+                # logit(c) = log c − log(1 − c), unclipped: c = 1 gives +inf, σ(+inf) = 1.
+                confidence_logit = tf.math.log(confidence) - tf.math.log1p(-confidence)
+            else:
+                confidence_logit = _checks.check_confidence_logit(confidence_logit, logits)
+            fused, labelled = self._fused_terms(watch_time, logits, confidence_logit, **context)
+            penalty = ops.confidence_penalty(confidence_logit=confidence_logit,
+                                             num_outputs=self.num_logits, labelled=labelled)
+            loss = fused + self.confidence_penalty * penalty
+        # An invalid label (NaN after _check_watch_time) gives a NaN loss even
+        # where a head's label transform would clip it (D2Q's quantile label).
+        return tf.where(tf.math.is_nan(watch_time), tf.constant(float("nan"), loss.dtype), loss)
 
     def expected_value(self, logits, **context):
         """E[T | x] in seconds, shape [B]."""
@@ -147,8 +157,8 @@ class WatchTimeHead(keras.layers.Layer):
 
     def _check_logits(self, logits):
         logits = tf.convert_to_tensor(logits)
-        if not logits.dtype.is_floating:
-            logits = tf.cast(logits, tf.float32)
+        if not logits.dtype.is_floating or logits.dtype in (tf.float16, tf.bfloat16):
+            logits = tf.cast(logits, tf.float32)   # half precision overflows the maths
         width = logits.shape[-1]
         if logits.shape.rank != 2 or (width is not None and width != self.num_logits):
             raise ValueError(
@@ -164,12 +174,16 @@ class WatchTimeHead(keras.layers.Layer):
             watch_time = tf.squeeze(watch_time, -1)
         if watch_time.shape.rank != 1:
             raise ValueError(f"watch_time must have shape [batch] or [batch, 1], got {watch_time.shape}.")
-        valid = tf.reduce_all((watch_time >= 0.0) & (watch_time < float("inf")))
+        valid_rows = (watch_time >= 0.0) & (watch_time < float("inf"))
+        valid = tf.reduce_all(valid_rows)
         tf.debugging.Assert(valid, [
             "watch_time must be finite and >= 0 seconds; found a negative, NaN or inf "
             "label. Drop or repair those rows before training (the pipeline's "
             "ExampleValidator reports them).", tf.reduce_min(watch_time)])
-        return watch_time
+        # XLA (jit_compile=True) drops Assert; a NaN label then makes the loss
+        # NaN, which Keras reports (and TerminateOnNaN stops), instead of
+        # training silently on a negative or infinite watch time.
+        return tf.where(valid_rows, watch_time, tf.constant(float("nan"), dtype))
 
     def get_config(self):
         return {**super().get_config(),

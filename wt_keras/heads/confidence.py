@@ -39,13 +39,17 @@ class ConfidenceTower(keras.layers.Layer):
         self.activation = activation
         self.hidden_layers = [keras.layers.Dense(u, activation=activation, name=f"hidden_{i}")
                               for i, u in enumerate(self.units)]
-        self.confidence_layer = keras.layers.Dense(self.outputs, name="confidence")
+        # float32 under mixed precision: −log c and log(1 − c) lose c near 0 and 1 in float16.
+        self.confidence_layer = keras.layers.Dense(self.outputs, name="confidence",
+                                                   dtype="float64" if self.compute_dtype == "float64"
+                                                   else "float32")
 
     def build(self, input_shape):
         shape = tf.TensorShape(input_shape)
         for layer in self.hidden_layers + [self.confidence_layer]:
             if not layer.built:
-                layer.build(shape)
+                with tf.name_scope(layer.name):   # distinct weight names: .h5 keys by them
+                    layer.build(shape)
             shape = shape[:-1].concatenate([layer.units])
         super().build(input_shape)
 

@@ -57,3 +57,19 @@ def as_pair(y_true, y_pred):
             f"{predictions.size}). Fix: pass exactly one prediction per label, "
             "in the same order.")
     return labels, predictions
+
+
+def check_group_ids(group_ids: np.ndarray) -> None:
+    """Rejects missing group ids (None/NaN), which cannot be grouped or sorted."""
+    if group_ids.dtype == object:
+        missing = np.array([g is None or (isinstance(g, float) and g != g) for g in group_ids])
+    elif group_ids.dtype.kind == "f":
+        missing = ~np.isfinite(group_ids)
+    else:
+        return
+    if missing.any():
+        first = int(np.flatnonzero(missing)[0])
+        raise ValueError(
+            f"groups has {int(missing.sum())} missing id(s) (None/NaN; first at index {first}). "
+            "Fix: give every example a group id (e.g. fill missing user ids with a "
+            "placeholder such as -1 or 'unknown') or drop those rows.")

@@ -15,10 +15,12 @@ from collections.abc import Mapping
 
 import tensorflow as tf
 
-from wt_keras._keras import register
+from wt_keras._keras import HeadReference, deserialize_head, keras, register
+from wt_keras.losses import split_labels
 
 WATCH_TIME_KEY = "watch_time"
 CONFIDENCE_KEY = "confidence"
+LOGITS_KEY = "logits"
 
 
 def _vector(value, key: str, role: str, dtype=tf.float64) -> tf.Tensor:
@@ -32,9 +34,62 @@ def _vector(value, key: str, role: str, dtype=tf.float64) -> tf.Tensor:
     value = tf.cast(value, dtype)
     rank = value.shape.rank
     if rank is not None and rank > 1 and not (rank == 2 and value.shape[1] == 1):
-        raise ValueError(f"{role} must have shape [B] or [B, 1]; got {value.shape}. "
-                         "Fix: pass one watch-time value per example.")
+        raise ValueError(
+            f"{role} must be watch time in seconds, shape [B] or [B, 1]; got {value.shape}. "
+            "If this is a head's logits, give the metric the head "
+            "(e.g. metrics.MeanAbsoluteError(head=head)), which converts them with "
+            "head.expected_value(logits).")
     return tf.reshape(value, [-1])
+
+
+def replica_values(variable):
+    """The per-replica components of a metric variable (one entry without a strategy).
+
+    Under a multi-replica strategy Keras sums metric variables across replicas
+    when `result()` reads them; statistics that do not add up (means, XAUC
+    buffers) must be merged from the replicas' own values instead.
+    """
+    if isinstance(variable, tf.distribute.DistributedValues):
+        return [tf.convert_to_tensor(value) for value in variable.values]
+    return [tf.convert_to_tensor(variable)]
+
+
+class _HeadSeconds(HeadReference):
+    """Labels and predictions in seconds, converting a head's logits when given one.
+
+    With `head`, `y_pred` is the head's logits (or a dict with "logits") and
+    the prediction is `head.expected_value(logits, **context)`; the context
+    comes from a `y_true` dict or from the columns named by `context_keys` of
+    a packed `y_true` (see `losses.WatchTimeLoss.pack_labels`).
+    """
+
+    def _set_head(self, head, context_keys):
+        self.head = head
+        self.context_keys = tuple(str(key) for key in context_keys)
+        if self.context_keys and head is None:
+            raise ValueError("context_keys only apply with head=...: they feed the head's "
+                             "expected_value.")
+
+    def _seconds(self, y_true, y_pred):
+        if self.head is None:
+            return (_vector(y_true, WATCH_TIME_KEY, "y_true"),
+                    _vector(y_pred, WATCH_TIME_KEY, "y_pred"))
+        watch_time, context = split_labels(y_true, self.context_keys)
+        logits = y_pred[LOGITS_KEY] if isinstance(y_pred, Mapping) else y_pred
+        seconds = self.head.expected_value(logits, **context)
+        return _vector(watch_time, WATCH_TIME_KEY, "y_true"), _vector(seconds, WATCH_TIME_KEY, "y_pred")
+
+    def _head_config(self):
+        if self.head is None:
+            return {}
+        return {"head": keras.layers.serialize(self.head), "context_keys": list(self.context_keys)}
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        if config.get("head") is not None:
+            config["head"] = deserialize_head(config["head"])
+        return cls(**config)
 
 
 def _weights(sample_weight, like: tf.Tensor) -> tf.Tensor:
@@ -51,7 +106,9 @@ class _WeightedMean(tf.keras.metrics.Metric):
     """Weighted mean of a per-example value, accumulated in float64."""
 
     def __init__(self, name, dtype=None):
-        super().__init__(name=name, dtype=dtype)
+        # float32 by default, not the global policy: under mixed precision Keras would
+        # wrap the float64 statistics in AutoCastVariables read back as float16.
+        super().__init__(name=name, dtype=dtype or "float32")
         self.weighted_sum = self.add_weight(
             name="weighted_sum", shape=(), initializer="zeros", dtype=tf.float64)
         self.weight_total = self.add_weight(
@@ -77,22 +134,36 @@ class _WeightedMean(tf.keras.metrics.Metric):
 
 
 @register
-class MeanAbsoluteError(_WeightedMean):
+class MeanAbsoluteError(_HeadSeconds, _WeightedMean):
     """Weighted MAE of watch time in seconds: sum_i w_i |T_i - That_i| / sum_i w_i.
+
+    Args:
+      head: optional watch-time head; `y_pred` is then its logits, converted
+        to seconds with `head.expected_value` (for `compile(metrics=...)` of a
+        model whose output is the head's logits).
+      context_keys: context columns of a packed `y_true` (with `head`).
 
     Example:
       >>> m = MeanAbsoluteError()
       >>> m.update_state([10.0, 20.0], [12.0, 17.0])
       >>> float(m.result())
       2.5
+      >>> m = MeanAbsoluteError(head=heads.GeometricHead())
+      >>> m.update_state([10.0], tf.math.log([[12.0]]))     # E[T] = e^z = 12
+      >>> round(float(m.result()), 4)
+      2.0
     """
 
-    def __init__(self, name="mae", dtype=None):
+    def __init__(self, name="mae", dtype=None, head=None, context_keys=()):
         super().__init__(name=name, dtype=dtype)
+        self._set_head(head, context_keys)
 
     def _per_example(self, y_true, y_pred):
-        return tf.abs(_vector(y_true, WATCH_TIME_KEY, "y_true")
-                      - _vector(y_pred, WATCH_TIME_KEY, "y_pred"))
+        labels, predictions = self._seconds(y_true, y_pred)
+        return tf.abs(labels - predictions)
+
+    def get_config(self):
+        return {**super().get_config(), **self._head_config()}
 
 
 @register
@@ -117,8 +188,22 @@ class MeanConfidence(_WeightedMean):
         return _vector(y_pred, CONFIDENCE_KEY, "y_pred")
 
 
+def merge_moments(first, second):
+    """Chan et al.'s exact merge of two (n, mean_x, mean_y, M_x, M_y, C_xy) summaries."""
+    n_a, mean_x_a, mean_y_a, m2_x_a, m2_y_a, c_a = first
+    n_b, mean_x_b, mean_y_b, m2_x_b, m2_y_b, c_b = second
+    total = n_a + n_b
+    cross = tf.math.divide_no_nan(n_a * n_b, total)
+    share = tf.math.divide_no_nan(n_b, total)
+    delta_x, delta_y = mean_x_b - mean_x_a, mean_y_b - mean_y_a
+    return (total, mean_x_a + delta_x * share, mean_y_a + delta_y * share,
+            m2_x_a + m2_x_b + delta_x * delta_x * cross,
+            m2_y_a + m2_y_b + delta_y * delta_y * cross,
+            c_a + c_b + delta_x * delta_y * cross)
+
+
 @register
-class PearsonCorrelation(tf.keras.metrics.Metric):
+class PearsonCorrelation(_HeadSeconds, tf.keras.metrics.Metric):
     """Exact streaming (weighted) Pearson correlation of label and prediction.
 
     r = C_xy / sqrt(M_x * M_y) with weight total n, weighted means, centred sums
@@ -129,6 +214,9 @@ class PearsonCorrelation(tf.keras.metrics.Metric):
     These sufficient statistics give the same r as sum x, sum x^2, ... but in
     float64 avoid the cancellation of sum x^2 - (sum x)^2 / n for large times.
     `result()` is NaN while either side has zero variance (undefined).
+    Under a multi-replica `tf.distribute` strategy `result()` merges the
+    replicas' summaries with the same update, so r stays exact.
+    `head=` / `context_keys=` as in `MeanAbsoluteError`.
 
     Example:
       >>> m = PearsonCorrelation()
@@ -141,38 +229,41 @@ class PearsonCorrelation(tf.keras.metrics.Metric):
     _STATISTICS = ("weight_total", "mean_true", "mean_pred", "m2_true", "m2_pred",
                    "comoment")
 
-    def __init__(self, name="pearson", dtype=None):
-        super().__init__(name=name, dtype=dtype)
+    def __init__(self, name="pearson", dtype=None, head=None, context_keys=()):
+        # float32 by default, not the global policy: under mixed precision Keras would
+        # wrap the float64 statistics in AutoCastVariables read back as float16.
+        super().__init__(name=name, dtype=dtype or "float32")
+        self._set_head(head, context_keys)
         for statistic in self._STATISTICS:
             setattr(self, statistic, self.add_weight(
                 name=statistic, shape=(), initializer="zeros", dtype=tf.float64))
 
     def update_state(self, y_true, y_pred, sample_weight=None):
-        x = _vector(y_true, WATCH_TIME_KEY, "y_true")
-        y = _vector(y_pred, WATCH_TIME_KEY, "y_pred")
+        x, y = self._seconds(y_true, y_pred)
         w = _weights(sample_weight, x)
         batch_total = tf.reduce_sum(w)
         batch_mean_x = tf.math.divide_no_nan(tf.reduce_sum(w * x), batch_total)
         batch_mean_y = tf.math.divide_no_nan(tf.reduce_sum(w * y), batch_total)
         dx, dy = x - batch_mean_x, y - batch_mean_y
-        old_total = tf.identity(self.weight_total)
-        new_total = old_total + batch_total
-        cross = tf.math.divide_no_nan(old_total * batch_total, new_total)
-        delta_x = batch_mean_x - self.mean_true
-        delta_y = batch_mean_y - self.mean_pred
-        share = tf.math.divide_no_nan(batch_total, new_total)
-        self.m2_true.assign_add(tf.reduce_sum(w * dx * dx) + delta_x * delta_x * cross)
-        self.m2_pred.assign_add(tf.reduce_sum(w * dy * dy) + delta_y * delta_y * cross)
-        self.comoment.assign_add(tf.reduce_sum(w * dx * dy) + delta_x * delta_y * cross)
-        self.mean_true.assign_add(delta_x * share)
-        self.mean_pred.assign_add(delta_y * share)
-        self.weight_total.assign(new_total)
+        batch = (batch_total, batch_mean_x, batch_mean_y, tf.reduce_sum(w * dx * dx),
+                 tf.reduce_sum(w * dy * dy), tf.reduce_sum(w * dx * dy))
+        running = tuple(tf.identity(getattr(self, name)) for name in self._STATISTICS)
+        for name, value in zip(self._STATISTICS, merge_moments(running, batch)):
+            getattr(self, name).assign(value)
 
     def result(self):
-        scale = tf.sqrt(self.m2_true * self.m2_pred)
-        r = tf.where(scale > 0, self.comoment / tf.where(scale > 0, scale, 1.0),
+        per_replica = zip(*(replica_values(getattr(self, name)) for name in self._STATISTICS))
+        merged = next(per_replica)
+        for summary in per_replica:
+            merged = merge_moments(merged, summary)
+        _, _, _, m2_true, m2_pred, comoment = merged
+        scale = tf.sqrt(m2_true * m2_pred)
+        r = tf.where(scale > 0, comoment / tf.where(scale > 0, scale, 1.0),
                      tf.constant(float("nan"), tf.float64))
         return tf.cast(tf.clip_by_value(r, -1.0, 1.0), self.dtype)
+
+    def get_config(self):
+        return {**super().get_config(), **self._head_config()}
 
     def reset_state(self):
         for statistic in self._STATISTICS:

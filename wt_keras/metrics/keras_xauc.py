@@ -3,7 +3,7 @@ import numpy as np
 import tensorflow as tf
 
 from wt_keras._keras import register
-from wt_keras.metrics.keras_metrics import WATCH_TIME_KEY, _vector
+from wt_keras.metrics.keras_metrics import _HeadSeconds, replica_values
 from wt_keras.metrics.ranking import xauc as _numpy_xauc
 
 
@@ -18,7 +18,7 @@ def _xauc_or_nan(labels: np.ndarray, predictions: np.ndarray) -> np.float64:
 
 
 @register
-class XAUC(tf.keras.metrics.Metric):
+class XAUC(_HeadSeconds, tf.keras.metrics.Metric):
     """XAUC of watch time over the examples seen since the last reset.
 
     XAUC = (C + (T_pred - T_both) / 2) / (P - T_label): the fraction of pairs with
@@ -38,8 +38,10 @@ class XAUC(tf.keras.metrics.Metric):
       * `result()` costs O(m log m) for m = min(seen, capacity) on the host; Keras
         calls it after every training step, so prefer it as a validation metric
         or choose a smaller capacity for training logs.
-      * Buffers are per replica: under a multi-replica distribution strategy
-        compute XAUC from predictions instead.
+      * Buffers are per replica: under a multi-replica `tf.distribute` strategy
+        `result()` pools every replica's buffer (exact while each replica has
+        seen at most `capacity` examples).
+      * `head=` / `context_keys=` as in `MeanAbsoluteError` (logits → seconds).
       * Result is NaN until 2 distinct labels have been seen.
       * A NaN or inf label or prediction raises `tf.errors.InvalidArgumentError`
         in `update_state`, as `wt_keras.metrics.xauc` raises `ValueError`.
@@ -52,8 +54,11 @@ class XAUC(tf.keras.metrics.Metric):
     """
 
     def __init__(self, capacity: int = 100_000, seed: int = 0, name="xauc",
-                 dtype=None):
-        super().__init__(name=name, dtype=dtype)
+                 dtype=None, head=None, context_keys=()):
+        # float32 by default, not the global policy: under mixed precision Keras would
+        # wrap the float64 statistics in AutoCastVariables read back as float16.
+        super().__init__(name=name, dtype=dtype or "float32")
+        self._set_head(head, context_keys)
         if int(capacity) < 2:
             raise ValueError(f"capacity must be >= 2 to hold a pair; got {capacity}.")
         self.capacity = int(capacity)
@@ -68,8 +73,7 @@ class XAUC(tf.keras.metrics.Metric):
             dtype=tf.float64)
 
     def update_state(self, y_true, y_pred, sample_weight=None):
-        labels = _vector(y_true, WATCH_TIME_KEY, "y_true")
-        predictions = _vector(y_pred, WATCH_TIME_KEY, "y_pred")
+        labels, predictions = self._seconds(y_true, y_pred)
         # Raise like `metrics.xauc` does: a NaN in the buffer would turn every
         # later result into NaN without saying why.
         labels = tf.debugging.check_numerics(
@@ -112,9 +116,15 @@ class XAUC(tf.keras.metrics.Metric):
         self.seen.assign_add(batch_size)
 
     def result(self):
-        count = tf.minimum(tf.convert_to_tensor(self.seen), self.capacity)
-        labels = tf.convert_to_tensor(self.label_buffer)[:count]
-        predictions = tf.convert_to_tensor(self.prediction_buffer)[:count]
+        # One buffer per replica under a strategy (Keras would sum them): pool them.
+        labels, predictions = [], []
+        for seen, label_buffer, prediction_buffer in zip(
+                replica_values(self.seen), replica_values(self.label_buffer),
+                replica_values(self.prediction_buffer)):
+            count = tf.minimum(seen, self.capacity)
+            labels.append(label_buffer[:count])
+            predictions.append(prediction_buffer[:count])
+        labels, predictions = tf.concat(labels, 0), tf.concat(predictions, 0)
         value = tf.numpy_function(_xauc_or_nan, [labels, predictions], tf.float64,
                                   stateful=False)
         value = tf.reshape(value, [])
@@ -126,4 +136,5 @@ class XAUC(tf.keras.metrics.Metric):
         self.prediction_buffer.assign(tf.zeros((self.capacity,), tf.float64))
 
     def get_config(self):
-        return {**super().get_config(), "capacity": self.capacity, "seed": self.seed}
+        return {**super().get_config(), "capacity": self.capacity, "seed": self.seed,
+                **self._head_config()}

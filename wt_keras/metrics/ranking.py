@@ -175,6 +175,7 @@ def xgauc(y_true, y_pred, groups, weighted: bool = False) -> float:
     """
     labels, predictions = _checks.as_pair(y_true, y_pred)
     group_ids = _checks.as_vector(groups, "groups", numeric=False)
+    _checks.check_group_ids(group_ids)
     if group_ids.size != labels.size:
         raise ValueError(
             f"groups has length {group_ids.size} but y_true has {labels.size}. "

@@ -5,13 +5,31 @@ import tensorflow as tf
 from wt_keras._keras import keras, register
 
 
+def hash_integer_ids(ids, num_bins):
+    """Bucket of integer ids in [0, num_bins): splitmix64's finaliser, mod num_bins.
+
+    Integer ops only, so it compiles with XLA (`jit_compile=True`), unlike
+    hashing the decimal string (XLA has no `AsString` kernel).
+    """
+    def shift_xor(value, bits):
+        return tf.bitwise.bitwise_xor(value, tf.bitwise.right_shift(value, tf.constant(bits, tf.uint64)))
+
+    mixed = tf.cast(tf.cast(ids, tf.int64), tf.uint64)
+    mixed = shift_xor(mixed, 30) * tf.constant(0xBF58476D1CE4E5B9, tf.uint64)
+    mixed = shift_xor(mixed, 27) * tf.constant(0x94D049BB133111EB, tf.uint64)
+    mixed = shift_xor(mixed, 31)
+    non_negative = tf.cast(tf.bitwise.right_shift(mixed, tf.constant(1, tf.uint64)), tf.int64)
+    return tf.math.floormod(non_negative, tf.constant(num_bins, tf.int64))
+
+
 @register
 class FeatureEncoder(keras.layers.Layer):
     """Concatenates id embeddings and standardised dense features.
 
     * Categorical features (ids, strings or integers) are hashed into
-      `num_bins` buckets (`tf.strings.to_hash_bucket_fast`) and embedded;
-      hashing needs no vocabulary, so unseen ids at serving are harmless.
+      `num_bins` buckets and embedded (strings: `tf.strings.to_hash_bucket_fast`;
+      integers: `hash_integer_ids`, which XLA compiles); hashing needs no
+      vocabulary, so unseen ids at serving are harmless.
     * Id-list features (one string per example holding ids separated by
       spaces, e.g. a query's search tokens "16655 244087") are split, each
       id hashed into `num_bins` and embedded, and the embeddings averaged
@@ -90,17 +108,22 @@ class FeatureEncoder(keras.layers.Layer):
         parts = []
         for name, bins in self.categorical_features.items():
             column = self._column(features, name)
-            if column.dtype != tf.string:
-                column = tf.strings.as_string(column)
-            parts.append(self.embeddings[name](tf.strings.to_hash_bucket_fast(column, bins)))
+            if column.dtype == tf.string:
+                ids = tf.strings.to_hash_bucket_fast(column, bins)
+            else:
+                ids = hash_integer_ids(column, bins)
+            parts.append(self.embeddings[name](ids))
         for name, bins in self.id_list_features.items():
             parts.append(self._mean_of_ids(name, self._column(features, name), bins))
         if self.dense_features:
             # Cast per column: counts arrive as int64, durations as float32.
             dense = tf.stack([tf.cast(self._column(features, name), tf.float32)
                               for name in self.dense_features], -1)
-            parts.append((self.dense_transform(dense) - self.dense_mean) / self.dense_std)
-        return tf.concat(parts, axis=-1)
+            # Statistics in float32 even under a mixed-precision policy.
+            mean, std = (tf.cast(tf.convert_to_tensor(v), tf.float32)
+                         for v in (self.dense_mean, self.dense_std))
+            parts.append((self.dense_transform(dense) - mean) / std)
+        return tf.concat([tf.cast(part, self.compute_dtype) for part in parts], axis=-1)
 
     def _mean_of_ids(self, name, column, bins):
         """Mean embedding of the space-separated ids of each example ([B, D]; 0 if none)."""

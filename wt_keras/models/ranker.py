@@ -9,6 +9,17 @@ from wt_keras.losses import WatchTimeLoss
 from wt_keras.models.features import FeatureEncoder
 
 
+def as_feature_dict(features):
+    """A pandas DataFrame as {column: numpy array}; anything else unchanged.
+
+    Keras turns a DataFrame into one tensor, losing the column names the
+    encoder looks features up by.
+    """
+    if hasattr(features, "columns") and hasattr(features, "to_numpy"):
+        return {str(name): column.to_numpy() for name, column in features.items()}
+    return features
+
+
 def shared_bottom(units, name="shared_bottom"):
     """The MLP shared by the head and the (training-only) confidence tower."""
     return keras.Sequential([keras.layers.Dense(u, activation="relu", name=f"dense_{i}")
@@ -73,6 +84,9 @@ class WatchTimeRanker(tfrs.Model):
         else:
             loss = WatchTimeLoss(head)
         self.task = tfrs.tasks.Ranking(loss=loss, metrics=task_metrics)
+        # Under a mixed-precision policy the task would cast the labels (its
+        # first call argument) to float16; watch times and losses stay float32.
+        self.task._set_dtype_policy("float32")
 
     def context(self, features):
         """Head context from the features: `duration`, `clicked` when configured."""
@@ -91,6 +105,11 @@ class WatchTimeRanker(tfrs.Model):
         return self.head.expected_value(logits, **self.context(features))
 
     def compute_loss(self, features, training=False):
+        if not self.global_batch_size and tf.distribute.has_strategy():
+            raise ValueError(
+                "WatchTimeRanker is training under a tf.distribute strategy without "
+                "global_batch_size: pass WatchTimeRanker(..., global_batch_size=<batch size "
+                "summed over replicas>) so the loss is summed per replica and divided by it.")
         if self.label_key not in features:
             raise KeyError(f"the label '{self.label_key}' (watch time in seconds) is missing from "
                            "the training features; set label_key to the watch-time column.")
@@ -110,12 +129,44 @@ class WatchTimeRanker(tfrs.Model):
             loss = loss / float(self.global_batch_size)
         return loss
 
+    def train_step(self, inputs):
+        # tfrs.Model.train_step applies raw gradients; `minimize` also scales the
+        # loss under a mixed_float16 LossScaleOptimizer (Keras' own train_step).
+        with tf.GradientTape() as tape:
+            loss = self.compute_loss(inputs, training=True)
+            regularization_loss = tf.reduce_sum([tf.reduce_sum(x) for x in self.losses])
+            total_loss = loss + regularization_loss
+        self.optimizer.minimize(total_loss, self.trainable_variables, tape=tape)
+        metrics = {metric.name: metric.result() for metric in self.metrics}
+        metrics.update(loss=loss, regularization_loss=regularization_loss, total_loss=total_loss)
+        return metrics
+
+    def fit(self, x=None, *args, **kwargs):
+        return super().fit(as_feature_dict(x), *args, **kwargs)
+
+    def evaluate(self, x=None, *args, **kwargs):
+        return super().evaluate(as_feature_dict(x), *args, **kwargs)
+
+    def predict(self, x, *args, **kwargs):
+        return super().predict(as_feature_dict(x), *args, **kwargs)
+
+    def save(self, filepath, *args, **kwargs):
+        path = str(filepath)
+        if path.endswith((".keras", ".h5", ".hdf5")) or kwargs.get("save_format") in ("keras", "h5"):
+            raise ValueError(
+                f"WatchTimeRanker cannot be saved as {path!r} (.keras / .h5 rebuild a model from "
+                "its config, and a TFRS model has none). Use ranker.save_weights(path) to keep "
+                "the weights (rebuild the ranker, then load_weights), and "
+                "wt_keras.export.export_serving_model(ranker, export_dir, feature_spec) to deploy.")
+        return super().save(filepath, *args, **kwargs)
+
     def adapt(self, features):
         """Fits feature statistics and the head's starting bias on training data.
 
         Args:
           features: dict or DataFrame of numpy columns (a training sample).
         """
+        features = as_feature_dict(features)
         self.encoder.adapt(features)
         context = {}
         if self.duration_feature and self.duration_feature in features:
