@@ -76,3 +76,19 @@ def test_bucket_boundary_gen_rank_error_within_its_bound():
     bound, seen = float(row[-2]), float(row[-1])
     assert row[0] == "20000" and 0.0 < bound < 0.1, out
     assert seen <= bound, out
+
+
+@pytest.mark.slow
+@pytest.mark.e2e
+def test_pipeline_scaling_quick_prints_every_column(tmp_path):
+    out = run_benchmark("pipeline_scaling.py", "--quick", "--work-dir", str(tmp_path),
+                        timeout=1800)
+    assert "| component | 2,000 rows: s (rows/s) | 4,000 rows: s (rows/s) | growth exponent |" in out
+    for name in ("ImportExampleGen", "StatisticsGen", "BucketBoundaryGen", "Trainer",
+                 "Evaluator", "simulate", "total"):
+        row = re.search(rf"^\| {name} \| ([\d.]+) \(([\d,]+)\) \| ([\d.]+) \(([\d,]+)\) "
+                        rf"\| (-?[\d.]+) \|$", out, re.MULTILINE)
+        assert row, (name, out)
+        assert float(row[1]) > 0 and float(row[3]) > 0, out
+    assert re.search(r"^\| Trainer fit, examples/s \| [\d,]+ \| [\d,]+ \| - \|$", out, re.MULTILINE), out
+    assert re.search(r"^\| peak RSS \(MiB\) \| \d+ \| \d+ \| -?[\d.]+ \|$", out, re.MULTILINE), out
