@@ -29,13 +29,24 @@ def run_benchmark(script, *args, timeout=600):
 @pytest.mark.slow
 def test_heads_train_step_reports_every_head_with_and_without_exum():
     out = run_benchmark("heads_train_step.py", "--rows", "3000", "--rounds", "1", "--steps", "1")
-    rows = dict(re.findall(r"^\| ([a-z0-9_]+(?: \+ EXUM)?) \| [\d.]+ \| [\d.]+ \| ([\d.]+) \|", out,
-                           re.MULTILINE))
+    rows = dict(re.findall(r"^\| ([a-z0-9_]+(?: \+ EXUM)?) \| \d+ \| [\d.]+ \| [\d.]+ \| ([\d.]+) \|",
+                           out, re.MULTILINE))
     expected = set(HEADS) | {f"{h} + EXUM" for h in ("regression", "d2q", "cread", "swat_binom",
                                                       "swat_geo")}
     assert set(rows) == expected, out
     assert float(rows["regression"]) == 1.0 and float(rows["regression + EXUM"]) == 1.0
     assert all(0.0 < float(ratio) < 100.0 for ratio in rows.values()), out
+
+
+@pytest.mark.slow
+def test_heads_train_step_grid_spec_prints_one_table_per_number_of_buckets():
+    out = run_benchmark("heads_train_step.py", "--rows", "3000", "--rounds", "1", "--steps", "1",
+                        "--grid-spec", "uniform:8", "uniform:40", "--time-scale", "100",
+                        "--methods", "swat_geo", "ordinal")
+    widths = re.findall(r"^\| (swat_geo|ordinal) \| (\d+) \|", out, re.MULTILINE)
+    # SWaT-Geo has K + 1 logits (the open bucket), ordinal K; 3000 labels keep 8 and 40 distinct.
+    assert widths == [("ordinal", "8"), ("swat_geo", "9"), ("ordinal", "40"), ("swat_geo", "41")], out
+    assert "K = 8 (uniform:8), CREAD M = 8" in out and "K = 40 (uniform:40), CREAD M = 40" in out, out
 
 
 @pytest.mark.slow
@@ -66,3 +77,19 @@ def test_bucket_boundary_gen_rank_error_within_its_bound():
     bound, seen = float(row[-2]), float(row[-1])
     assert row[0] == "20000" and 0.0 < bound < 0.1, out
     assert seen <= bound, out
+
+
+@pytest.mark.slow
+@pytest.mark.e2e
+def test_pipeline_scaling_quick_prints_every_column(tmp_path):
+    out = run_benchmark("pipeline_scaling.py", "--quick", "--work-dir", str(tmp_path),
+                        timeout=1800)
+    assert "| component | 2,000 rows: s (rows/s) | 4,000 rows: s (rows/s) | growth exponent |" in out
+    for name in ("ImportExampleGen", "StatisticsGen", "BucketBoundaryGen", "Trainer",
+                 "Evaluator", "simulate", "total"):
+        row = re.search(rf"^\| {name} \| ([\d.]+) \(([\d,]+)\) \| ([\d.]+) \(([\d,]+)\) "
+                        rf"\| (-?[\d.]+) \|$", out, re.MULTILINE)
+        assert row, (name, out)
+        assert float(row[1]) > 0 and float(row[3]) > 0, out
+    assert re.search(r"^\| Trainer fit, examples/s \| [\d,]+ \| [\d,]+ \| - \|$", out, re.MULTILINE), out
+    assert re.search(r"^\| peak RSS \(MiB\) \| \d+ \| \d+ \| -?[\d.]+ \|$", out, re.MULTILINE), out

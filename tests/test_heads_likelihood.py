@@ -56,6 +56,21 @@ def test_swat_geo_expectation_random_parameters(seed):
     assert abs(expected - samples.mean()) < 4 * samples.std() / np.sqrt(samples.size)
 
 
+@pytest.mark.parametrize("num_buckets", [70, 2100])
+def test_swat_geo_expectation_with_many_buckets_is_the_survival_sum(num_buckets):
+    # Past 64 buckets the reach R_m comes from a blocked scan, past 2048 from a scan of scans.
+    rng = np.random.default_rng(num_buckets)
+    widths = rng.integers(1, 4, size=num_buckets)
+    p = rng.uniform(0.998, 0.9999, size=num_buckets + 1)
+    # E[Y] = Σ_{y≥1} P(Y ≥ y) with P(Y ≥ y) = reach[y] = Π_{s<y} q_s, q_s the p of second s's bucket.
+    per_second = np.repeat(p[:-1], widths)
+    reach = np.concatenate([[1.0], np.cumprod(per_second)])
+    expected = reach[1:].sum() + reach[-1] * p[-1] / (1.0 - p[-1])
+    head = heads.BucketizedGeometricHead(np.cumsum(widths).astype(float))
+    got = float(head.expected_value(_logit(p)[None])[0])
+    assert got == pytest.approx(expected, rel=1e-9)
+
+
 def test_swat_binom_expectation_matches_monte_carlo():
     p = np.array([0.7, 0.4, 0.1])
     rng = np.random.default_rng(4)

@@ -91,6 +91,13 @@ def test_xauc_matches_brute_force_continuous(seed):
         brute_force_xauc_value(labels, predictions), abs=1e-15)
 
 
+def test_xauc_counts_negative_and_positive_zero_labels_as_one_value():
+    labels = np.array([0.0, -0.0, 1.0, 2.0, -0.0, 1.0])
+    predictions = np.array([0.3, 0.1, 0.2, 0.9, 0.2, 0.2])
+    assert metrics.xauc(labels, predictions) == pytest.approx(
+        brute_force_xauc_value(np.abs(labels), predictions), abs=1e-15)
+
+
 def test_xauc_is_exact_for_half_a_trillion_pairs():
     # n = 1e6 -> 5e11 pairs; few distinct values make an integer-exact check cheap.
     rng = np.random.default_rng(7)

@@ -21,7 +21,7 @@ from pipelines.watch_time import configs, run_report
 from _files import tree_digest
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
-UPSTREAM = ("CsvExampleGen", "ImportSchemaGen", "StatisticsGen", "ExampleValidator",
+UPSTREAM = ("ImportExampleGen", "ImportSchemaGen", "StatisticsGen", "ExampleValidator",
             "DataValidationGate", "BucketBoundaryGen")
 ALL_NODES = UPSTREAM + ("Trainer", "Evaluator", "Pusher")
 

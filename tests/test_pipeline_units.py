@@ -198,3 +198,34 @@ def test_gate_reports_a_problem_of_several_splits_once():
     problems = validation.describe_problems(found, {"train": 10, "eval": 5}, CONTRACT)
     assert len(problems) == 1, problems
     assert "column 'watch_time_s' in splits 'eval', 'train': negative values" in problems[0]
+
+
+def test_simulated_data_is_written_as_examples_with_the_csv_types(tmp_path):
+    import tensorflow as tf
+    from wt_keras.data import simulate_interactions
+    directory = str(tmp_path / "sim")
+    cli.ensure_simulated_data(directory, rows=300, seed=3)
+    assert os.listdir(directory) == [cli.SIMULATED_FILE]
+    frame = simulate_interactions(num_rows=300, seed=3).drop(columns=["behavior"])
+    records = list(tf.data.TFRecordDataset(os.path.join(directory, cli.SIMULATED_FILE))
+                   .as_numpy_iterator())
+    assert len(records) == 300
+    for index in (0, 157, 299):
+        features = tf.train.Example.FromString(records[index]).features.feature
+        assert sorted(features) == sorted(frame.columns)
+        for name in frame.columns:
+            value = frame[name].iloc[index]
+            kind = frame[name].dtype.kind
+            if kind in "iub":
+                assert list(features[name].int64_list.value) == [int(value)], name
+            elif kind == "f":   # float32, exactly what CsvExampleGen stores
+                assert list(features[name].float_list.value) == [float(np.float32(value))], name
+            else:
+                assert list(features[name].bytes_list.value) == [str(value).encode()], name
+
+
+def test_tfrecord_writer_docstring_example_runs():
+    import doctest
+    from wt_keras.data import tfrecord
+    result = doctest.testmod(tfrecord)
+    assert result.failed == 0 and result.attempted > 0

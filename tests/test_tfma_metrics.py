@@ -39,20 +39,20 @@ def _example(watch_time, score, user, platform):
     return tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString()
 
 
-@pytest.fixture(scope="module")
-def evaluation(tmp_path_factory):
+def _analyse(root, pipeline_options=None):
     """Runs TFMA once; returns (metrics by slice, labels, predictions, users, platforms)."""
-    root = tmp_path_factory.mktemp("tfma")
     rng = np.random.default_rng(7)
     labels = np.round(rng.lognormal(2.0, 1.0, NUM_EXAMPLES))  # rounded: label ties
     scores = np.log1p(labels) + rng.normal(0, 0.8, NUM_EXAMPLES)
     users = [f"user{u}" for u in rng.integers(0, 25, NUM_EXAMPLES)]
     platforms = ["android" if p else "ios" for p in rng.random(NUM_EXAMPLES) < 0.6]
     serialized = [_example(*row) for row in zip(labels, scores, users, platforms)]
-    data_path = str(root / "eval.tfrecord")
-    with tf.io.TFRecordWriter(data_path) as writer:
-        for record in serialized:
-            writer.write(record)
+    # Two files, so that a runner with two workers can give each one a share.
+    data_paths = [str(root / f"eval-{part}.tfrecord") for part in range(2)]
+    for part, data_path in enumerate(data_paths):
+        with tf.io.TFRecordWriter(data_path) as writer:
+            for record in serialized[part::2]:
+                writer.write(record)
 
     model = TinyWatchTimeModel()
     model_dir = str(root / "model")
@@ -67,13 +67,37 @@ def evaluation(tmp_path_factory):
     result = tfma.run_model_analysis(
         eval_shared_model=tfma.default_eval_shared_model(
             eval_saved_model_path=model_dir, eval_config=eval_config),
-        eval_config=eval_config, data_location=data_path, file_format="tfrecords",
-        output_path=str(root / "output"))
+        eval_config=eval_config, data_location=str(root / "eval-*.tfrecord"),
+        file_format="tfrecords", output_path=str(root / "output"),
+        pipeline_options=pipeline_options)
     by_slice = {slice_key: {name: value["doubleValue"]
                             for name, value in metrics[""][""].items()}
                 for slice_key, metrics in result.slicing_metrics}
     as_read = labels.astype(np.float32).astype(np.float64)
     return by_slice, as_read, predictions.astype(np.float64), np.array(users), np.array(platforms)
+
+
+@pytest.fixture(scope="module")
+def evaluation(tmp_path_factory):
+    return _analyse(tmp_path_factory.mktemp("tfma"))
+
+
+@pytest.mark.slow
+def test_two_worker_processes_give_the_in_process_metrics(evaluation, tmp_path):
+    # Combiners, accumulators and metric classes are pickled to worker processes here,
+    # as on Dataflow/Flink/Spark; anything relying on shared state would break.
+    from apache_beam.options.pipeline_options import PipelineOptions
+    options = PipelineOptions(["--direct_running_mode=multi_processing",
+                               "--direct_num_workers=2"])
+    by_slice, *_ = _analyse(tmp_path, options)
+    expected = evaluation[0]
+    assert by_slice.keys() == expected.keys()
+    custom = (tfma_metrics.XAUC_NAME, tfma_metrics.XGAUC_NAME, tfma_metrics.PEARSON_NAME)
+    for slice_key, metrics in expected.items():
+        ours = {name: value for name, value in metrics.items() if name in custom}
+        assert len(ours) == 3
+        assert {name: by_slice[slice_key][name] for name in ours} == pytest.approx(
+            ours, rel=1e-12, nan_ok=True), slice_key
 
 
 def test_overall_metrics_match_reference_implementations(evaluation):
@@ -147,3 +171,47 @@ def test_degenerate_slices_give_nan_not_errors():
 def test_weighted_xauc_is_refused():
     with pytest.raises(ValueError, match="does not support example weights"):
         tfma_metrics.XAUC().computations(example_weighted=True)
+
+
+@pytest.mark.parametrize("metric, bytes_per_row", [(tfma_metrics.XAUC(), 16),
+                                                   (tfma_metrics.XGAUC("user_id"), 24)])
+def test_exact_ranking_accumulator_holds_the_stated_bytes_per_row(metric, bytes_per_row):
+    import tracemalloc
+    [computation] = metric.computations()
+    combiner = computation.combiner
+    rows = 50_000
+    element = metric_types.StandardMetricInputs(
+        labels=np.array([3.0]), predictions=np.array([2.5]), example_weights=np.array([1.0]),
+        features={"user_id": np.array([b"user7"])})
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    accumulator = combiner.create_accumulator()
+    for _ in range(rows):
+        accumulator = combiner.add_input(accumulator, element)
+    accumulator = combiner.compact(accumulator)
+    held = tracemalloc.get_traced_memory()[0] - before
+    tracemalloc.stop()
+    assert accumulator.nbytes() == bytes_per_row * rows
+    # Everything the accumulator keeps (arrays, chunk lists, the one group id): ≤ 5 % over.
+    assert bytes_per_row * rows <= held <= 1.05 * bytes_per_row * rows, held
+
+
+def test_chunked_combiners_agree_with_references_across_merges():
+    # More rows than one buffer, split unevenly over accumulators as Beam would.
+    rng = np.random.default_rng(11)
+    n = 3 * tfma_metrics.BUFFER_ROWS + 123
+    labels = np.round(rng.exponential(20.0, n))
+    predictions = labels + rng.normal(0.0, 15.0, n)
+    expected = {"xauc": wt_metrics.xauc(labels, predictions),
+                "pearson": scipy.stats.pearsonr(labels, predictions)[0]}
+    for metric in (tfma_metrics.XAUC(), tfma_metrics.Pearson()):
+        [computation] = metric.computations()
+        combiner = computation.combiner
+        parts = []
+        for chunk in np.array_split(np.arange(n), [5, 5000, 9000]):
+            accumulator = combiner.create_accumulator()
+            for i in chunk:
+                accumulator = combiner.add_input(accumulator, _inputs(labels[i], predictions[i]))
+            parts.append(accumulator)
+        [value] = combiner.extract_output(combiner.merge_accumulators(parts)).values()
+        assert value == pytest.approx(expected[metric.name], rel=1e-12)

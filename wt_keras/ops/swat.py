@@ -97,16 +97,39 @@ def geometric_partial_sum(logits, widths, neg_log_p=None):
     return tf.where(small, expansion, closed_form)
 
 
-def _exclusive_cumsum(values):
-    """Exclusive cumulative sum over the last (static) axis.
+# Block size of the two-level scan in `_exclusive_cumsum`.
+_SCAN_BLOCK = 32
 
-    A matmul with a strictly upper-triangular ones matrix: on CPU it is
-    several times faster than tf.math.cumsum for the few dozen buckets here.
+
+def _exclusive_cumsum(values):
+    """Exclusive cumulative sum over the last axis, O(K) work per example.
+
+    A two-level scan: within blocks of 32 a matmul with a strictly upper
+    triangular ones matrix (32 multiply-adds per element), then the blocks'
+    totals scanned the same way and added back. On CPU this is faster than
+    tf.math.cumsum at every K tried (16–1024) and, unlike one [K, K] matmul,
+    grows linearly in K. An unknown last dimension falls back to tf.math.cumsum.
     """
     size = values.shape[-1]
-    strictly_upper = tf.linalg.band_part(tf.ones([size, size], values.dtype), 0, -1) - tf.eye(
-        size, dtype=values.dtype)
-    return tf.linalg.matmul(values, strictly_upper)
+    if size is None:
+        return tf.math.cumsum(values, axis=-1, exclusive=True)
+    if size <= 2 * _SCAN_BLOCK:
+        return tf.linalg.matmul(values, _strictly_upper_ones(size, values.dtype))
+    num_blocks = -(-size // _SCAN_BLOCK)
+    padded = tf.pad(values, [[0, 0]] * (values.shape.rank - 1)
+                    + [[0, num_blocks * _SCAN_BLOCK - size]])
+    blocks = tf.reshape(padded, tf.concat(
+        [tf.shape(values)[:-1], [num_blocks, _SCAN_BLOCK]], 0))
+    within = tf.linalg.matmul(blocks, _strictly_upper_ones(_SCAN_BLOCK, values.dtype))
+    offsets = _exclusive_cumsum(tf.reduce_sum(blocks, axis=-1))
+    scanned = tf.reshape(within + tf.expand_dims(offsets, -1),
+                         tf.shape(padded))
+    return scanned[..., :size]
+
+
+def _strictly_upper_ones(size, dtype):
+    """[size, size] matrix with ones above the diagonal: x @ U is x's exclusive cumsum."""
+    return tf.linalg.band_part(tf.ones([size, size], dtype), 0, -1) - tf.eye(size, dtype=dtype)
 
 
 def bucketized_geometric_expected_watch_time(logits, widths,

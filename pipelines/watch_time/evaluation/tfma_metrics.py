@@ -7,10 +7,14 @@
   MAE      TFMA's own `tfma.metrics.MeanAbsoluteError` ("mean_absolute_error").
 
 XAUC and XGAUC are exact, so their combiners keep every (label, prediction[,
-group]) of a slice: O(n) memory per slice (about 16 bytes per example, 1.6 GB
-for 1e8 examples; a few extra bytes per group id). Merging concatenates.
-Pearson keeps six numbers and merges them with Chan et al.'s update, which
-stays accurate where the naive sum-of-squares formula cancels.
+group]) of a slice as float64 numpy arrays: 16 bytes per evaluation row (1.6 GB
+for 1e8 rows in one slice), XGAUC 8 more for a reference to the row's group id
+(each distinct id is stored once per accumulator). Rows arrive one example at
+a time; they are appended to a short list and turned into one numpy chunk
+every 4,096 rows, merging concatenates chunks, and scoring runs on whole
+arrays (`wt_keras.metrics.xauc`, O(n log n)). Pearson keeps six numbers,
+folds each chunk in with vectorised moments and merges with Chan et al.'s
+update, which stays accurate where the naive sum-of-squares formula cancels.
 
 Use `metrics_specs()` (or `metric_configs()`) in the EvalConfig:
 
@@ -35,6 +39,11 @@ XAUC_NAME, PEARSON_NAME, XGAUC_NAME = "xauc", "pearson", "xgauc"
 MAE_NAME = "mean_absolute_error"
 
 
+# Rows are buffered as Python floats (an append is cheaper than any numpy call on
+# one value) and become one numpy chunk at this size; the buffer is O(1) memory.
+BUFFER_ROWS = 4096
+
+
 def _values(element, key, eval_config, **options):
     """Yields (label, prediction, weight) floats of one example for `key`."""
     for label, prediction, weight in metric_util.to_label_prediction_example_weight(
@@ -43,24 +52,63 @@ def _values(element, key, eval_config, **options):
         yield float(label), float(prediction), float(weight)
 
 
-class _PairsAccumulator:
-    __slots__ = ("labels", "predictions", "groups")
+def _labels_and_predictions(element, key, eval_config):
+    """Lists of the label and prediction floats of one TFMA input for `key`."""
+    labels, predictions = element.label, element.prediction
+    if (key.sub_key is None and isinstance(labels, np.ndarray)
+            and isinstance(predictions, np.ndarray) and labels.size == predictions.size):
+        # One model, one output: the arrays TFMA's helper would flatten value by value.
+        return labels.astype(np.float64).ravel().tolist(), \
+            predictions.astype(np.float64).ravel().tolist()
+    rows = list(_values(element, key, eval_config))
+    return [row[0] for row in rows], [row[1] for row in rows]
+
+
+class _RowsAccumulator:
+    """A slice's rows: float64 chunks plus a list buffer of fewer than BUFFER_ROWS rows."""
+    __slots__ = ("labels", "predictions", "groups", "buffer", "group_ids")
 
     def __init__(self):
-        self.labels, self.predictions, self.groups = [], [], []
+        self.labels, self.predictions, self.groups = [], [], []   # numpy chunks
+        self.buffer = ([], [], [])                                # label, prediction, group
+        self.group_ids = {}                                       # one object per distinct id
+
+    def flush(self):
+        labels, predictions, groups = self.buffer
+        if labels:
+            self.labels.append(np.array(labels, np.float64))
+            self.predictions.append(np.array(predictions, np.float64))
+            if groups:
+                self.groups.append(np.array(groups, object))
+            self.buffer = ([], [], [])
+        return self
+
+    def columns(self):
+        self.flush()
+        join = (lambda chunks, dtype: np.concatenate(chunks) if chunks
+                else np.zeros(0, dtype))
+        return (join(self.labels, np.float64), join(self.predictions, np.float64),
+                join(self.groups, object))
+
+    def nbytes(self):
+        """Bytes held in numpy chunks (what the 16 bytes per row refer to)."""
+        return sum(chunk.nbytes for chunk in self.labels + self.predictions + self.groups)
 
 
 class _ExactRankingCombiner(beam.CombineFn):
-    """Keeps all (label, prediction[, group]) of a slice; scores them at the end."""
+    """Keeps all (label, prediction[, group]) of a slice as arrays; scores them at the end."""
 
     def __init__(self, key, eval_config, group_key=None):
         self._key, self._eval_config, self._group_key = key, eval_config, group_key
 
     def create_accumulator(self):
-        return _PairsAccumulator()
+        return _RowsAccumulator()
 
     def add_input(self, accumulator, element):
-        group = None
+        labels, predictions = _labels_and_predictions(element, self._key, self._eval_config)
+        buffered_labels, buffered_predictions, buffered_groups = accumulator.buffer
+        buffered_labels.extend(labels)
+        buffered_predictions.extend(predictions)
         if self._group_key:
             features = element.features or {}
             if self._group_key not in features:
@@ -70,29 +118,32 @@ class _ExactRankingCombiner(beam.CombineFn):
                     "the per-user id feature.")
             group = np.asarray(features[self._group_key]).ravel()[0]
             group = group.decode() if isinstance(group, bytes) else group
-        for label, prediction, _ in _values(element, self._key, self._eval_config):
-            accumulator.labels.append(label)
-            accumulator.predictions.append(prediction)
-            if self._group_key:
-                accumulator.groups.append(group)
+            group = accumulator.group_ids.setdefault(group, group)
+            buffered_groups.extend([group] * len(labels))
+        if len(buffered_labels) >= BUFFER_ROWS:
+            accumulator.flush()
         return accumulator
 
     def merge_accumulators(self, accumulators):
         accumulators = iter(accumulators)
-        merged = next(accumulators)
+        merged = next(accumulators).flush()
         for accumulator in accumulators:
+            accumulator.flush()
             merged.labels.extend(accumulator.labels)
             merged.predictions.extend(accumulator.predictions)
             merged.groups.extend(accumulator.groups)
         return merged
 
+    def compact(self, accumulator):
+        return accumulator.flush()
+
     def extract_output(self, accumulator):
+        labels, predictions, groups = accumulator.columns()
         try:
             if self._group_key:
-                value = wt_metrics.xgauc(accumulator.labels, accumulator.predictions,
-                                         accumulator.groups)
+                value = wt_metrics.xgauc(labels, predictions, groups)
             else:
-                value = wt_metrics.xauc(accumulator.labels, accumulator.predictions)
+                value = wt_metrics.xauc(labels, predictions)
         except ValueError:
             value = float("nan")  # a slice without 2 distinct labels: undefined
         return {self._key: value}
@@ -128,22 +179,51 @@ class XGAUC(metric_types.Metric):
 
 
 class _MomentsCombiner(beam.CombineFn):
-    """Weighted count, means, centred second moments and co-moment."""
+    """Weighted count, means, centred second moments and co-moment.
+
+    The accumulator is [moments (6 floats), buffered rows]; each full buffer is
+    folded in as one chunk's vectorised moments.
+    """
 
     def __init__(self, key, eval_config, example_weighted):
         self._key, self._eval_config = key, eval_config
         self._example_weighted = example_weighted
 
     def create_accumulator(self):
-        return np.zeros(6)  # weight, mean_x, mean_y, m2_x, m2_y, c_xy
+        # weight, mean_x, mean_y, m2_x, m2_y, c_xy; then buffered labels, predictions, weights.
+        return [np.zeros(6), [], [], []]
 
-    def add_input(self, moments, element):
-        for label, prediction, weight in _values(
-                element, self._key, self._eval_config,
-                example_weighted=self._example_weighted):
-            single = np.array([weight, label, prediction, 0.0, 0.0, 0.0])
-            moments = self._merge_two(moments, single)
-        return moments
+    def add_input(self, accumulator, element):
+        _, labels, predictions, weights = accumulator
+        if self._example_weighted:
+            for label, prediction, weight in _values(
+                    element, self._key, self._eval_config, example_weighted=True):
+                labels.append(label)
+                predictions.append(prediction)
+                weights.append(weight)
+        else:
+            new_labels, new_predictions = _labels_and_predictions(
+                element, self._key, self._eval_config)
+            labels.extend(new_labels)
+            predictions.extend(new_predictions)
+        if len(labels) >= BUFFER_ROWS:
+            accumulator = self._flush(accumulator)
+        return accumulator
+
+    def _flush(self, accumulator):
+        moments, labels, predictions, weights = accumulator
+        if not labels:
+            return accumulator
+        x, y = np.asarray(labels, np.float64), np.asarray(predictions, np.float64)
+        w = np.asarray(weights, np.float64) if weights else np.ones_like(x)
+        total = w.sum()
+        if total > 0:
+            mean_x, mean_y = np.dot(w, x) / total, np.dot(w, y) / total
+            dx, dy = x - mean_x, y - mean_y
+            chunk = np.array([total, mean_x, mean_y, np.dot(w, dx * dx), np.dot(w, dy * dy),
+                              np.dot(w, dx * dy)])
+            moments = self._merge_two(moments, chunk)
+        return [moments, [], [], []]
 
     @staticmethod
     def _merge_two(a, b):
@@ -160,12 +240,16 @@ class _MomentsCombiner(beam.CombineFn):
                          a[5] + b[5] + dx * dy * share])
 
     def merge_accumulators(self, accumulators):
-        merged = self.create_accumulator()
-        for moments in accumulators:
-            merged = self._merge_two(merged, moments)
-        return merged
+        merged = np.zeros(6)
+        for accumulator in accumulators:
+            merged = self._merge_two(merged, self._flush(accumulator)[0])
+        return [merged, [], [], []]
 
-    def extract_output(self, moments):
+    def compact(self, accumulator):
+        return self._flush(accumulator)
+
+    def extract_output(self, accumulator):
+        moments = self._flush(accumulator)[0]
         denominator = np.sqrt(moments[3] * moments[4])
         value = moments[5] / denominator if denominator > 0 else float("nan")
         return {self._key: float(value)}
