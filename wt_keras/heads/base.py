@@ -72,6 +72,87 @@ class WatchTimeHead(keras.layers.Layer):
         """E[T | x] in seconds, shape [B]."""
         raise NotImplementedError
 
+    # -- distribution -------------------------------------------------------
+    #: False for heads that predict a point, not a distribution (D2Q, regression).
+    has_distribution = True
+
+    def survival(self, logits, t, **context):
+        """P(T > t | x): t in seconds, a scalar or [B] → [B], or [B, J] → [B, J].
+
+        Differentiable with respect to the logits (where the model is
+        continuous in them).
+        """
+        logits = self._check_logits(logits)
+        times, squeeze = self._as_batch_matrix(t, logits, "t")
+        result = self._survival(logits, times, **context)
+        return result[:, 0] if squeeze else result
+
+    def quantile(self, logits, q, **context):
+        """Watch time in seconds at level q: the smallest t with P(T ≤ t | x) ≥ q.
+
+        q is a scalar (→ [B]) or a [J] vector of levels in [0, 1] (→ [B, J]).
+        `quantile(logits, 0.5)` is the median, the MAE-optimal point estimate.
+        """
+        logits = self._check_logits(logits)
+        levels = tf.cast(q, logits.dtype)
+        if levels.shape.rank not in (0, 1):
+            raise ValueError(f"q must be a scalar or a [J] vector of levels, got shape {levels.shape}.")
+        tf.debugging.assert_greater_equal(levels, tf.zeros([], levels.dtype),
+                                          "quantile levels q must lie in [0, 1].")
+        tf.debugging.assert_less_equal(levels, tf.ones([], levels.dtype),
+                                       "quantile levels q must lie in [0, 1].")
+        squeeze = levels.shape.rank == 0
+        levels = tf.broadcast_to(tf.reshape(levels, [1, -1]),
+                                 [tf.shape(logits)[0], tf.size(levels)])
+        result = self._quantile(logits, levels, **context)
+        return result[:, 0] if squeeze else result
+
+    def completion_probability(self, logits, duration, **context):
+        """P(T ≥ duration | x), the probability that the video is finished, [B].
+
+        duration: seconds, a scalar or [B] (or [B, 1]).
+        """
+        logits = self._check_logits(logits)
+        duration = tf.cast(duration, logits.dtype)
+        if duration.shape.rank == 2 and duration.shape[-1] == 1:
+            duration = duration[:, 0]
+        if duration.shape.rank not in (0, 1):
+            raise ValueError(f"duration must be a scalar or [batch] seconds, got shape {duration.shape}.")
+        durations, _ = self._as_batch_matrix(duration, logits, "duration")
+        return self._completion_probability(logits, durations, **context)[:, 0]
+
+    def _no_distribution(self):
+        raise NotImplementedError(
+            f"{type(self).__name__} predicts a point, not a watch-time distribution: it has no "
+            "survival, quantile or completion probability. Use expected_value(), or a "
+            "distributional head (BucketizedGeometricHead, BinomialSoftLabelHead, OrdinalHead, "
+            "CreadHead, GeometricHead, WeightedLogisticHead).")
+
+    def _survival(self, logits, t, **context):
+        """P(T > t) for t [B, J] in seconds."""
+        self._no_distribution()
+
+    def _quantile(self, logits, q, **context):
+        """Seconds at levels q [B, J]."""
+        self._no_distribution()
+
+    def _completion_probability(self, logits, duration, **context):
+        """P(T ≥ d) for d [B, J] in seconds; defaults to the survival's left limit."""
+        self._no_distribution()
+
+    @staticmethod
+    def _as_batch_matrix(values, logits, name):
+        """Seconds as [B, J] in the logits' dtype; (tensor, was it [B] or scalar)."""
+        values = tf.cast(values, logits.dtype)
+        rank = values.shape.rank
+        if rank not in (0, 1, 2):
+            raise ValueError(f"{name} must be a scalar, [batch] or [batch, J] in seconds, "
+                             f"got shape {values.shape}.")
+        batch = tf.shape(logits)[0]
+        if rank == 2:
+            return tf.broadcast_to(values, [batch, tf.shape(values)[1]]), False
+        return tf.broadcast_to(tf.reshape(values, [-1, 1]), [batch, 1]), True
+
     def serving_outputs(self, logits, **context):
         """Tensors a serving signature returns: at least `watch_time` [B]."""
         return {"watch_time": self.expected_value(logits, **context)}

@@ -145,6 +145,20 @@ class BucketizedGeometricHead(WatchTimeHead):
             self._check_logits(logits), self.unit_widths, self.max_tail_logit)
         return expected_units / self.time_scale
 
+    # Distribution: exact on integer units (see ops.geometric_distribution),
+    # with the same clamp of the open bucket's logit as expected_value, so the
+    # distribution's mean is expected_value.
+    def _survival(self, logits, t, **context):
+        return geometric_survival(logits, ops.units_above(t, self.time_scale),
+                                  self.unit_widths, self.max_tail_logit)
+
+    def _completion_probability(self, logits, duration, **context):
+        return geometric_survival(logits, ops.units_at_least(duration, self.time_scale),
+                                  self.unit_widths, self.max_tail_logit)
+
+    def _quantile(self, logits, q, **context):
+        return geometric_quantile(logits, q, self.unit_widths, self.max_tail_logit) / self.time_scale
+
     def serving_outputs(self, logits, **context):
         return {"watch_time": self.expected_value(logits),
                 "bucket_probabilities": tf.sigmoid(logits)}
@@ -152,3 +166,15 @@ class BucketizedGeometricHead(WatchTimeHead):
     def get_config(self):
         return {**super().get_config(), "boundaries": self.boundaries.tolist(),
                 "time_scale": self.time_scale, "max_tail_logit": self.max_tail_logit}
+
+
+def geometric_survival(logits, units, unit_widths, max_tail_logit):
+    """P(Y ≥ units) of the bucketized geometric law with the open logit clamped."""
+    logits = ops.clamp_tail_logit(logits, max_tail_logit)
+    return tf.exp(ops.bucketized_geometric_log_survival(logits, units, unit_widths))
+
+
+def geometric_quantile(logits, q, unit_widths, max_tail_logit):
+    """Quantile in units of the bucketized geometric law with the open logit clamped."""
+    logits = ops.clamp_tail_logit(logits, max_tail_logit)
+    return ops.bucketized_geometric_quantile_units(logits, q, unit_widths)
