@@ -33,6 +33,9 @@ def _training_flags(parser):
     group.add_argument("--head", default="swat_geo", choices=configs.HEADS)
     group.add_argument("--exum", action="store_true", help="train with EXUM's confidence tower")
     group.add_argument("--confidence-penalty", type=float, help="EXUM λ (default: the head's)")
+    group.add_argument("--point-estimate", default="mean",
+                       help="served watch_time: mean (default), median, or a quantile level q "
+                            "in (0, 1) such as 0.25 (median/q: heads with a distribution only)")
     group.add_argument("--grid-spec", default="uniform:20",
                        help="bucket grid: uniform:K, A-B:STEP,... or swat_choice_1..6")
     group.add_argument("--time-scale", type=float, default=1.0,
@@ -105,6 +108,7 @@ def build_parser():
 def _common_settings(args):
     settings = dict(
         head=args.head, exum=args.exum, confidence_penalty=args.confidence_penalty,
+        point_estimate=args.point_estimate,
         grid_spec=args.grid_spec, time_scale=args.time_scale, epochs=args.epochs,
         batch_size=args.batch_size, learning_rate=args.learning_rate, seed=args.seed,
         mae_max_relative_increase=args.mae_max_relative_increase, min_xauc=args.min_xauc,

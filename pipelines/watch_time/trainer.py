@@ -97,7 +97,7 @@ def _create_variables(ranker, sample, feature_names):
 
 
 def predict(ranker, rows, feature_names):
-    """E[T | x] in seconds for numpy rows, in batches."""
+    """The ranker's point estimate (seconds) for numpy rows, in batches."""
     size = len(next(iter(rows.values())))
     chunks = []
     for start in range(0, size, PREDICT_BATCH):
@@ -166,6 +166,7 @@ def train_and_export(train_files, eval_files, schema, tables, custom_config, ser
         export.export_serving_model(
             ranker, export_dir, feature_spec, warmup_examples=sample,
             model_name=custom_config["model_name"], num_warmup_records=WARMUP_ROWS,
+            quantile_levels=custom_config.get("quantile_levels", export.DEFAULT_QUANTILE_LEVELS),
             transform_features=eval_config.duration_group_transform(
                 tables, custom_config["duration_key"]))
     finally:

@@ -23,6 +23,10 @@ def _parser():
     parser.add_argument("--confidence-penalty", type=float, help="EXUM λ (default: the head's)")
     parser.add_argument("--grid-spec", default="uniform:20", help="bucket grid, e.g. swat_choice_4")
     parser.add_argument("--time-scale", type=float, default=1.0, help="α of count models")
+    parser.add_argument("--point-estimate", default="mean",
+                        help="what the model predicts: mean (default), median, or a quantile "
+                             "level q in (0, 1) such as 0.25; median/q need a head with a "
+                             "distribution (not d2q, regression)")
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--batch-size", type=int, default=512)
     parser.add_argument("--learning-rate", type=float, default=2e-3)
@@ -47,8 +51,16 @@ def main(argv=None):
     from wt_keras.models import METHODS
     from wt_keras.models.experiment import fit_and_evaluate, random_split
     from wt_keras import metrics
+    from wt_keras.models import parse_point_estimate
     if args.method not in METHODS:
         sys.exit(f"error: unknown --method {args.method!r}; choose one of {', '.join(METHODS)}")
+    try:
+        point_estimate = parse_point_estimate(args.point_estimate)
+    except ValueError as error:
+        sys.exit(f"error: --point-estimate: {error}")
+    if point_estimate != "mean" and args.method in ("d2q", "regression"):
+        sys.exit(f"error: --point-estimate {args.point_estimate} needs a head with a distribution; "
+                 f"{args.method} predicts a single number: use --point-estimate mean.")
     frame = _load(args)
     train, test = random_split(frame, seed=args.seed)
     print(f"data: {len(frame)} rows ({'simulated' if not args.data else args.data}), "
@@ -57,10 +69,12 @@ def main(argv=None):
                               confidence_penalty=args.confidence_penalty, grid_spec=args.grid_spec,
                               time_scale=args.time_scale, epochs=args.epochs,
                               batch_size=args.batch_size, learning_rate=args.learning_rate,
-                              seed=args.seed, verbose=2)
+                              seed=args.seed, verbose=2, point_estimate=point_estimate)
     truth = test["watch_time_s"].to_numpy()
     constant = np.full_like(truth, np.median(train["watch_time_s"]))
     name = args.method + (" + EXUM" if args.exum else "")
+    if point_estimate != "mean":
+        name += f" ({point_estimate})"
     print(f"\n| model | MAE (s) | XAUC | XGAUC | Pearson | K | train s | mean c |")
     print("|---|---|---|---|---|---|---|---|")
     print(f"| {name} | {result['mae']:.3f} | {result['xauc']:.4f} | {result['xgauc']:.4f} | "

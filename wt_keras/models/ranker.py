@@ -7,6 +7,7 @@ from wt_keras import metrics as wt_metrics
 from wt_keras._keras import keras
 from wt_keras.losses import WatchTimeLoss
 from wt_keras.models.features import FeatureEncoder
+from wt_keras.models.point_estimate import check_point_estimate, point_estimate_of
 
 
 def shared_bottom(units, name="shared_bottom"):
@@ -20,8 +21,9 @@ class WatchTimeRanker(tfrs.Model):
 
     A `tfrs.Model` whose `tfrs.tasks.Ranking` task holds a `WatchTimeLoss`
     and watch-time metrics (MAE, Pearson, and mean EXUM confidence when a
-    `ConfidenceTower` is attached). Calling the model returns E[T | x] in
-    seconds; the tower only takes part in `compute_loss`.
+    `ConfidenceTower` is attached). Calling the model returns its point
+    estimate in seconds (E[T | x] by default, or the median / a quantile of
+    the head's distribution); the tower only takes part in `compute_loss`.
 
     Args:
       head: a `wt_keras.heads` layer.
@@ -38,6 +40,11 @@ class WatchTimeRanker(tfrs.Model):
       global_batch_size: set under a `tf.distribute` strategy: the loss is
         then summed per replica and divided by the global batch size (Keras
         refuses mean reductions inside custom train steps under a strategy).
+      point_estimate: what `call` (and the served `watch_time`) returns:
+        "mean" (E[T | x], default), "median" (Q(0.5), MAE-optimal) or a
+        quantile level q in (0, 1) (Q(q) = min t with P(T ≤ t) ≥ q). Anything
+        but "mean" needs a head with a distribution (not D2Q, not regression).
+        The training loss is unchanged; the MAE/Pearson logs use it.
 
     Example:
     >>> head = heads.BucketizedGeometricHead(boundaries=[3.0, 8.0, 20.0])
@@ -49,9 +56,10 @@ class WatchTimeRanker(tfrs.Model):
     def __init__(self, head, categorical_features, dense_features=("duration_s",),
                  label_key="watch_time_s", duration_feature="duration_s", click_feature=None,
                  bottom_units=(128, 64, 32), embedding_dim=16, confidence_tower=None,
-                 global_batch_size=None, **kwargs):
+                 global_batch_size=None, point_estimate="mean", **kwargs):
         super().__init__(**kwargs)
         self.head = head
+        self.point_estimate = check_point_estimate(head, point_estimate)
         self.encoder = FeatureEncoder(categorical_features, dense_features, embedding_dim)
         self.bottom = shared_bottom(bottom_units)
         self.confidence_tower = confidence_tower
@@ -82,9 +90,13 @@ class WatchTimeRanker(tfrs.Model):
     def hidden(self, features, training=False):
         return self.bottom(self.encoder(features), training=training)
 
+    def estimate(self, logits, **context):
+        """The configured point estimate (seconds, [B]) from the head's logits."""
+        return point_estimate_of(self.head, logits, self.point_estimate, **context)
+
     def call(self, features, training=False):
         logits = self.head(self.hidden(features, training))
-        return self.head.expected_value(logits, **self.context(features))
+        return self.estimate(logits, **self.context(features))
 
     def compute_loss(self, features, training=False):
         if self.label_key not in features:
@@ -94,7 +106,7 @@ class WatchTimeRanker(tfrs.Model):
         logits = self.head(hidden)
         context = self.context(features)
         predictions = {"logits": logits,
-                       "watch_time": self.head.expected_value(logits, **context)}
+                       "watch_time": self.estimate(logits, **context)}
         if self.confidence_tower is not None:
             predictions["confidence"] = self.confidence_tower(hidden, training=training)
         labels = {"watch_time": tf.reshape(tf.cast(features[self.label_key], tf.float32), [-1]),
