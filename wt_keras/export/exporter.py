@@ -6,7 +6,7 @@ import os
 import numpy as np
 import tensorflow as tf
 
-from wt_keras.export import versions, warmup
+from wt_keras.export import distribution, versions, warmup
 from wt_keras.export.features import serialize_examples
 from wt_keras.export.serving import SERVING_SIGNATURE, ServingModule
 
@@ -38,15 +38,19 @@ def _verify(saved_model_dir, module, serialized_examples):
 
 def export_serving_model(ranker, export_dir, feature_spec, warmup_examples=None,
                          model_name="wt_keras", num_warmup_records=DEFAULT_WARMUP_RECORDS,
-                         verify=True, transform_features=None):
+                         verify=True, transform_features=None,
+                         quantile_levels=distribution.DEFAULT_QUANTILE_LEVELS):
     """Writes a TF Serving SavedModel of a trained `WatchTimeRanker`.
 
     The SavedModel holds the feature encoder, the shared bottom and the head
     only (see `ServingModule`): no confidence tower, optimizer or metric
     variables. It has two signatures, ``serving_default`` (serialised
     tf.Example strings, input ``examples``) and ``predict_raw`` (one tensor
-    per feature), both returning ``watch_time`` [batch] in seconds plus the
-    head's extra outputs. It loads with `tf.saved_model.load` alone.
+    per feature), both returning ``watch_time`` [batch] in seconds (the
+    ranker's point estimate) plus the head's extra outputs; heads with a
+    distribution add ``watch_time_median`` [batch], ``quantiles`` [batch,
+    levels] and ``completion_probability`` [batch] (`export.distribution`).
+    It loads with `tf.saved_model.load` alone.
 
     The export is written to a staging directory beside `export_dir`,
     checked, and renamed into place: a failed export leaves nothing behind
@@ -68,6 +72,9 @@ def export_serving_model(ranker, export_dir, feature_spec, warmup_examples=None,
       transform_features: optional callable, parsed features → {name: [B]
         tensor}, served as a third signature ``transform_features`` (e.g. the
         TFX pipeline's duration-group slice key for TFMA); see `ServingModule`.
+      quantile_levels: levels of the ``quantiles`` output, strictly
+        increasing in (0, 1); recorded as `quantile_levels` in
+        `assets.extra/wt_keras_model.json`.
 
     Returns:
       `export_dir` as a str.
@@ -80,7 +87,8 @@ def export_serving_model(ranker, export_dir, feature_spec, warmup_examples=None,
     if not 0 < num_warmup_records <= warmup.MAX_WARMUP_RECORDS:
         raise ValueError(f"num_warmup_records must be in 1..{warmup.MAX_WARMUP_RECORDS}, "
                          f"got {num_warmup_records}.")
-    module = ServingModule(ranker, feature_spec, transform_features=transform_features)
+    module = ServingModule(ranker, feature_spec, transform_features=transform_features,
+                           quantile_levels=quantile_levels)
     examples = None
     if warmup_examples is not None:
         examples = serialize_examples(warmup_examples, module.feature_spec, limit=num_warmup_records)
