@@ -34,8 +34,8 @@ def parse_point_estimate(value):
         raise ValueError(f"point_estimate must be 'mean', 'median' or a float q in (0, 1), "
                          f"got {value!r}.")
     if not 0.0 < float(value) < 1.0:
-        raise ValueError(f"the quantile point estimate must be a level q in (0, 1), got {value}; "
-                         "use 'median' for q = 0.5 or 'mean' for E[T | x].")
+        raise ValueError(f"point_estimate must be 'mean', 'median' or a quantile level q in (0, 1), "
+                         f"got {value}; 'median' is q = 0.5, 'mean' is E[T | x].")
     return float(value)
 
 
