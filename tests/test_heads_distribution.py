@@ -182,3 +182,14 @@ def test_point_heads_have_no_distribution(head):
                  lambda: head.completion_probability(logits, 10.0)):
         with pytest.raises(NotImplementedError, match="no watch-time distribution.*expected_value"):
             call()
+
+
+def test_docstring_examples():
+    import doctest
+
+    from wt_keras.heads import base
+    from wt_keras.ops import binomial_distribution, geometric_distribution, piecewise_linear
+    names = {"tf": tf, "np": np, **{name: getattr(heads, name) for name in heads.__all__}}
+    for module in (base, geometric_distribution, piecewise_linear, binomial_distribution):
+        result = doctest.testmod(module, extraglobs=names)
+        assert result.failed == 0 and result.attempted > 0, module.__name__

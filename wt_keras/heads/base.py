@@ -81,6 +81,11 @@ class WatchTimeHead(keras.layers.Layer):
 
         Differentiable with respect to the logits (where the model is
         continuous in them).
+
+        Example:
+        >>> head = GeometricHead()                   # P(Y ≥ y) = p^y, e^z = p / (1 − p)
+        >>> round(float(head.survival(tf.math.log([[3.0]]), 1.0)[0]), 4)   # P(Y ≥ 2) = 0.75²
+        0.5625
         """
         logits = self._check_logits(logits)
         times, squeeze = self._as_batch_matrix(t, logits, "t")
@@ -92,6 +97,11 @@ class WatchTimeHead(keras.layers.Layer):
 
         q is a scalar (→ [B]) or a [J] vector of levels in [0, 1] (→ [B, J]).
         `quantile(logits, 0.5)` is the median, the MAE-optimal point estimate.
+
+        Example:
+        >>> head = OrdinalHead(boundaries=[10.0, 20.0])       # φ = (0.5, 0.5): S linear to 0.5
+        >>> head.quantile(tf.zeros([1, 2]), [0.25, 0.5, 0.9]).numpy().tolist()
+        [[5.0, 10.0, 20.0]]
         """
         logits = self._check_logits(logits)
         levels = tf.cast(q, logits.dtype)
@@ -111,6 +121,11 @@ class WatchTimeHead(keras.layers.Layer):
         """P(T ≥ duration | x), the probability that the video is finished, [B].
 
         duration: seconds, a scalar or [B] (or [B, 1]).
+
+        Example:
+        >>> head = BinomialSoftLabelHead(boundaries=[1.0, 2.0])   # two seconds, p = 1/2 each
+        >>> float(head.completion_probability(tf.zeros([1, 2]), 2.0)[0])   # P(Y = 2)
+        0.25
         """
         logits = self._check_logits(logits)
         duration = tf.cast(duration, logits.dtype)

@@ -49,7 +49,11 @@ def binomial_sum_pmf(logits, trials):
       trials: [K] numpy integer trial counts n_k (static).
 
     Returns:
-      [B, N + 1] probabilities (rounding noise of either sign, ~1e-7 in float32).
+      [B, N + 1] probabilities (rounding noise of either sign, ~1e-16).
+
+    Example:
+    >>> binomial_sum_pmf(tf.zeros([1, 2], tf.float64), [1, 2]).numpy().round(6).tolist()  # Bin(3, ½)
+    [[0.125, 0.375, 0.375, 0.125]]
     """
     trials = np.asarray(trials, np.float64)
     total = int(round(trials.sum()))

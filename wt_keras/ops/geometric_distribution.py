@@ -63,6 +63,12 @@ def bucketized_geometric_log_survival(logits, units, unit_widths):
 
     Returns:
       [B, J] log survival, ≤ 0 and non-increasing in y.
+
+    Example:
+    >>> logits = tf.math.log([[9.0, 4.0]])            # p = 0.9 on units 0..2, then 0.8
+    >>> log_s = bucketized_geometric_log_survival(logits, tf.constant([[2.0, 5.0]]), [3.0])
+    >>> tf.exp(log_s).numpy().round(4).tolist()        # 0.9², 0.9³·0.8²
+    [[0.81, 0.4666]]
     """
     lower, upper, _ = _unit_edges(unit_widths, logits.dtype)
     coverage = bucket_coverage(units, lower, upper)               # [B, J, K+1]
@@ -86,6 +92,11 @@ def bucketized_geometric_quantile_units(logits, q, unit_widths):
 
     Returns:
       [B, J] integer-valued unit counts.
+
+    Example:
+    >>> logits = tf.math.log([[9.0, 4.0]])            # P(Y ≥ 4) = 0.5832, P(Y ≥ 5) = 0.4666
+    >>> bucketized_geometric_quantile_units(logits, tf.constant([[0.5]]), [3.0]).numpy().tolist()
+    [[4.0]]
     """
     lower, _, widths = _unit_edges(unit_widths, logits.dtype)
     log_p = tf.math.log_sigmoid(logits)                            # [B, K+1]

@@ -14,6 +14,10 @@ def running_minimum(values):
 
     A masked minimum over a [.., M, M] tensor (TensorFlow has no cumulative
     minimum); M is a few dozen endpoints.
+
+    Example:
+    >>> running_minimum(tf.constant([[0.9, 0.7, 0.8, 0.3]])).numpy().tolist()
+    [[0.9, 0.7, 0.7, 0.3]]
     """
     size = values.shape[-1]
     later = tf.linalg.band_part(tf.ones([size, size], tf.bool), 0, -1) & ~tf.eye(size, dtype=tf.bool)
@@ -41,6 +45,12 @@ def piecewise_linear_survival(knots, values, t, inclusive=False):
 
     Returns:
       [B, J] probabilities: 1 for t < 0 (t ≤ 0 when inclusive), 0 beyond e_K.
+
+    Example:
+    >>> values = tf.constant([[1.0, 0.6, 0.2]])
+    >>> t = tf.constant([[5.0, 15.0, 20.0]])
+    >>> piecewise_linear_survival([0.0, 10.0, 20.0], values, t).numpy().round(4).tolist()
+    [[0.8, 0.4, 0.0]]
     """
     knots = tf.cast(knots, values.dtype)
     index = _segment(knots, t)
@@ -68,6 +78,12 @@ def piecewise_linear_quantile(knots, values, q):
 
     Returns:
       [B, J] seconds.
+
+    Example:
+    >>> values = tf.constant([[1.0, 0.6, 0.2]])
+    >>> q = tf.constant([[0.2, 0.6, 0.9]])
+    >>> piecewise_linear_quantile([0.0, 10.0, 20.0], values, q).numpy().round(4).tolist()
+    [[5.0, 15.0, 20.0]]
     """
     knots = tf.cast(knots, values.dtype)
     level = 1.0 - q
