@@ -65,8 +65,8 @@ def bucketized_geometric_log_survival(logits, units, unit_widths):
       [B, J] log survival, ≤ 0 and non-increasing in y.
 
     Example:
-    >>> logits = tf.math.log([[9.0, 4.0]])            # p = 0.9 on units 0..2, then 0.8
-    >>> log_s = bucketized_geometric_log_survival(logits, tf.constant([[2.0, 5.0]]), [3.0])
+    >>> logits = tf.math.log(tf.constant([[9.0, 4.0]], tf.float64))   # p = 0.9 on units 0..2, then 0.8
+    >>> log_s = bucketized_geometric_log_survival(logits, tf.constant([[2.0, 5.0]], tf.float64), [3.0])
     >>> tf.exp(log_s).numpy().round(4).tolist()        # 0.9², 0.9³·0.8²
     [[0.81, 0.4666]]
     """

@@ -16,7 +16,7 @@ def running_minimum(values):
     minimum); M is a few dozen endpoints.
 
     Example:
-    >>> running_minimum(tf.constant([[0.9, 0.7, 0.8, 0.3]])).numpy().tolist()
+    >>> running_minimum(tf.constant([[0.9, 0.7, 0.8, 0.3]], tf.float64)).numpy().tolist()
     [[0.9, 0.7, 0.7, 0.3]]
     """
     size = values.shape[-1]
@@ -47,8 +47,8 @@ def piecewise_linear_survival(knots, values, t, inclusive=False):
       [B, J] probabilities: 1 for t < 0 (t ≤ 0 when inclusive), 0 beyond e_K.
 
     Example:
-    >>> values = tf.constant([[1.0, 0.6, 0.2]])
-    >>> t = tf.constant([[5.0, 15.0, 20.0]])
+    >>> values = tf.constant([[1.0, 0.6, 0.2]], tf.float64)
+    >>> t = tf.constant([[5.0, 15.0, 20.0]], tf.float64)
     >>> piecewise_linear_survival([0.0, 10.0, 20.0], values, t).numpy().round(4).tolist()
     [[0.8, 0.4, 0.0]]
     """
@@ -80,8 +80,8 @@ def piecewise_linear_quantile(knots, values, q):
       [B, J] seconds.
 
     Example:
-    >>> values = tf.constant([[1.0, 0.6, 0.2]])
-    >>> q = tf.constant([[0.2, 0.6, 0.9]])
+    >>> values = tf.constant([[1.0, 0.6, 0.2]], tf.float64)
+    >>> q = tf.constant([[0.2, 0.6, 0.9]], tf.float64)
     >>> piecewise_linear_quantile([0.0, 10.0, 20.0], values, q).numpy().round(4).tolist()
     [[5.0, 15.0, 20.0]]
     """
