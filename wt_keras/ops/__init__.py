@@ -19,7 +19,7 @@ from wt_keras.ops.geometric_distribution import bucketized_geometric_log_surviva
 from wt_keras.ops.geometric_distribution import bucketized_geometric_quantile_units
 from wt_keras.ops.geometric_distribution import clamp_tail_logit, units_above, units_at_least
 from wt_keras.ops.piecewise_linear import piecewise_linear_quantile, piecewise_linear_survival
-from wt_keras.ops.piecewise_linear import running_minimum
+from wt_keras.ops.piecewise_linear import running_minimum, survival_from_bucket_probabilities
 from wt_keras.ops.binomial_distribution import binomial_sum_pmf, binomial_sum_survival_table
 from wt_keras.ops.binomial_distribution import binomial_trials, quantile_from_table
 from wt_keras.ops.binomial_distribution import survival_from_table

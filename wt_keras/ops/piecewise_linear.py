@@ -26,6 +26,21 @@ def running_minimum(values):
     return tf.reduce_min(candidates, -1)
 
 
+def survival_from_bucket_probabilities(probabilities):
+    """Knot values S(e_k) = Σ_{j>k} P(bucket j), k = 0..K, of buckets [e_{k−1}, e_k).
+
+    Summed from the top so that small tail probabilities keep their accuracy;
+    S(e_0) is clipped to 1 and S(e_K) = 0. With mass uniform within a bucket
+    (TPM's leaves) the survival curve is linear between these knots.
+
+    Example:
+    >>> survival_from_bucket_probabilities(tf.constant([[0.5, 0.25, 0.25]], tf.float64)).numpy().tolist()
+    [[1.0, 0.5, 0.25, 0.0]]
+    """
+    upper_tail = tf.minimum(tf.math.cumsum(probabilities, -1, reverse=True), 1.0)
+    return tf.concat([upper_tail, tf.zeros_like(probabilities[:, :1])], -1)
+
+
 def _segment(knots, t):
     """Index i with e_{i−1} ≤ t < e_i, clipped to [1, K], shape of t."""
     batch_knots = tf.broadcast_to(knots, tf.concat([tf.shape(t)[:1], tf.shape(knots)], 0))
