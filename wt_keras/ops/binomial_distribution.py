@@ -62,14 +62,17 @@ def binomial_sum_pmf(logits, trials):
     # errors in the PMF, so the transform always runs in float64.
     result_dtype, dtype = logits.dtype, tf.float64
     logits = tf.cast(logits, dtype)
-    cos, sin, half_cos_squared = (tf.constant(v[:, None], dtype) for v in (cos, sin, half_cos_squared))
-    n = tf.constant(trials, dtype)
-    z = logits[:, None, :]                                         # [B, 1, K]
+    # Buckets that round to no trial are point masses at 0: leave them out.
+    used = np.flatnonzero(trials > 0)
+    z = tf.gather(logits, used, axis=-1)[:, None, :]              # [B, 1, K']
+    n = tf.constant(trials[used], dtype)
+    neg_sin, cos, half_cos_squared = (tf.constant(v[:, None], dtype)
+                                      for v in (-sin, cos, half_cos_squared))   # [F, 1]
     p, q = tf.sigmoid(z), tf.sigmoid(-z)
-    log_modulus = 0.5 * tf.math.log(tf.square(tf.tanh(0.5 * z)) + 4.0 * p * q * half_cos_squared)
-    angle = tf.math.atan2(-p * sin, q + p * cos)                   # [B, F, K]
-    total_log_modulus = tf.reduce_sum(n * log_modulus, -1)         # [B, F]
-    total_angle = tf.reduce_sum(n * angle, -1)
+    # Terms on [B, 1, K'] first: every [B, F, K'] pass costs as much as the rest together.
+    squared_modulus = tf.square(tf.tanh(0.5 * z)) + (4.0 * p * q) * half_cos_squared
+    total_log_modulus = tf.linalg.matvec(tf.math.log(squared_modulus), 0.5 * n)   # [B, F]
+    total_angle = tf.linalg.matvec(tf.math.atan2(p * neg_sin, q + p * cos), n)
     modulus = tf.exp(total_log_modulus)
     spectrum = tf.complex(modulus * tf.cos(total_angle), modulus * tf.sin(total_angle))
     return tf.cast(tf.signal.irfft(spectrum, fft_length=[length])[:, :total + 1], result_dtype)
