@@ -53,7 +53,8 @@ def test_quantile_is_the_generalised_inverse_and_non_decreasing_in_q(name):
     assert np.all(np.diff(quantiles, axis=1) >= 0.0)
     assert np.all(quantiles >= 0.0) and np.all(np.isfinite(quantiles))
     # F(Q(q)) ≥ q, and F(t) < q just below Q(q) (one unit for the integer-unit laws).
-    step = 1.0 / getattr(head, "time_scale", 1.0) if "ordinal" not in name and "cread" not in name else 1e-4
+    continuous = name in ("ordinal", "cread") or name.startswith("tpm")   # piecewise-linear curves
+    step = 1e-4 if continuous else 1.0 / getattr(head, "time_scale", 1.0)
     cdf_at = 1.0 - np.asarray(head.survival(logits, quantiles))
     below = np.asarray(head.survival(logits, quantiles - step))
     assert np.all(cdf_at >= LEVELS - 1e-6)
@@ -77,7 +78,10 @@ def test_completion_probability_is_survival_just_below_the_duration(name):
 def test_stable_for_extreme_logits_times_and_widths(name, dtype):
     wide = {"swat_binom": dict(boundaries=[1e5, 2e5]), "swat_binom_weighted": dict(boundaries=[1e5, 2e5]),
             "swat_geo": dict(boundaries=[1e5, 2e5]), "swat_geo_scaled": dict(boundaries=[1e4, 2e4]),
-            "ordinal": dict(boundaries=[1e5, 2e5]), "cread": dict(boundaries=[1e5, 2e5])}
+            "ordinal": dict(boundaries=[1e5, 2e5]), "cread": dict(boundaries=[1e5, 2e5]),
+            "tpm": dict(boundaries=[1e5, 2e5, 3e5], leaf_values=None, label_scale=None),
+            "tpm_five_leaves": dict(boundaries=[1e5, 2e5, 3e5, 4e5, 5e5], leaf_values=None,
+                                    label_scale=None)}
     head = make_heads()[name]
     if name in wide:
         head = type(head)(**{**head.get_config(), **wide[name], "name": None})
