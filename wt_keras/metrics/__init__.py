@@ -13,6 +13,7 @@ numpy (arrays in, float out; exact):
 Keras (`tf.keras.metrics.Metric`, registered as ``wt_keras>Name``; accept
 tensors or the ranker's dict outputs):
   MeanAbsoluteError, PearsonCorrelation, XAUC, MeanConfidence
+  CRPS(head, grid), CompletionECE(head)   of the head's distribution (need its logits)
 
 Example:
   >>> from wt_keras import metrics
@@ -24,6 +25,7 @@ Example:
 from wt_keras.metrics.keras_metrics import (MeanAbsoluteError, MeanConfidence,
                                             PearsonCorrelation)
 from wt_keras.metrics.keras_xauc import XAUC
+from wt_keras.metrics.keras_distribution import CRPS, CompletionECE
 from wt_keras.metrics.ranking import xauc, xgauc
 from wt_keras.metrics.calibration import (PITHistogram, Reliability, completion_calibration,
                                           pit_histogram, reliability, survival_calibration)
@@ -32,4 +34,4 @@ from wt_keras.metrics.scoring import crps
 
 __all__ = ["xauc", "xgauc", "mae", "pearson", "crps", "reliability", "survival_calibration",
            "completion_calibration", "pit_histogram", "Reliability", "PITHistogram", "MeanAbsoluteError",
-           "PearsonCorrelation", "XAUC", "MeanConfidence"]
+           "PearsonCorrelation", "XAUC", "MeanConfidence", "CRPS", "CompletionECE"]

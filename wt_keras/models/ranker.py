@@ -45,6 +45,10 @@ class WatchTimeRanker(tfrs.Model):
         quantile level q in (0, 1) (Q(q) = min t with P(T ≤ t) ≥ q). Anything
         but "mean" needs a head with a distribution (not D2Q, not regression).
         The training loss is unchanged; the MAE/Pearson logs use it.
+      crps_grid: optional grid of seconds (e.g. every second up to the
+        labels' 99.9th percentile); with a distributional head the training
+        logs then also show `crps` (`metrics.CRPS`) and, when the duration
+        feature is set, `completion_ece` (`metrics.CompletionECE`).
 
     Example:
     >>> head = heads.BucketizedGeometricHead(boundaries=[3.0, 8.0, 20.0])
@@ -56,7 +60,7 @@ class WatchTimeRanker(tfrs.Model):
     def __init__(self, head, categorical_features, dense_features=("duration_s",),
                  label_key="watch_time_s", duration_feature="duration_s", click_feature=None,
                  bottom_units=(128, 64, 32), embedding_dim=16, confidence_tower=None,
-                 global_batch_size=None, point_estimate="mean", **kwargs):
+                 global_batch_size=None, point_estimate="mean", crps_grid=None, **kwargs):
         super().__init__(**kwargs)
         self.head = head
         self.point_estimate = check_point_estimate(head, point_estimate)
@@ -71,6 +75,10 @@ class WatchTimeRanker(tfrs.Model):
                         wt_metrics.PearsonCorrelation(name="pearson")]
         if confidence_tower is not None:
             task_metrics.append(wt_metrics.MeanConfidence(name="mean_confidence"))
+        if crps_grid is not None:
+            task_metrics.append(wt_metrics.CRPS(head, crps_grid, name="crps"))
+            if duration_feature:
+                task_metrics.append(wt_metrics.CompletionECE(head, name="completion_ece"))
         self.global_batch_size = global_batch_size
         if global_batch_size:
             loss = WatchTimeLoss(head, reduction=keras.losses.Reduction.SUM)
