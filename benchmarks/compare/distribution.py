@@ -9,18 +9,24 @@ CRPS is integrated on a grid of every whole second from 0 to the largest
 training label (plus the head's own endpoints below it), where it is exact:
 the integer-unit laws (SWaT-Geo, SWaT-Binom, vanilla geometric, WLR, α = 1)
 jump only at whole seconds ("step" curves), OR/CREAD/TPM are linear between
-their endpoints ("linear" curves). Mass the model puts beyond the largest
-training label is not scored (`wt_keras.metrics.crps` sets S = 0 there).
+their endpoints ("linear" curves; a grid point 1 ms before their last
+endpoint keeps the drop to 0 there, so the error is at most 1 ms × S_K).
+Mass the model puts beyond the largest training label is not scored
+(`wt_keras.metrics.crps` sets S = 0 there).
 """
 import numpy as np
 import tensorflow as tf
 
 from wt_keras import metrics
+from wt_keras.metrics.keras_distribution import curve_interpolation
 from wt_keras.models.experiment import dataset, evaluate_predictions
 
-# Heads whose survival curve is piecewise linear in t; the others are step curves.
-LINEAR_CURVE_METHODS = ("ordinal", "cread", "tpm")
 PREDICT_BATCH_SIZE = 2048
+
+
+# OR/CREAD curves drop from S_K to 0 at their last endpoint e_K (the mass above
+# e_K sits there); a grid point this many seconds before e_K keeps that step.
+_BEFORE_LAST_ENDPOINT = 1e-3
 
 
 def crps_grid(train_labels, head):
@@ -28,10 +34,12 @@ def crps_grid(train_labels, head):
     top = float(np.ceil(np.max(train_labels)))
     grid = np.arange(0.0, top + 1.0)
     endpoints = np.asarray(getattr(head, "boundaries", []), np.float64).reshape(-1)
+    if endpoints.size:
+        endpoints = np.append(endpoints, endpoints[-1] - _BEFORE_LAST_ENDPOINT)
     return np.unique(np.concatenate([grid, endpoints[endpoints <= top]]))
 
 
-def distribution_metrics(model, method, train_labels, test_columns, test_frame,
+def distribution_metrics(model, train_labels, test_columns, test_frame,
                          label="watch_time_s", duration="duration_s", group="user_id"):
     """Median-estimate metrics, CRPS and completion ECE of a trained ranker's head.
 
@@ -44,7 +52,7 @@ def distribution_metrics(model, method, train_labels, test_columns, test_frame,
     if not getattr(head, "has_distribution", False):
         return {}
     grid = crps_grid(train_labels, head)
-    interpolation = "linear" if method in LINEAR_CURVE_METHODS else "step"
+    interpolation = curve_interpolation(head)
     grid_tensor = tf.constant(grid[None, :], tf.float32)
     medians, completion, scores = [], [], []
     truth_batches = []

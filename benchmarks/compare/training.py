@@ -155,7 +155,7 @@ def train_variant(variant, split, *, epochs, batch_size, learning_rate, trace_wi
         history=logs,
         confidence_trace=trace.confidence,
         crps=float("nan"), completion_ece=float("nan"))
-    result.update(distribution_metrics(model, variant.method, split.train[LABEL].to_numpy(),
+    result.update(distribution_metrics(model, split.train[LABEL].to_numpy(),
                                        split.test_columns, split.test, label=LABEL,
                                        duration=DURATION, group=GROUP))
     return result

@@ -46,9 +46,14 @@ def distribution_outputs(head, logits, quantile_levels, context):
       context: the ranker's head context; `completion_probability` needs its
         `duration` (seconds, [B]) and is left out without it.
     """
-    outputs = {"watch_time_median": head.quantile(logits, 0.5, **context),
-               "quantiles": head.quantile(logits, tf.constant(quantile_levels, logits.dtype),
-                                          **context)}
+    # One quantile evaluation serves both outputs: the median is a column of it.
+    levels = sorted(set(quantile_levels) | {0.5})
+    every = head.quantile(logits, tf.constant(levels, logits.dtype), **context)
+    outputs = {"watch_time_median": every[:, levels.index(0.5)]}
+    if len(levels) == len(quantile_levels):
+        outputs["quantiles"] = every
+    else:
+        outputs["quantiles"] = tf.gather(every, [levels.index(q) for q in quantile_levels], axis=1)
     if "duration" in context:
         rest = {key: value for key, value in context.items() if key != "duration"}
         outputs["completion_probability"] = head.completion_probability(

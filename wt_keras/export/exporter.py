@@ -74,7 +74,8 @@ def export_serving_model(ranker, export_dir, feature_spec, warmup_examples=None,
         TFX pipeline's duration-group slice key for TFMA); see `ServingModule`.
       quantile_levels: levels of the ``quantiles`` output, strictly
         increasing in (0, 1); recorded as `quantile_levels` in
-        `assets.extra/wt_keras_model.json`.
+        `assets.extra/wt_keras_model.json`. None exports the point estimate
+        only, without the distributional outputs.
 
     Returns:
       `export_dir` as a str.

@@ -175,7 +175,8 @@ class ServingModule(tf.Module):
         are dropped, so clients need not send them.
       name: module name.
       quantile_levels: levels of the ``quantiles`` output of heads with a
-        distribution (strictly increasing, in (0, 1)).
+        distribution (strictly increasing, in (0, 1)); None serves the point
+        estimate only (no distributional outputs).
       transform_features: optional traceable callable {name: [B] tensor parsed
         with the feature spec} → {name: [B] tensor}. When given, the module
         also serves it as the ``transform_features`` signature (serialised
@@ -197,8 +198,9 @@ class ServingModule(tf.Module):
         feature_spec = _required_features(ranker, validate_feature_spec(feature_spec))
         with _explain_missing_features(ranker, feature_spec):
             _ensure_built(ranker, feature_spec)
-        quantile_levels = distribution.check_quantile_levels(quantile_levels)
-        if distribution.distribution_error(ranker.head) is not None:
+        if quantile_levels is not None:
+            quantile_levels = distribution.check_quantile_levels(quantile_levels)
+        if quantile_levels is None or distribution.distribution_error(ranker.head) is not None:
             quantile_levels = None
         elif ranker.duration_feature not in feature_spec:
             _log.warning("feature_spec lacks the duration '%s': the export serves no "
