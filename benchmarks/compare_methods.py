@@ -8,7 +8,7 @@ initialisation and shuffling; tables report mean ± std over seeds.
 
 Studies:
   main     MSE regression, WLR, vanilla geometric, D2Q, OR, CREAD, SWaT-Binom,
-           SWaT-Geo and EXUM-{D2Q, CREAD, SWaT-Binom, SWaT-Geo}.
+           SWaT-Geo, TPM and EXUM-{D2Q, CREAD, SWaT-Binom, SWaT-Geo, TPM}.
   buckets  SWaT-Binom / SWaT-Geo on the SWaT paper's grid choices 1-6 and on
            uniform:K grids (K reported after deduplication, cf. its Table 3).
   lambda   EXUM λ sweep (multiples of each head's default λ) with the mean
@@ -75,6 +75,10 @@ def parse_args(argv):
                         help="training processes (default: 2, or 1 on a 1-CPU machine); "
                         "one training keeps about one core busy")
     parser.add_argument("--output", default=os.path.join("benchmarks", "results"))
+    parser.add_argument("--methods", help="comma list of method names (e.g. swat_geo,tpm): "
+                        "train only their variants in every study (default: all)")
+    parser.add_argument("--lambdas", help="comma list of λ multipliers of the λ sweep "
+                        "(default 0.01,0.1,1,10,100; quick: 0.01,1)")
     parser.add_argument("--quick", action="store_true", help="tiny CI run (3k rows, 1 epoch, "
                         "1 seed, reduced ablations)")
     args = parser.parse_args(argv)
@@ -82,8 +86,16 @@ def parse_args(argv):
     for name in ("rows", "seeds", "ablation_seeds", "epochs"):
         if getattr(args, name) is None:
             setattr(args, name, profile[name])
-    args.bucket_k, args.presets, args.lambdas = (profile["bucket_k"], profile["presets"],
-                                                 profile["lambdas"])
+    args.bucket_k, args.presets = profile["bucket_k"], profile["presets"]
+    args.lambdas = (tuple(float(m) for m in args.lambdas.split(",")) if args.lambdas
+                    else profile["lambdas"])
+    if any(not m > 0 for m in args.lambdas):
+        parser.error(f"--lambdas must be positive multipliers, got {args.lambdas}")
+    known = set(BASE_LABELS)
+    args.methods = (None if not args.methods
+                    else [m.strip() for m in args.methods.split(",") if m.strip()])
+    if args.methods is not None and (not args.methods or set(args.methods) - known):
+        parser.error(f"--methods must name some of {', '.join(BASE_LABELS)}; got {args.methods}")
     args.studies = [s.strip() for s in args.studies.split(",") if s.strip()]
     unknown = set(args.studies) - {"main", "buckets", "lambda"}
     if unknown:
@@ -229,6 +241,8 @@ def plan_jobs(args):
             for method in EXUM_METHODS:
                 jobs += [("lambda", Variant("EXUM-" + BASE_LABELS[method], method, exum=True),
                           seed, MAIN_GRID_SPEC, m) for m in args.lambdas]
+    if args.methods is not None:
+        jobs = [job for job in jobs if job[1].method in args.methods]
     return jobs
 
 

@@ -21,6 +21,8 @@ def make_heads():
         "cread": heads.CreadHead(BOUNDARIES),
         "d2q": heads.D2QHead(D2Q_EDGES, D2Q_TABLE),
         "regression": heads.RegressionHead(),
+        "tpm": heads.TPMHead(BOUNDARIES),
+        "tpm_five_leaves": heads.TPMHead(BOUNDARIES + [90.0]),
     }
 
 

@@ -13,7 +13,8 @@ import sys
 import pytest
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-HEADS = ("regression", "wlr", "geometric", "d2q", "ordinal", "cread", "swat_binom", "swat_geo")
+HEADS = ("regression", "wlr", "geometric", "d2q", "ordinal", "cread", "swat_binom", "swat_geo",
+         "tpm")
 
 
 def run_benchmark(script, *args, timeout=600):

@@ -189,6 +189,30 @@ def test_time_scale_integerises_like_library(tmp_path, examples, train_data):
     assert payload["time_scale"] == 0.5 and None not in payload["levels"]
 
 
+def test_time_scale_chosen_on_sub_six_second_labels(tmp_path):
+    """No time_scale (the pipeline's default): α is chosen on the training labels."""
+    watch, duration = skewed_train_data(2000, seed=4)
+    watch = (np.minimum(watch, 59.0) / 10.0).astype(np.float32).astype(np.float64)  # [0, 6) s
+    examples = make_examples(str(tmp_path), rows_of(watch, duration), rows_of(watch[:5], duration[:5]))
+    boundaries = standard_artifacts.HyperParameters()
+    boundaries.uri = os.path.join(str(tmp_path), "boundaries")
+    report = bbg.BucketBoundaryReport()
+    report.uri = os.path.join(str(tmp_path), "report")
+    params = {key: value for key, value in PARAMS.items() if key != "time_scale"}  # absent
+    context = bbg.Executor.Context(tmp_dir=os.path.join(str(tmp_path), "tmp"))
+    bbg.Executor(context).Do({"examples": [examples]},
+                             {"boundaries": [boundaries], "report": [report]}, params)
+    payload = bbg.load_bucket_boundaries(boundaries.uri)
+    alpha = buckets.choose_time_scale(watch, "uniform:20")
+    assert alpha > 1.0   # whole seconds would merge most of the 20 endpoints
+    assert payload["time_scale"] == alpha and payload["time_scale_source"] == "auto"
+    np.testing.assert_array_equal(
+        payload["boundaries"], buckets.boundaries_from_percentiles(watch, "uniform:20",
+                                                                   time_scale=alpha))
+    with pytest.raises(ValueError, match=r"bucket\(s\) survive"):   # a fixed α = 1
+        buckets.boundaries_from_percentiles(watch[watch < 0.6], "uniform:20", time_scale=1.0)
+
+
 def test_report_png_and_summary(exact_run):
     payload, report_dir = exact_run
     assert sorted(os.listdir(report_dir)) == ["label_distribution.png", "summary.json"]

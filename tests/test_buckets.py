@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from wt_keras import buckets
-from wt_keras.buckets import cread, d2q, grid, percentiles
+from wt_keras.buckets import cread, d2q, grid, percentiles, time_scale
 
 
 def _reference_endpoints(values, levels):
@@ -201,7 +201,52 @@ def test_validate_boundaries_and_widths():
         buckets.widths([2, 2])
 
 
-@pytest.mark.parametrize("module", [buckets, grid, percentiles, cread, d2q])
+def _kept_at(endpoints, alpha):
+    """Plain-Python count of endpoints distinct and > 0 after rounding to units of 1/alpha."""
+    kept, last = 0, 0
+    for value in endpoints:
+        units = round(value * alpha)   # Python's round is half to even, like np.round
+        if units > last:
+            kept, last = kept + 1, units
+    return kept
+
+
+@pytest.mark.parametrize("scale", [0.01, 0.3, 1.0, 6.0, 40.0, 900.0])
+def test_auto_time_scale_is_the_smallest_power_of_ten_keeping_90_percent(scale):
+    labels = np.random.default_rng(7).lognormal(0.0, 1.0, 4000) * scale
+    for spec in ("uniform:20", "swat_choice_4"):
+        requested = sorted(set(float(v) for v in np.percentile(labels, grid.parse_grid_spec(spec))
+                               if v > 0))
+        alpha = buckets.choose_time_scale(labels, spec)
+        exponent = int(round(np.log10(alpha)))
+        assert alpha == 10.0 ** exponent and exponent >= 0
+        assert _kept_at(requested, alpha) >= 0.9 * len(requested)
+        if exponent > 0:   # one power of ten less keeps too few
+            assert _kept_at(requested, alpha / 10) < 0.9 * len(requested)
+        auto = buckets.boundaries_from_percentiles(labels, spec, time_scale="auto")
+        np.testing.assert_allclose(
+            auto, buckets.boundaries_from_percentiles(labels, spec, time_scale=alpha))
+        assert auto.size >= 0.9 * len(requested)
+
+
+def test_auto_time_scale_on_labels_below_six_seconds():
+    # Labels in [0, 6) s (CIKM16 dwell): whole seconds keep at most 6 endpoints.
+    labels = np.random.default_rng(3).uniform(0, 6, 2000) ** 2 / 6
+    with pytest.raises(ValueError, match="Only 1 bucket"):
+        buckets.boundaries_from_percentiles(labels[labels < 0.6], "uniform:20", time_scale=1)
+    alpha = buckets.choose_time_scale(labels, "swat_choice_4")
+    assert alpha in (10.0, 100.0, 1000.0)
+    kept = buckets.boundaries_from_percentiles(labels, "swat_choice_4", time_scale="auto")
+    assert kept.size >= 0.9 * buckets.boundaries_from_percentiles(labels, "swat_choice_4").size
+    assert buckets.time_scale_for_boundaries([3.0, 8.0, 20.0]) == 1.0
+    assert buckets.time_scale_for_boundaries([1.2, 1.4, 3.0]) == 10.0
+    with pytest.raises(ValueError, match="min_fraction"):
+        buckets.time_scale_for_boundaries([1.0], min_fraction=0)
+    with pytest.raises(ValueError, match="keeps fewer"):
+        buckets.time_scale_for_boundaries([1e-9, 2e-9], max_exponent=3)
+
+
+@pytest.mark.parametrize("module", [buckets, grid, percentiles, cread, d2q, time_scale])
 def test_docstring_examples(module):
     result = doctest.testmod(module, extraglobs={"np": np})
     assert result.failed == 0 and result.attempted > 0

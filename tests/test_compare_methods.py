@@ -16,7 +16,8 @@ TPM_ROWS = ("TPM", "TPM (median)") if "tpm" in METHODS else ()
 METHOD_ROWS = ("MSE regression", "WLR", "Vanilla geometric", "D2Q", "OR", "OR (median)", "CREAD",
                "CREAD (median)", "SWaT-Binom", "SWaT-Binom (median)", "SWaT-Geo",
                "SWaT-Geo (median)") + TPM_ROWS + (
-               "EXUM-D2Q", "EXUM-CREAD", "EXUM-SWaT-Binom", "EXUM-SWaT-Geo")
+               "EXUM-D2Q", "EXUM-CREAD", "EXUM-SWaT-Binom", "EXUM-SWaT-Geo") + (
+               ("EXUM-TPM",) if "tpm" in METHODS else ())
 EXUM_ROWS = tuple(label for label in METHOD_ROWS if label.startswith("EXUM-"))
 # Rows of heads with a distribution: CRPS and completion ECE are defined for them.
 DISTRIBUTION_ROWS = tuple(label for label in METHOD_ROWS
@@ -118,3 +119,49 @@ def test_plots_exist(quick_run):
         path = quick_run / name
         assert path.exists() and path.stat().st_size > 5_000, name
         assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", name
+
+
+def _sub_six_second_csv(path):
+    """Simulator rows with labels squeezed into [0, 6) s (median ~0.1 s), CIKM16's scale."""
+    import numpy as np
+    from wt_keras import buckets
+    from wt_keras.data import simulate_interactions
+    frame = simulate_interactions(num_rows=3000, seed=5)
+    frame["watch_time_s"] = np.minimum(frame["watch_time_s"].to_numpy() / 200.0, 5.999)
+    frame["duration_s"] = 6.0
+    # Whole seconds (α = 1) keep only 2 of the grid's 20 endpoints: the failure this guards.
+    kept = buckets.boundaries_from_percentiles(frame["watch_time_s"], "uniform:20", time_scale=1)
+    assert kept.size <= 2
+    frame.to_csv(path, index=False)
+    return frame
+
+
+@pytest.mark.slow
+def test_quick_run_on_labels_below_six_seconds_needs_no_flags(tmp_path):
+    """`--quick --data` on labels in [0, 6) s: α is chosen on the training labels."""
+    import numpy as np
+    from wt_keras import buckets
+    data = tmp_path / "interactions.csv"
+    frame = _sub_six_second_csv(data)
+    output = tmp_path / "out"
+    environment = dict(os.environ, TF_USE_LEGACY_KERAS="1", TF_CPP_MIN_LOG_LEVEL="2")
+    completed = subprocess.run([sys.executable, SCRIPT, "--quick", "--data", str(data),
+                                "--output", str(output)],
+                               cwd=REPO, env=environment, capture_output=True, text=True,
+                               timeout=900)
+    assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
+    summary = pd.read_csv(output / "main_summary.csv")
+    assert set(METHOD_ROWS) <= set(summary["label"])
+    for metric in METRICS:
+        assert _finite(summary[metric + "_mean"]), metric
+    assert summary["mae_mean"].max() < 6.0            # seconds, on labels below 6 s
+    runs = pd.read_csv(output / "main_runs.csv")
+    swat_geo = runs[runs["label"] == "SWaT-Geo"]
+    alpha = buckets.choose_time_scale(frame["watch_time_s"], "uniform:20")
+    assert alpha >= 100.0
+    # The 80 % training split needs the same fine units: far more than 2 buckets survive.
+    assert (swat_geo["num_buckets"] >= 0.9 * 20 * 0.9).all(), swat_geo["num_buckets"].tolist()
+    assert (swat_geo["time_scale"] >= 100.0).all(), swat_geo["time_scale"].tolist()
+    buckets_csv = pd.read_csv(output / "bucket_ablation.csv")
+    assert (buckets_csv["num_buckets"] >= 2).all()
+    assert np.isfinite(buckets_csv["mae"]).all()

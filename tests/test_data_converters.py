@@ -119,6 +119,41 @@ def test_negative_and_missing_watch_times_are_dropped_and_counted(tmp_path):
 
 
 # ---------------------------------------------------------------- CIKM16
+EXPECTED_QUERIES = [  # (session, user, dwell s, token_ids, item_ids, category); hand-computed
+    ("3", "anon", 5.999, " ".join(str(i) for i in range(1, 11)), "901", "none"),
+    ("1", "anon", 1.234, "16655 244087", " ".join(str(4874 + i) for i in range(10)), "none"),
+    ("2", "18278", 0.0, "none", "5826 5827", "1035"),   # empty lists are written 'none'
+    ("5", "54", 2.5, "77", "none", "none"),
+]
+
+
+def test_cikm16_queries_dwell_on_the_result_page(tmp_path):
+    frame, report, out = _prepare("cikm16", tmp_path)   # default source: train-queries.csv
+    assert not frame.isna().any().any()   # one value per row and column (tf.Example)
+    frame = frame.astype(
+        {"session_id": str, "user_id": str, "token_ids": str, "item_ids": str,
+         "category_id": str, "video_id": str})
+    assert report.rows_in == 7 and report.rows_in_unit == "queries"
+    assert report.dropped == {"queries with missing/negative duration or no queryId": 1,
+                              "queries with duration >= 6000 ms (TPM cap)": 2}
+    assert len(frame) == len(EXPECTED_QUERIES)
+    for (_, row), expected in zip(frame.iterrows(), EXPECTED_QUERIES):
+        session, user, dwell, tokens, items, category = expected
+        assert (row["session_id"], row["user_id"]) == (session, user)
+        assert row["watch_time_s"] == pytest.approx(dwell)
+        assert (row["token_ids"], row["item_ids"], row["category_id"]) == (tokens, items, category)
+        assert row["video_id"] == items.split()[0]
+        assert (row["num_tokens"], row["num_items"]) == (
+            len(tokens.replace("none", "").split()), len(items.replace("none", "").split()))
+    assert list(frame["date"]) == [20160508, 20160509, 20160510, 20160511]
+    assert ((frame["watch_time_s"] >= 0) & (frame["watch_time_s"] < 6)).all()
+    assert (frame["duration_s"] == 6.0).all()
+    meta = json.loads((out / "metadata.json").read_text())
+    assert meta["input_files"] == ["train-queries.csv"] and "DIGINETICA" in meta["source"]
+    assert "CIKM Cup 2016" in (out / "README.md").read_text()
+    assert "Licence:" in (out / "README.md").read_text()
+
+
 EXPECTED_SESSIONS = {  # session -> (dwell s, user, item_ids); hand-computed
     "2": (4.563, "anon", "32118 12352 35077"),
     "3": (0.0, "18278", "5826"),
@@ -138,27 +173,67 @@ def _check_sessions(frame):
     assert (frame["duration_s"] == 6.0).all()
 
 
-def test_cikm16_session_dwell(tmp_path):
-    frame, report, _ = _prepare("cikm16", tmp_path)
+def test_cikm16_item_view_session_dwell(tmp_path):
+    frame, report, _ = _prepare("cikm16", tmp_path, source="item-views")
     _check_sessions(frame)
     assert report.rows_in == 23 and report.rows_in_unit == "item views"
     assert report.dropped == {
         "item views with missing sessionId/itemId or bad timeframe": 1,
         "sessions with dwell >= 6000 ms (TPM cap)": 2}
     assert list(frame["num_views"]) == [3, 1, 12, 2]
+    assert not any(note.startswith("WARNING") for note in report.notes)   # 1 of 4 is 0
 
 
-def test_cikm16_without_header_and_with_a_larger_cap(tmp_path):
+@pytest.mark.parametrize("header", ["none", "snake_case"])
+def test_cikm16_item_views_other_headers_and_a_larger_cap(tmp_path, header):
     folder = tmp_path / "cikm"
     folder.mkdir()
     lines = open(os.path.join(FIXTURES, "cikm16", "train-item-views.csv")).readlines()
-    (folder / "train-item-views.csv").write_text("".join(lines[1:]))
-    frame, _, _ = _prepare("cikm16", tmp_path, input_dir=str(folder))
+    first = [] if header == "none" else ["session_id;user_id;item_id;timeframe;eventdate\n"]
+    (folder / "train-item-views.csv").write_text("".join(first + lines[1:]))
+    frame, _, _ = _prepare("cikm16", tmp_path, input_dir=str(folder), source="item-views")
     _check_sessions(frame)
-    wide, _, _ = _prepare("cikm16", tmp_path / "wide", max_dwell_ms=600_000)
+    wide, _, _ = _prepare("cikm16", tmp_path / "wide", input_dir=str(folder),
+                          source="item-views", max_dwell_ms=600_000)
     first = wide.iloc[0]
     assert str(first["session_id"]) == "1"
     assert first["watch_time_s"] == pytest.approx((1031018 - 526309) / 1000)
+
+
+def test_cikm16_item_views_warn_when_most_labels_are_zero(tmp_path, capsys):
+    # What real item views give: one-view sessions (dwell 0) survive the 6000 ms cap,
+    # multi-view sessions last minutes and are dropped.
+    folder = tmp_path / "views"
+    folder.mkdir()
+    rows = ["sessionId;userId;itemId;timeframe;eventdate"]
+    rows += [f"{s};NA;{100 + s};{1000 * s};2016-05-09" for s in range(1, 10)]   # 9 x 1 view
+    rows += ["10;NA;7;0;2016-05-09", "10;NA;8;300000;2016-05-09",             # 300 s: dropped
+             "11;NA;7;0;2016-05-09", "11;NA;9;2500;2016-05-09"]                # 2.5 s: kept
+    (folder / "train-item-views.csv").write_text("\n".join(rows) + "\n")
+    with pytest.warns(UserWarning, match="9 of 10 kept rows"):
+        _, report, _ = _prepare("cikm16", tmp_path, input_dir=str(folder), source="item-views")
+    assert report.notes[0].startswith("WARNING: 9 of 10 kept rows (90%) have watch time 0")
+    assert "train-queries.csv" in report.notes[0]
+    with pytest.warns(UserWarning):
+        assert cli.main(["prepare", "cikm16", "--source", "item-views", "--input", str(folder),
+                         "--output", str(tmp_path / "cli")]) == 0
+    assert "WARNING: 9 of 10" in capsys.readouterr().out
+
+
+def test_cikm16_bad_source_and_option_combinations(tmp_path, capsys):
+    with pytest.raises(ValueError, match="unknown source"):
+        _prepare("cikm16", tmp_path, source="sessions")
+    with pytest.raises(ValueError, match="item-views only"):
+        _prepare("cikm16", tmp_path, min_views=2)
+    folder = tmp_path / "no_queries"
+    folder.mkdir()
+    with pytest.raises(DatasetFormatError, match="train-queries.csv"):
+        _prepare("cikm16", tmp_path, input_dir=str(folder))
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "train-queries.csv").write_text("queryId;sessionId;userId;timeframe\n1;1;NA;0\n")
+    with pytest.raises(DatasetFormatError, match="duration"):
+        _prepare("cikm16", tmp_path, input_dir=str(broken))
 
 
 # ---------------------------------------------------------------- WeChat
@@ -199,6 +274,7 @@ def test_cli_prepare_end_to_end(tmp_path, capsys):
     assert "10 rows read -> 6 rows written" in printed and "dropped 2" in printed
     assert cli.main(["prepare", "cikm16", "--input", os.path.join(FIXTURES, "cikm16"),
                      "--output", str(tmp_path / "c"), "--max-dwell-ms", "6000"]) == 0
+    assert "7 queries read -> 4 rows written" in capsys.readouterr().out
 
 
 def test_cli_errors_are_reported(tmp_path, capsys):

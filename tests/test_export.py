@@ -23,7 +23,7 @@ from wt_keras import buckets, export, heads, models
 pytestmark = pytest.mark.slow
 
 FEATURES = ["user_id", "video_id", "duration_s"]
-HEADS = ["swat_geo", "swat_binom", "cread", "d2q", "geometric"]
+HEADS = ["swat_geo", "swat_binom", "cread", "d2q", "geometric", "tpm"]
 NUM_WARMUP = 6
 ATOL = 1e-5
 QUANTILE_LEVELS = (0.1, 0.25, 0.5, 0.75, 0.9)
@@ -52,6 +52,8 @@ def make_head(name, rows):
         return heads.CreadHead(boundaries=[3.0, 8.0, 20.0, 40.0])
     if name == "geometric":
         return heads.GeometricHead()
+    if name == "tpm":
+        return heads.TPMHead(boundaries=[3.0, 8.0, 20.0, 40.0, 120.0])
     tables = buckets.d2q_tables(rows["watch_time_s"], rows["duration_s"], num_groups=4)
     return heads.D2QHead(tables.duration_edges, tables.quantile_table)
 
@@ -210,7 +212,8 @@ def test_signatures_take_tf_examples_and_raw_feature_tensors(served):
     assert signatures["predict_raw"]["inputs"] == {
         "user_id": ["int64", [None]], "video_id": ["int64", [None]], "duration_s": ["float32", [None]]}
     expected_outputs = {"swat_geo": ["bucket_probabilities"], "swat_binom": ["bucket_probabilities"],
-                        "cread": ["survival_probabilities"], "d2q": ["quantile"], "geometric": []}
+                        "cread": ["survival_probabilities"], "d2q": ["quantile"], "geometric": [],
+                        "tpm": ["leaf_probabilities"]}
     distributional = [] if served["name"] == "d2q" else DISTRIBUTION_OUTPUTS
     for signature in signatures.values():
         assert signature["outputs"] == sorted(["watch_time"] + expected_outputs[served["name"]]

@@ -26,6 +26,20 @@ def test_full_confidence_reduces_to_the_plain_loss(name):
     np.testing.assert_allclose(fused.numpy(), plain.numpy(), rtol=1e-5, atol=1e-5)
 
 
+def _labelled_output_count(name, watch_time, num_logits):
+    """Outputs with a label, counted by hand for the cases of `_head_cases`."""
+    if name.startswith("swat_geo"):
+        # Buckets up to and including the exit bucket (endpoints 3, 8, 20, 45 s;
+        # at α = 10 the label 2.5 s = 25 units is still in the first bucket).
+        return 1 + np.searchsorted([3.0, 8.0, 20.0, 45.0], watch_time, side="right")
+    if name == "tpm":                                 # 4 leaves: every path has 2 nodes
+        return np.full(len(watch_time), 2)
+    if name == "tpm_five_leaves":                     # leaves 0, 1 at depth 3, leaves 2-4 at depth 2
+        leaf = np.minimum(np.searchsorted([3.0, 8.0, 20.0, 45.0, 90.0], watch_time, side="right"), 4)
+        return np.where(leaf < 2, 3, 2)
+    return np.full(len(watch_time), num_logits)
+
+
 @pytest.mark.parametrize("name", HEAD_NAMES)
 def test_penalty_is_lambda_times_minus_log_confidence(name):
     head = make_heads()[name]
@@ -35,8 +49,8 @@ def test_penalty_is_lambda_times_minus_log_confidence(name):
     head.confidence_penalty = 0.0
     without = head.loss(WATCH_TIME, logits, confidence=confidence, duration=DURATION)
     lam = make_heads()[name].confidence_penalty
-    # A shared c pays −log c once per output it gates.
-    outputs = head.num_logits
+    # A shared c pays −log c once per output that carries a label for the example.
+    outputs = _labelled_output_count(name, WATCH_TIME.numpy(), head.num_logits)
     np.testing.assert_allclose((with_penalty - without).numpy(),
                                -lam * outputs * np.log(confidence.numpy()[:, 0]), rtol=1e-9)
 
@@ -129,8 +143,9 @@ def test_cread_auxiliary_terms_use_raw_probabilities():
             logits, ops.ordinal_labels(watch_time, head.boundaries), confidence)
         auxiliary.append((total - fused - head.confidence_penalty * 3 * -np.log(c)).numpy())
     restored = head.expected_value(logits)
-    expected = (ops.huber(restored - watch_time, 1.0)
-                + 0.5 * ops.ordinal_monotonicity_penalty(logits)).numpy()
+    # M = 3 outputs, error in units of t_M = 20 s, ordinal term × the reference batch 2048.
+    expected = 3 * (ops.huber((restored - watch_time) / 20.0, 1.0)
+                    + 2048 * 0.5 * ops.ordinal_monotonicity_penalty(logits)).numpy()
     np.testing.assert_allclose(auxiliary[0], expected, rtol=1e-9)
     np.testing.assert_allclose(auxiliary[1], expected, rtol=1e-9)
 
@@ -152,3 +167,79 @@ def test_swat_geo_exum_target_is_continuation_frequency():
     # T = 5: bucket 1 fully stayed (3 of 3), exit in bucket 2 after 2 seconds.
     np.testing.assert_allclose(targets.numpy(), [[1.0, 2.0 / 3.0, 0.0], [1.0, 1.0, 4.0 / 5.0]])
     np.testing.assert_allclose(weights.numpy(), [[3.0, 3.0, 0.0], [3.0, 5.0, 5.0]])
+
+
+@pytest.mark.parametrize("name", HEAD_NAMES)
+@pytest.mark.parametrize("logit_value", [-20.0, 20.0])
+def test_full_confidence_is_exactly_the_backbone_at_saturated_logits(name, logit_value):
+    """c = 1 (given as c or as a large logit) leaves the head's loss unchanged."""
+    head = make_heads()[name]
+    head.confidence_penalty = 0.0
+    logits = tf.fill([7, head.num_logits], tf.constant(logit_value, tf.float64))
+    plain = head.loss(WATCH_TIME, logits, duration=DURATION).numpy()
+    for option in ({"confidence": tf.ones([7, 1], tf.float64)},
+                   {"confidence_logit": tf.fill([7, 1], tf.constant(1e4, tf.float64))}):
+        fused = head.loss(WATCH_TIME, logits, duration=DURATION, **option).numpy()
+        np.testing.assert_allclose(fused, plain, rtol=1e-5, atol=1e-5)
+
+
+def test_full_confidence_keeps_the_cross_entropy_of_a_confident_mistake():
+    """Label 1, logit −20: the loss is 20 and dL/dz = −1, as without EXUM."""
+    z = tf.Variable([[-20.0]], dtype=tf.float32)
+    with tf.GradientTape() as tape:
+        loss = ops.fused_binary_cross_entropy(z, [[1.0]], tf.ones([1, 1]))
+    assert float(loss[0]) == pytest.approx(20.0, rel=1e-6)
+    assert float(tape.gradient(loss, z)[0, 0]) == pytest.approx(-1.0, rel=1e-6)
+
+
+@pytest.mark.parametrize("name", HEAD_NAMES)
+def test_confidence_gradient_survives_a_collapsed_confidence(name):
+    """As c → 0 the loss still pulls c up: dL/dl ≠ 0 at l = −30 (c ≈ 1e-13)."""
+    head = make_heads()[name]
+    logits = _logits(head)
+    confidence_logit = tf.Variable(tf.fill([7, 1], tf.constant(-30.0, tf.float64)))
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_sum(head.loss(WATCH_TIME, logits, confidence_logit=confidence_logit,
+                                       duration=DURATION))
+    gradient = tape.gradient(loss, confidence_logit).numpy()
+    assert np.all(np.isfinite(gradient)) and np.all(gradient < 0)
+    confidence = tf.Variable(tf.fill([7, 1], tf.constant(1e-12, tf.float64)))
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_sum(head.loss(WATCH_TIME, logits, confidence=confidence,
+                                       duration=DURATION))
+    gradient = tape.gradient(loss, confidence).numpy()
+    assert np.all(np.isfinite(gradient)) and np.all(gradient < 0)
+
+
+@pytest.mark.parametrize("watch_time, labelled", [(0.0, 1), (2.0, 1), (5.0, 2), (50.0, 3)])
+def test_swat_geo_penalty_counts_only_buckets_up_to_the_exit(watch_time, labelled):
+    """Boundaries 3, 8 s: buckets [0, 3), [3, 8), [8, ∞); T = 0 labels only the first."""
+    head = heads.BucketizedGeometricHead([3.0, 8.0], confidence_penalty=2.0)
+    logits = tf.constant([[0.3, -0.4, 1.1]], tf.float64)
+    confidence = tf.constant([[0.6]], tf.float64)
+    label = tf.constant([watch_time], tf.float64)
+    with_penalty = head.loss(label, logits, confidence=confidence)
+    head.confidence_penalty = 0.0
+    without = head.loss(label, logits, confidence=confidence)
+    np.testing.assert_allclose((with_penalty - without).numpy(), [2.0 * labelled * -np.log(0.6)],
+                               rtol=1e-12)
+
+
+def test_tower_logit_and_confidence_give_the_same_loss():
+    tower = heads.ConfidenceTower(units=(4,))
+    hidden = tf.random.stateless_normal([7, 5], seed=[1, 2], dtype=tf.float32)
+    head = heads.OrdinalHead([3.0, 8.0, 20.0])
+    logits = tf.cast(_logits(head), tf.float32)
+    watch_time = tf.cast(WATCH_TIME, tf.float32)
+    from_logit = head.loss(watch_time, logits, confidence_logit=tower.confidence_logit(hidden))
+    from_confidence = head.loss(watch_time, logits, confidence=tower(hidden))
+    np.testing.assert_allclose(from_logit.numpy(), from_confidence.numpy(), rtol=1e-5)
+
+
+def test_soft_labels_rounded_above_one_stay_finite():
+    """coverage / width can round to 1 + 1 ulp in float32; the fused loss must stay finite."""
+    above_one = np.nextafter(np.float32(1.0), np.float32(2.0))
+    loss = ops.fused_binary_cross_entropy(tf.constant([[0.5, -0.5]]),
+                                          tf.constant([[above_one, 0.0]]),
+                                          confidence_logit=tf.zeros([1, 1]))
+    assert np.all(np.isfinite(loss.numpy()))

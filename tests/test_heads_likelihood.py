@@ -146,8 +146,9 @@ def test_cread_adds_huber_restoration_and_ordinal_terms():
     labels = np.array([1.0, 1.0, 1.0])
     bce = -np.sum(labels * np.log(phi) + (1 - labels) * np.log1p(-phi))
     restored = 0.5 * 3 + 0.6 * 5 + 0.2 * 12
-    huber = abs(restored - t) - 0.5                  # |error| > δ = 1
-    expected = bce + 2.0 * huber + 0.5 * (0.6 - 0.5)
+    huber = abs(restored - t) / 20.0 - 0.5           # error in units of t_M = 20 s: |e| > δ = 1
+    # M = 3 outputs; the ordinal term carries the reference batch size 2048.
+    expected = bce + 3 * 2.0 * huber + 3 * 2048 * 0.5 * (0.6 - 0.5)
     loss = head.loss(tf.constant([t], tf.float64), tf.constant(_logit(phi)[None]))
     assert float(loss[0]) == pytest.approx(expected, rel=1e-9)
 

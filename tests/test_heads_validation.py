@@ -44,11 +44,35 @@ def test_mismatched_logits_width():
         head.expected_value(tf.zeros([1, 5]))
 
 
-def test_time_scale_that_merges_boundaries():
-    with pytest.raises(ValueError, match="integerize"):
-        heads.BucketizedGeometricHead([1.2, 1.4, 3.0], time_scale=1.0)
+def test_count_heads_integerise_the_boundaries_they_are_given():
+    # α = 1: 1.2 and 1.4 both round to 1 unit, so one of them goes (SPEC §3).
+    head = heads.BucketizedGeometricHead([1.2, 1.4, 3.0], time_scale=1.0)
+    assert head.num_logits == 3 and head.boundaries.tolist() == [1.0, 3.0]
     head = heads.BucketizedGeometricHead([1.2, 1.4, 3.0], time_scale=10.0)   # 12, 14, 30 units
     assert head.num_logits == 4
+    with pytest.raises(ValueError, match="rounds to 0"):
+        heads.BucketizedGeometricHead([0.2, 0.4], time_scale=1.0)
+
+
+def test_readme_first_example_on_sub_second_labels():
+    """Percentile endpoints of labels in [0, 6) s go straight into the head."""
+    labels = np.random.default_rng(0).exponential(1.0, 3000)
+    labels = labels[labels < 6.0]
+    t = buckets.boundaries_from_percentiles(labels, spec="swat_choice_4")
+    assert np.any(t != np.round(t))
+    head = heads.BucketizedGeometricHead(boundaries=t)
+    # α chosen from the endpoints: the smallest power of ten keeping >= 90 % of them.
+    kept = {alpha: len(set(np.round(alpha * t)) - {0.0}) for alpha in (1.0, 10.0, 100.0, 1000.0)}
+    expected_alpha = min(alpha for alpha, count in kept.items() if count >= 0.9 * t.size)
+    assert head.time_scale == expected_alpha > 1.0
+    assert head.num_logits == kept[expected_alpha] + 1
+    np.testing.assert_allclose(head.boundaries * head.time_scale,
+                               np.round(head.boundaries * head.time_scale))
+    logits = head(tf.zeros([4, 8]))
+    loss = head.loss(tf.constant(labels[:4], tf.float32), logits)
+    assert np.all(np.isfinite(loss.numpy()))
+    rebuilt = heads.BucketizedGeometricHead.from_config(head.get_config())
+    assert rebuilt.num_logits == head.num_logits and rebuilt.time_scale == head.time_scale
 
 
 def test_d2q_needs_duration_and_consistent_tables():

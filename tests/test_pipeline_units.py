@@ -25,7 +25,7 @@ def _anomalies(column, reason, description):
 
 def test_config_rejects_unknown_head_with_the_choices():
     with pytest.raises(ValueError, match="swat_geo"):
-        configs.PipelineConfig(head="tpm")
+        configs.PipelineConfig(head="no_such_head")
 
 
 def test_config_custom_config_is_json_ready():

@@ -36,11 +36,13 @@ def _head(name, train):
         return heads.BinomialSoftLabelHead(buckets.boundaries_from_percentiles(t, "uniform:10"))
     if name == "cread":
         return heads.CreadHead(buckets.cread_boundaries(t, num_buckets=20).boundaries)
+    if name == "tpm":
+        return heads.TPMHead(buckets.boundaries_from_percentiles(t, "uniform:16"))
     tables = buckets.d2q_tables(t, train["duration_s"], num_groups=4)
     return heads.D2QHead(tables.duration_edges, tables.quantile_table)
 
 
-@pytest.mark.parametrize("name", ["swat_geo", "swat_binom", "cread", "d2q"])
+@pytest.mark.parametrize("name", ["swat_geo", "swat_binom", "cread", "d2q", "tpm"])
 @pytest.mark.parametrize("exum", [False, True])
 def test_ranker_learns_better_than_a_constant(name, exum):
     train, test = split(interactions())

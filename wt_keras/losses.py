@@ -7,7 +7,8 @@ Fits the `tfrs.tasks.Ranking(loss=...)` contract, which calls
   "watch_time" plus the head's context (e.g. "duration" for D2Q, "clicked"
   for WLR).
 * `y_pred`: the head's logits, or a dict with key "logits" and optionally
-  "confidence" (EXUM, from a `ConfidenceTower`).
+  "confidence_logit" or "confidence" (EXUM, from a `ConfidenceTower`; the
+  logit is used when both are present).
 """
 from wt_keras._keras import keras, register
 
@@ -20,16 +21,20 @@ def _split(y_true, y_pred):
     if isinstance(y_pred, dict):
         if "logits" not in y_pred:
             raise ValueError(f"y_pred dict needs a 'logits' entry, got keys {sorted(y_pred)}.")
-        return watch_time, y_pred["logits"], y_pred.get("confidence"), context
-    return watch_time, y_pred, None, context
+        confidence = {key: y_pred[key] for key in ("confidence_logit", "confidence")
+                      if key in y_pred}
+        if "confidence_logit" in confidence:
+            confidence.pop("confidence", None)
+        return watch_time, y_pred["logits"], confidence, context
+    return watch_time, y_pred, {}, context
 
 
 @register
 class WatchTimeLoss(keras.losses.Loss):
     """Per-example loss of `head`, reduced by Keras (default: batch mean).
 
-    With a "confidence" entry in `y_pred` this is the EXUM loss
-    head_loss(p′) + λ·(−log c) with the head's λ.
+    With a "confidence_logit" (or "confidence") entry in `y_pred` this is the
+    EXUM loss head_loss(p′) + λ·(−log c) with the head's λ.
 
     Args:
       head: a `wt_keras.heads` layer.
@@ -46,7 +51,7 @@ class WatchTimeLoss(keras.losses.Loss):
 
     def call(self, y_true, y_pred):
         watch_time, logits, confidence, context = _split(y_true, y_pred)
-        return self.head.loss(watch_time, logits, confidence=confidence, **context)
+        return self.head.loss(watch_time, logits, **confidence, **context)
 
     def get_config(self):
         return {**super().get_config(), "head": keras.layers.serialize(self.head)}

@@ -20,8 +20,10 @@ from wt_keras.models.experiment import dataset, feature_columns, fit_and_evaluat
 LABEL = "watch_time_s"
 DURATION = "duration_s"
 GROUP = "user_id"
-# Count heads (SWaT-Geo, geometric) work in whole seconds, the library default.
-TIME_SCALE = 1.0
+# Count heads (SWaT-Geo, geometric): α chosen from each split's training labels
+# (the smallest power of ten keeping >= 90 % of the grid's buckets; 1 = whole
+# seconds on the simulator), so labels of any scale work without a flag.
+TIME_SCALE = None
 PREDICT_BATCH_SIZE = 4096
 
 
@@ -125,6 +127,7 @@ def train_variant(variant, split, *, epochs, batch_size, learning_rate, trace_wi
       prediction ÷ mean label); `train_seconds` (all of
       `fit`, graph tracing included), `seconds_per_epoch` (median over the
       epochs after the first, which carries the tracing), `num_buckets`,
+      `time_scale` (α of the count heads, NaN for the others),
       `confidence_penalty` (the λ actually used, NaN without EXUM),
       `mean_confidence` (last epoch, training batches), `test_confidence`,
       `history` (Keras per-epoch logs) and `confidence_trace`; `crps` and
@@ -149,6 +152,7 @@ def train_variant(variant, split, *, epochs, batch_size, learning_rate, trace_wi
     result.update(
         seconds_per_epoch=float(np.median(steady)),
         num_buckets=discretisation_size(model.head),
+        time_scale=float(getattr(model.head, "time_scale", float("nan"))),   # count heads' α
         confidence_penalty=model.head.confidence_penalty if variant.exum else float("nan"),
         test_confidence=(test_mean_confidence(model, split.test_columns) if variant.exum
                          else float("nan")),

@@ -53,10 +53,9 @@ BASE_LABELS = {
     "cread": "CREAD",
     "swat_binom": "SWaT-Binom",
     "swat_geo": "SWaT-Geo",
+    "tpm": "TPM",
 }
-if "tpm" in METHODS:
-    BASE_LABELS["tpm"] = "TPM"
-EXUM_METHODS = ("d2q", "cread", "swat_binom", "swat_geo")
+EXUM_METHODS = ("d2q", "cread", "swat_binom", "swat_geo", "tpm")
 SWAT_METHODS = ("swat_binom", "swat_geo")
 
 MAIN_VARIANTS = tuple(

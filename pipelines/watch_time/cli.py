@@ -38,8 +38,10 @@ def _training_flags(parser):
                             "in (0, 1) such as 0.25 (median/q: heads with a distribution only)")
     group.add_argument("--grid-spec", default="uniform:20",
                        help="bucket grid: uniform:K, A-B:STEP,... or swat_choice_1..6")
-    group.add_argument("--time-scale", type=float, default=1.0,
-                       help="α: integer units per second of the count heads (default 1)")
+    group.add_argument("--time-scale", type=float,
+                       help="α: integer units per second of the count heads (default: the "
+                            "smallest power of ten keeping >= 90%% of the grid's buckets, "
+                            "chosen on the training labels)")
     group.add_argument("--epochs", type=int, default=3)
     group.add_argument("--batch-size", type=int, default=512)
     group.add_argument("--learning-rate", type=float, default=2e-3)

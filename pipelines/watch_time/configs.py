@@ -23,7 +23,7 @@ SAVED_MODELS_DIR = "saved_models"
 # DirectRunner on every local core; Dataflow/Flink/Spark users replace these.
 LOCAL_BEAM_ARGS = ("--direct_running_mode=multi_processing", "--direct_num_workers=0")
 HEADS = ("swat_geo", "swat_binom", "geometric", "wlr", "ordinal", "cread", "d2q",
-         "regression")
+         "regression", "tpm")
 NO_DISTRIBUTION_HEADS = ("d2q", "regression")   # they predict one number: mean only
 INPUT_FORMATS = ("csv", "tfrecord")
 # Files ExampleGen reads in `data_root`: `wt-data prepare` writes metadata.json and
@@ -53,7 +53,10 @@ class PipelineConfig:
       train_eval_buckets: hash buckets of the train/eval split in ExampleGen.
       grid_spec, time_scale, cread_num_buckets, d2q_num_groups, num_quantiles:
         BucketBoundaryGen settings; `time_scale` α > 0 also sets the count
-        heads' integer units (1.0: whole seconds), as in `wt-train`.
+        heads' integer units (1.0: whole seconds), as in `wt-train`; None
+        (default) lets BucketBoundaryGen choose α on the training labels (the
+        smallest power of ten keeping >= 90 % of the grid's buckets) and
+        record it in bucket_boundaries.json, where the Trainer reads it.
       head: one of HEADS. exum: attach EXUM's confidence tower (training only).
       confidence_penalty: EXUM λ; None keeps the head's default.
       point_estimate: the served `watch_time`: "mean" (E[T | x]), "median"
@@ -88,7 +91,7 @@ class PipelineConfig:
     train_eval_buckets: Tuple[int, int] = (4, 1)
     # Bucket boundaries (BucketBoundaryGen).
     grid_spec: str = "uniform:20"
-    time_scale: float = 1.0
+    time_scale: Optional[float] = None
     cread_num_buckets: int = 50
     d2q_num_groups: int = 30
     num_quantiles: int = 101
@@ -128,9 +131,9 @@ class PipelineConfig:
         for name in ("epochs", "batch_size"):
             if int(getattr(self, name)) < 1:
                 raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}.")
-        if not self.time_scale > 0:
+        if self.time_scale is not None and not self.time_scale > 0:
             raise ConfigError(f"time_scale (α, integer units per second of the count heads) must "
-                             f"be > 0, got {self.time_scale}; 1.0 counts whole seconds.")
+                             f"be > 0, got {self.time_scale}; 1.0 counts whole seconds, None chooses it.")
         if not self.learning_rate > 0:
             raise ConfigError(f"learning_rate must be > 0, got {self.learning_rate}.")
         if len(self.train_eval_buckets) != 2 or min(self.train_eval_buckets) < 1:
@@ -182,7 +185,8 @@ class PipelineConfig:
             "confidence_penalty": self.confidence_penalty,
             "point_estimate": str(self.point_estimate).strip().lower(),
             "quantile_levels": [float(q) for q in self.quantile_levels],
-            "grid_spec": self.grid_spec, "time_scale": float(self.time_scale),
+            "grid_spec": self.grid_spec,
+            "time_scale": None if self.time_scale is None else float(self.time_scale),
             "epochs": int(self.epochs), "batch_size": int(self.batch_size),
             "learning_rate": float(self.learning_rate),
             "embedding_dim": int(self.embedding_dim),

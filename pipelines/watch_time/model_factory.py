@@ -19,6 +19,9 @@ from wt_keras.models import WatchTimeRanker, build_head, default_features
 # duration_ms duplicates duration_s.
 NON_FEATURE_COLUMNS = frozenset(LABEL_SIDE_COLUMNS) | {"time_ms", "date", "duration_ms"}
 ID_HASH_BINS = 100_003      # ids: many values, hashing needs no vocabulary
+# String columns named `*_ids` hold space-separated id lists (e.g. CIKM16's
+# search tokens and result items from `wt-data prepare cikm16`): a bag of ids.
+ID_LIST_SUFFIX = "_ids"
 STRING_HASH_BINS = 1_009    # other string categories seen only in new datasets
 CONFIDENCE_TOWER_UNITS = (32,)
 
@@ -33,7 +36,9 @@ def select_features(schema, label_key, override=None):
 
     Known columns of the KuaiRand family keep their tuned hash sizes
     (`wt_keras.models.factory`); other columns become categorical when they
-    hold strings or are named `*_id`, dense otherwise. Columns that are not
+    hold strings or are named `*_id` (string columns named `*_ids` are id
+    lists: `build_ranker` encodes them as the mean of their ids'
+    embeddings), dense otherwise. Columns that are not
     present in every example are skipped (the serving contract is one value
     per feature).
 
@@ -66,10 +71,11 @@ def select_features(schema, label_key, override=None):
     for name, feature in sorted(usable.items()):
         if name in categorical or name in dense:
             continue
-        if feature.type == schema_pb2.BYTES:
-            categorical[name] = STRING_HASH_BINS
-        elif name.endswith("_id"):
+        if name.endswith("_id") or (name.endswith(ID_LIST_SUFFIX)
+                                    and feature.type == schema_pb2.BYTES):
             categorical[name] = ID_HASH_BINS
+        elif feature.type == schema_pb2.BYTES:
+            categorical[name] = STRING_HASH_BINS
         else:
             dense.append(name)
     return categorical, dense, skipped
@@ -90,8 +96,11 @@ def build_ranker(custom_config, tables, categorical, dense, global_batch_size=No
     head = build_head(custom_config["head"], tables, time_scale=custom_config["time_scale"],
                       confidence_penalty=custom_config.get("confidence_penalty"))
     tower = heads.ConfidenceTower(units=CONFIDENCE_TOWER_UNITS) if custom_config["exum"] else None
+    id_lists = {name: bins for name, bins in categorical.items() if name.endswith(ID_LIST_SUFFIX)}
+    categorical = {name: bins for name, bins in categorical.items() if name not in id_lists}
     return WatchTimeRanker(
-        head, categorical, dense, label_key=custom_config["label_key"],
+        head, categorical, dense, id_list_features=id_lists,
+        label_key=custom_config["label_key"],
         duration_feature=custom_config["duration_key"],
         bottom_units=tuple(custom_config["bottom_units"]),
         embedding_dim=custom_config["embedding_dim"], confidence_tower=tower,

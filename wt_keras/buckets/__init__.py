@@ -4,6 +4,9 @@
   the six SWaT bucket choices).
 * `boundaries_from_percentiles`, `integerize`, `validate_boundaries`,
   `widths`: endpoints 0 = t_0 < t_1 < ... < t_K from training percentiles.
+* `choose_time_scale`, `time_scale_for_boundaries`: alpha (integer units
+  per second of the count heads), the smallest power of ten that keeps
+  >= 90 % of the grid's distinct endpoints.
 * `warp`, `cread_boundaries`: CREAD error-adaptive discretisation.
 * `d2q_tables`, `d2q_quantile_label`, `d2q_watch_time`: D2Q duration groups
   and per-group quantile tables.
@@ -24,10 +27,13 @@ from wt_keras.buckets.grid import PRESETS, parse_grid_spec
 from wt_keras.buckets.percentiles import (boundaries_from_percentiles,
                                           integerize, validate_boundaries,
                                           widths)
+from wt_keras.buckets.time_scale import (choose_time_scale,
+                                         time_scale_for_boundaries)
 
 __all__ = [
     "PRESETS", "parse_grid_spec", "boundaries_from_percentiles", "integerize",
-    "validate_boundaries", "widths", "warp", "cread_boundaries",
+    "validate_boundaries", "widths", "choose_time_scale",
+    "time_scale_for_boundaries", "warp", "cread_boundaries",
     "CreadDiscretization", "DEFAULT_ALPHAS", "d2q_tables",
     "d2q_quantile_label", "d2q_watch_time", "D2QTables",
 ]

@@ -7,6 +7,7 @@ import numpy as np
 
 from wt_keras.buckets._checks import as_labels, increasing_positive
 from wt_keras.buckets.grid import parse_grid_spec
+from wt_keras.buckets.time_scale import choose_time_scale, rounded_endpoints
 
 _FIX_HINT = ("Build endpoints with buckets.boundaries_from_percentiles(...) "
              "(it drops zeros and duplicates), or pass np.unique(t[t > 0]).")
@@ -98,7 +99,7 @@ def integerize(boundaries, time_scale):
     """
     alpha = _check_time_scale(time_scale)
     t = validate_boundaries(boundaries)
-    rounded = increasing_positive(np.round(alpha * t) / alpha)
+    rounded = rounded_endpoints(t, alpha)
     if rounded.size == 0:
         raise ValueError(f"All {t.size} endpoints round to 0 at time_scale="
                          f"{alpha:g} (largest {t[-1]:g} s); use a larger "
@@ -121,8 +122,11 @@ def boundaries_from_percentiles(values, spec="uniform:20", time_scale=None,
     Args:
       values: training watch times in seconds (training split only).
       spec: grid spec or preset name, see `parse_grid_spec`.
-      time_scale: optional alpha > 0; if given, endpoints are integerised with
-        `integerize` (round(alpha t) / alpha, deduplicated again).
+      time_scale: None keeps the endpoints in seconds as they are; alpha > 0
+        integerises them (round(alpha t) / alpha, deduplicated again, as
+        `integerize`); "auto" integerises at `choose_time_scale(values, spec)`,
+        the smallest power of ten keeping >= 90 % of the distinct endpoints
+        (call `choose_time_scale` to read which alpha that is).
       min_buckets: minimum number K of buckets that must survive.
 
     Returns:
@@ -140,9 +144,10 @@ def boundaries_from_percentiles(values, spec="uniform:20", time_scale=None,
     labels = as_labels(values, "values")
     levels = parse_grid_spec(spec)
     endpoints = increasing_positive(np.percentile(labels, levels))
+    if isinstance(time_scale, str) and time_scale == "auto" and endpoints.size:
+        time_scale = choose_time_scale(labels, spec)
     if time_scale is not None and endpoints.size:
-        alpha = _check_time_scale(time_scale)
-        endpoints = increasing_positive(np.round(alpha * endpoints) / alpha)
+        endpoints = rounded_endpoints(endpoints, _check_time_scale(time_scale))
     if endpoints.size < min_buckets:
         scale = "" if time_scale is None else f" at time_scale={time_scale}"
         raise ValueError(
@@ -150,5 +155,5 @@ def boundaries_from_percentiles(values, spec="uniform:20", time_scale=None,
             f"of spec {spec!r}{scale} (need min_buckets={min_buckets}): the "
             f"{labels.size} labels have too few distinct positive values "
             f"(max {labels.max():g}). Use more (non-constant) training labels, "
-            "a larger time_scale, or lower min_buckets.")
+            "a larger time_scale (or time_scale='auto'), or lower min_buckets.")
     return endpoints

@@ -18,11 +18,13 @@ def _parser():
     parser.add_argument("--rows", type=int, default=100_000, help="simulated rows (default 100000)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--method", default="swat_geo",
-                        help="regression, wlr, geometric, d2q, ordinal, cread, swat_binom, swat_geo")
+                        help="regression, wlr, geometric, d2q, ordinal, cread, swat_binom, swat_geo, tpm")
     parser.add_argument("--exum", action="store_true", help="train with EXUM's confidence tower")
     parser.add_argument("--confidence-penalty", type=float, help="EXUM λ (default: the head's)")
     parser.add_argument("--grid-spec", default="uniform:20", help="bucket grid, e.g. swat_choice_4")
-    parser.add_argument("--time-scale", type=float, default=1.0, help="α of count models")
+    parser.add_argument("--time-scale", type=float,
+                        help="α: integer units per second of the count heads (default: the "
+                             "smallest power of ten keeping >= 90%% of the grid's buckets)")
     parser.add_argument("--point-estimate", default="mean",
                         help="what the model predicts: mean (default), median, or a quantile "
                              "level q in (0, 1) such as 0.25; median/q need a head with a "
@@ -81,6 +83,9 @@ def main(argv=None):
           f"{result['pearson']:.4f} | {result['num_buckets']} | {result['train_seconds']:.1f} | "
           f"{result['mean_confidence']:.3f} |")
     print(f"| median of train (constant) | {metrics.mae(truth, constant):.3f} | 0.5 | 0.5 | – | – | – | – |")
+    if result["guard_warnings"]:
+        print(f"\nwarning: the predictions stopped tracking the training labels ("
+              f"{result['guard_warnings']}); with --exum try a larger --confidence-penalty.")
     return 0
 
 

@@ -16,6 +16,7 @@ from wt_keras.data import kuairand, simulator
 _DATASET_OPTIONS = {
     "variant": ("variant", {"kuairand"}),
     "matrix": ("matrix", {"kuairec"}),
+    "source": ("source", {"cikm16"}),
     "max_dwell_ms": ("max_dwell_ms", {"cikm16"}),
     "min_views": ("min_views", {"cikm16"}),
     "max_items": ("max_items", {"cikm16"}),
@@ -38,12 +39,18 @@ def _parser():
                          help="kuairand: which release (default: the one found)")
     prepare.add_argument("--matrix", choices=["auto", "small", "big", "both"],
                          help="kuairec: which interaction matrix (default auto = big if present)")
+    prepare.add_argument("--source", choices=["queries", "item-views"],
+                         help="cikm16: label source: queries = dwell on the search result "
+                              "page, train-queries.csv (default, as TPM and SWaT); item-views "
+                              "= session dwell from train-item-views.csv")
     prepare.add_argument("--max-dwell-ms", type=float,
-                         help="cikm16: drop sessions with dwell >= this (default 6000, TPM)")
+                         help="cikm16: drop rows with dwell >= this (default 6000, TPM)")
     prepare.add_argument("--min-views", type=int,
-                         help="cikm16: drop sessions with fewer item views (default 1)")
+                         help="cikm16 --source item-views: drop sessions with fewer item "
+                              "views (default 1)")
     prepare.add_argument("--max-items", type=int,
-                         help="cikm16: item ids kept per session (default 10)")
+                         help="cikm16: ids kept per id list (search tokens, result items; "
+                              "default 10)")
     prepare.add_argument("--max-play-ratio", type=float,
                          help="wechat: drop play >= this x duration (default 10, DADF)")
 

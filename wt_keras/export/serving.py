@@ -35,6 +35,7 @@ OUTPUT_DESCRIPTIONS = {
     "bucket_probabilities": "per-bucket probability p_k = sigmoid(z_k) for buckets "
                             "[t_(k-1), t_k) of `boundaries` (SWaT; last = open bucket for SWaT-Geo)",
     "survival_probabilities": "phi_m = P(T > t_m) for each of `boundaries` (ordinal / CREAD)",
+    "leaf_probabilities": "P(leaf k) of TPM's tree for buckets [t_(k-1), t_k) of `boundaries`",
     "quantile": "predicted within-duration-group quantile of the watch time, in [0, 1] (D2Q)",
 }
 _log = logging.getLogger(__name__)

@@ -8,6 +8,7 @@
 | `WeightedLogisticHead` | [B, 1] | WLR |
 | `OrdinalHead`, `CreadHead` | [B, K] | OR, CREAD |
 | `D2QHead` | [B, 1] | D2Q |
+| `TPMHead` | [B, K−1] | TPM (tree over K buckets) |
 | `RegressionHead` | [B, 1] | squared-error baseline |
 
 `ConfidenceTower` gives EXUM's confidence c for any head's `loss`.
@@ -19,7 +20,8 @@ from wt_keras.heads.geometric import GeometricHead, WeightedLogisticHead
 from wt_keras.heads.ordinal import CreadHead, OrdinalHead
 from wt_keras.heads.regression import RegressionHead
 from wt_keras.heads.swat import BinomialSoftLabelHead, BucketizedGeometricHead
+from wt_keras.heads.tpm import TPMHead
 
 __all__ = ["WatchTimeHead", "ConfidenceTower", "D2QHead", "GeometricHead",
            "WeightedLogisticHead", "CreadHead", "OrdinalHead", "RegressionHead",
-           "BinomialSoftLabelHead", "BucketizedGeometricHead"]
+           "BinomialSoftLabelHead", "BucketizedGeometricHead", "TPMHead"]

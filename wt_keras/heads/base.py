@@ -12,9 +12,13 @@ class WatchTimeHead(keras.layers.Layer):
     Every head knows its training loss given the observed watch time T (and
     context such as the video duration) and its closed-form expectation
     E[T | x] in seconds. Passing a confidence `c` from a `ConfidenceTower`
-    to `loss` trains with EXUM: the head's loss is taken on the fused
-    output p′ = c·p + (1 − c)·y and λ·Σ_outputs(−log c) is added, λ being the
-    head's `confidence_penalty` (a shared c counts once per output it gates).
+    (preferably its logit, `confidence_logit`) to `loss` trains with EXUM:
+    the head's loss is taken on the fused output p′ = c·p + (1 − c)·y and
+    λ·Σ(−log c) over the outputs that carry a label for the example is added,
+    λ being the head's `confidence_penalty` (a shared c counts once per
+    labelled output). With c = 1 the loss is exactly the head's own loss.
+    On cross-entropy outputs a c < 1 biases p towards the majority label
+    (optimum p* = q + (2q − 1)(1/c − 1), see `wt_keras.ops.exum`).
 
     Subclasses define `_likelihood_loss`, `expected_value` and either
     `_confidence_targets` (binary cross-entropy heads) or `_fused_loss`.
@@ -48,24 +52,33 @@ class WatchTimeHead(keras.layers.Layer):
         return self.projection(hidden)
 
     # -- public API ---------------------------------------------------------
-    def loss(self, watch_time, logits, confidence=None, **context):
+    def loss(self, watch_time, logits, confidence=None, confidence_logit=None, **context):
         """Per-example training loss, shape [B].
 
         Args:
           watch_time: [B] or [B, 1] observed watch time in seconds (≥ 0).
           logits: [B, num_logits] outputs of this head.
           confidence: optional [B, 1] (or per-output [B, num_logits]) EXUM
-            confidence in (0, 1); when given the loss is the fused EXUM loss.
+            confidence in (0, 1]; when given the loss is the fused EXUM loss.
+          confidence_logit: instead of `confidence`, its logit l, c = σ(l)
+            (`ConfidenceTower.confidence_logit`): log c and log(1 − c) are
+            then exact for every l (nothing is clipped). Preferred in training.
           **context: what the head needs beyond logits (`duration` in seconds
             for D2Q, `clicked` for WLR); other keys are ignored.
         """
         logits = self._check_logits(logits)
         watch_time = self._check_watch_time(watch_time, logits.dtype)
-        if confidence is None:
+        if confidence is None and confidence_logit is None:
             return self._likelihood_loss(watch_time, logits, **context)
-        confidence = tf.cast(confidence, logits.dtype)
-        penalty = ops.confidence_penalty(confidence, num_outputs=tf.shape(logits)[-1])
-        return (self._fused_loss(watch_time, logits, confidence, **context)
+        if confidence_logit is None:
+            # logit(c) = log c − log(1 − c), unclipped: c = 1 gives +inf, σ(+inf) = 1.
+            confidence = tf.cast(confidence, logits.dtype)
+            confidence_logit = tf.math.log(confidence) - tf.math.log1p(-confidence)
+        confidence_logit = tf.cast(confidence_logit, logits.dtype)
+        penalty = ops.confidence_penalty(
+            confidence_logit=confidence_logit, num_outputs=self.num_logits,
+            labelled=self._labelled_outputs(watch_time, logits, **context))
+        return (self._fused_loss(watch_time, logits, confidence_logit, **context)
                 + self.confidence_penalty * penalty)
 
     def expected_value(self, logits, **context):
@@ -200,9 +213,17 @@ class WatchTimeHead(keras.layers.Layer):
         """Terms kept on the raw p under EXUM (p′ contains the label)."""
         return 0.0
 
-    def _fused_loss(self, watch_time, logits, confidence, **context):
+    def _labelled_outputs(self, watch_time, logits, **context):
+        """[B, K] indicator of the outputs with a label (weight > 0), or None for all."""
+        if type(self)._confidence_targets is WatchTimeHead._confidence_targets:
+            return None
+        _, weights = self._confidence_targets(watch_time, logits, **context)
+        return None if weights is None else tf.cast(weights > 0, logits.dtype)
+
+    def _fused_loss(self, watch_time, logits, confidence_logit, **context):
         targets, weights = self._confidence_targets(watch_time, logits, **context)
-        return (ops.fused_binary_cross_entropy(logits, targets, confidence, weights)
+        return (ops.fused_binary_cross_entropy(logits, targets, weights=weights,
+                                               confidence_logit=confidence_logit)
                 + self._auxiliary_loss(watch_time, logits, **context))
 
     def _intercept_logits(self, watch_time, **context):

@@ -8,7 +8,11 @@ from wt_keras._keras import keras, register
 class ConfidenceTower(keras.layers.Layer):
     """A small MLP on the shared bottom giving a confidence c = σ(·) ∈ (0, 1).
 
-    Pass its output to a head's `loss(..., confidence=c)` to train with EXUM.
+    Pass `confidence_logit(hidden)` to a head's `loss(..., confidence_logit=l)`
+    to train with EXUM (log c and log(1 − c) are then computed exactly with
+    log-sigmoid, so c may saturate at 1 without losing its gradient);
+    calling the tower gives c = σ(l) itself, which `loss(..., confidence=c)`
+    also accepts.
     The tower is used for training only: the serving export leaves it (and
     its variables) out. `outputs > 1` gives one confidence per head output
     (e.g. per ordinal threshold); the default shares one c per sample.
@@ -22,6 +26,8 @@ class ConfidenceTower(keras.layers.Layer):
     >>> tower = ConfidenceTower(units=(32,))
     >>> tower(tf.zeros([4, 16])).shape
     TensorShape([4, 1])
+    >>> tower.confidence_logit(tf.zeros([4, 16])).shape
+    TensorShape([4, 1])
     """
 
     def __init__(self, units=(32,), outputs=1, activation="relu", **kwargs):
@@ -33,8 +39,7 @@ class ConfidenceTower(keras.layers.Layer):
         self.activation = activation
         self.hidden_layers = [keras.layers.Dense(u, activation=activation, name=f"hidden_{i}")
                               for i, u in enumerate(self.units)]
-        self.confidence_layer = keras.layers.Dense(self.outputs, activation="sigmoid",
-                                                   name="confidence")
+        self.confidence_layer = keras.layers.Dense(self.outputs, name="confidence")
 
     def build(self, input_shape):
         shape = tf.TensorShape(input_shape)
@@ -44,10 +49,14 @@ class ConfidenceTower(keras.layers.Layer):
             shape = shape[:-1].concatenate([layer.units])
         super().build(input_shape)
 
-    def call(self, hidden):
+    def confidence_logit(self, hidden):
+        """The logit l of the confidence, c = σ(l), shape [B, outputs]."""
         for layer in self.hidden_layers:
             hidden = layer(hidden)
         return self.confidence_layer(hidden)
+
+    def call(self, hidden):
+        return tf.sigmoid(self.confidence_logit(hidden))
 
     def get_config(self):
         return {**super().get_config(), "units": list(self.units), "outputs": self.outputs,

@@ -77,11 +77,12 @@ class D2QHead(WatchTimeHead):
                                       self.duration_edges, self.quantile_table)
 
     def _likelihood_loss(self, watch_time, logits, duration=None, **context):
-        return self._fused_loss(watch_time, logits, 1.0, duration=duration)
+        return self._fused_loss(watch_time, logits, None, duration=duration)
 
-    def _fused_loss(self, watch_time, logits, confidence, duration=None, **context):
+    def _fused_loss(self, watch_time, logits, confidence_logit, duration=None, **context):
         labels = self.quantile_label(watch_time, duration)[:, None]
-        return ops.fused_squared_error(tf.sigmoid(logits), labels, confidence, self.label_scale)
+        return ops.fused_squared_error(tf.sigmoid(logits), labels, scale=self.label_scale,
+                                       confidence_logit=confidence_logit)
 
     def _intercept_logits(self, watch_time, duration=None, **context):
         mean_label = tf.reduce_mean(self.quantile_label(watch_time, duration))

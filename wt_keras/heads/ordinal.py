@@ -7,14 +7,30 @@ from wt_keras._keras import register
 from wt_keras.buckets import validate_boundaries
 from wt_keras.heads.base import WatchTimeHead
 
+# CREAD's reference implementation sums the ordinal term over batches of this
+# size while averaging the other terms over the batch (EGMN's run_cread.py).
+REFERENCE_BATCH_SIZE = 2048
+
 
 @register
 class OrdinalHead(WatchTimeHead):
     """Ordinal regression over endpoints: output m predicts φ_m = P(T > t_m).
 
         loss = Σ_m BCE(1[T > t_m], φ_m)
-               + w_r · Huber_δ(Σ_m φ_m w_m − T) + w_o · Σ_m max(φ_{m+1} − φ_m, 0)
+               + M · w_r · Huber_δ((Σ_m φ_m w_m − T) / t_M)
+               + M · w_o · 2048 · Σ_m max(φ_{m+1} − φ_m, 0)
         E[T | x] = Σ_m φ_m w_m          (CREAD's restoration)
+
+    Scales: the weights are those of CREAD's reference implementation, which
+    averages the BCE over the M outputs, normalises labels to [0, 1] by the
+    last endpoint t_M and sums the ordinal term over batches of 2048. Here
+    the BCE is summed over outputs (as in every head, and as EXUM's
+    per-output penalty expects), so the two other terms are multiplied by M,
+    the restoration error is divided by t_M and the ordinal term carries the
+    reference batch size: the loss is M times the reference's per-example
+    loss whatever the label unit, and w_r = 1, w_o = 2e-5 weigh the terms as
+    they do there (an error of 10 % of t_M costs M · 0.005, like 0.005
+    against a mean BCE of ~0.1-0.7 per output in the reference).
 
     With the default weights w_r = w_o = 0 this is the plain OR baseline;
     `CreadHead` sets CREAD's defaults. EXUM fuses the survival labels
@@ -26,7 +42,7 @@ class OrdinalHead(WatchTimeHead):
       boundaries: t_1..t_M in seconds (e.g. `buckets.cread_boundaries`).
       restoration_weight: w_r.
       monotonicity_weight: w_o.
-      huber_delta: δ of the restoration Huber loss, in seconds.
+      huber_delta: δ of the restoration Huber loss, in units of t_M.
       confidence_penalty: EXUM λ (the EXUM paper's best for CREAD: 0.1).
 
     Example:
@@ -60,11 +76,13 @@ class OrdinalHead(WatchTimeHead):
 
     def _auxiliary_loss(self, watch_time, logits, **context):
         loss = 0.0
+        num_outputs = float(self.num_logits)
         if self.restoration_weight:
-            restored = ops.ordinal_restored_watch_time(logits, self.widths)
-            loss += self.restoration_weight * ops.huber(restored - watch_time, self.huber_delta)
+            loss += num_outputs * self.restoration_weight * ops.cread_restoration_loss(
+                watch_time, logits, self.widths, self.boundaries[-1], self.huber_delta)
         if self.monotonicity_weight:
-            loss += self.monotonicity_weight * ops.ordinal_monotonicity_penalty(logits)
+            loss += (num_outputs * REFERENCE_BATCH_SIZE * self.monotonicity_weight
+                     * ops.ordinal_monotonicity_penalty(logits))
         return loss
 
     def expected_value(self, logits, **context):

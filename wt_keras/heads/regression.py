@@ -25,10 +25,11 @@ class RegressionHead(WatchTimeHead):
         super().__init__(num_logits=1, confidence_penalty=confidence_penalty, **kwargs)
 
     def _likelihood_loss(self, watch_time, logits, **context):
-        return ops.fused_squared_error(logits, watch_time[:, None], 1.0)
+        return ops.fused_squared_error(logits, watch_time[:, None])
 
-    def _fused_loss(self, watch_time, logits, confidence, **context):
-        return ops.fused_squared_error(logits, watch_time[:, None], confidence)
+    def _fused_loss(self, watch_time, logits, confidence_logit, **context):
+        return ops.fused_squared_error(logits, watch_time[:, None],
+                                       confidence_logit=confidence_logit)
 
     def _intercept_logits(self, watch_time, **context):
         return [float(tf.reduce_mean(watch_time))]

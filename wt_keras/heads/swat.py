@@ -4,21 +4,27 @@ import tensorflow as tf
 
 from wt_keras import ops
 from wt_keras._keras import register
-from wt_keras.buckets import validate_boundaries
+from wt_keras.buckets import time_scale_for_boundaries, validate_boundaries
+from wt_keras.buckets.time_scale import rounded_endpoints
 from wt_keras.heads.base import WatchTimeHead
 
 
 def integer_units(boundaries, time_scale):
-    """Endpoints in integer units round(α·t_k); they must stay distinct and > 0."""
+    """Endpoints in integer units round(α·t_k), zeros and repeats dropped (SPEC §3).
+
+    Count heads integerise the boundaries they are given with their own α, so
+    real-valued percentile endpoints work as they are; fails only if no
+    endpoint is left (all round to 0).
+    """
     if not time_scale > 0:
         raise ValueError(f"time_scale (α) must be > 0, got {time_scale}.")
-    units = np.round(np.asarray(boundaries, np.float64) * time_scale)
-    if units[0] < 1 or np.any(np.diff(units) < 1):
+    kept = rounded_endpoints(boundaries, time_scale)
+    if kept.size == 0:
         raise ValueError(
-            f"At time_scale={time_scale}, the boundaries {np.asarray(boundaries).tolist()} do "
-            "not round to distinct positive integer units. Pass "
-            "buckets.integerize(boundaries, time_scale) or increase time_scale.")
-    return units
+            f"At time_scale={time_scale}, every boundary of {np.asarray(boundaries).tolist()} "
+            "rounds to 0 integer units. Increase time_scale, or leave it out to choose "
+            "it automatically.")
+    return np.round(kept * time_scale)
 
 
 @register
@@ -116,8 +122,11 @@ class BucketizedGeometricHead(WatchTimeHead):
     """SWaT-Geo: sequential watching with bucket-specific retention (Assumption 2).
 
     K finite buckets plus the open bucket [t_K, ∞): K + 1 logits. Watch time is
-    counted in integer units Y = round(α·T) (α = `time_scale`) with
-    endpoints α·t_k, which must be distinct integers. With R_m = Π_{i<m} p_i^{w_i}:
+    counted in integer units Y = round(α·T) (α = `time_scale`) with endpoints
+    round(α·t_k): the head integerises the boundaries it is given itself
+    (rounds, then drops zeros and repeats), so real-valued percentile endpoints
+    in seconds work as they are; K is the number that stay distinct, and
+    `boundaries` holds them in seconds. With R_m = Π_{i<m} p_i^{w_i}:
 
         P(Y = y) = R_m p_m^{y − t_{m−1}} (1 − p_m),   y in bucket m
         loss = −Σ_k [y_k log p_k + n_k log(1 − p_k)]
@@ -128,9 +137,12 @@ class BucketizedGeometricHead(WatchTimeHead):
     continuation frequency y_k / (y_k + n_k) with weight y_k + n_k.
 
     Args:
-      boundaries: t_1..t_K in seconds, strictly increasing, > 0; α·t_k must
-        round to distinct positive integers (see `buckets.integerize`).
-      time_scale: α, integer units per second.
+      boundaries: t_1..t_K in seconds, strictly increasing, > 0 (e.g. straight
+        from `buckets.boundaries_from_percentiles`); integerised at α.
+      time_scale: α, integer units per second; None chooses the smallest
+        power of ten (>= 1) that keeps >= 90 % of the boundaries distinct
+        (`buckets.time_scale_for_boundaries`), e.g. 1 for endpoints of
+        several seconds, 100 for labels in [0, 6) s.
       max_tail_logit: clamp of z_{K+1} in the expectation.
       confidence_penalty: EXUM λ. The window that works is narrow (see
         docs/benchmark_results.md): smaller λ lets c drop, which pulls the
@@ -141,16 +153,23 @@ class BucketizedGeometricHead(WatchTimeHead):
     >>> head = BucketizedGeometricHead(boundaries=[3.0, 8.0, 20.0])
     >>> head(tf.zeros([2, 16])).shape
     TensorShape([2, 4])
+    >>> head.time_scale                                   # chosen: whole seconds
+    1.0
+    >>> head = BucketizedGeometricHead([0.42, 0.47, 1.3, 2.71], time_scale=1.0)
+    >>> head.boundaries.tolist()                          # 0.42 -> 0 units, 0.47 -> 0
+    [1.0, 3.0]
     """
 
-    def __init__(self, boundaries, time_scale=1.0, max_tail_logit=20.0,
+    def __init__(self, boundaries, time_scale=None, max_tail_logit=20.0,
                  confidence_penalty=1.0, **kwargs):
         boundaries = validate_boundaries(boundaries)
+        if time_scale is None:
+            time_scale = time_scale_for_boundaries(boundaries)
         units = integer_units(boundaries, time_scale)
         super().__init__(num_logits=len(units) + 1,
                          confidence_penalty=confidence_penalty, **kwargs)
-        self.boundaries = boundaries
         self.time_scale = float(time_scale)
+        self.boundaries = units / self.time_scale
         self.max_tail_logit = float(max_tail_logit)
         self._lower, self._upper = ops.bucket_edges(units, open_last_bucket=True)
         self.unit_widths = np.diff(np.concatenate([[0.0], units]))

@@ -6,6 +6,10 @@ import tensorflow as tf
 
 from wt_keras import metrics
 from wt_keras.models.factory import build_ranker, bucket_tables, default_features
+from wt_keras.models.guard import PredictionGuard
+
+# Training rows the PredictionGuard predicts on after every epoch.
+GUARD_ROWS = 4096
 
 
 def random_split(frame, test_fraction=0.2, seed=0):
@@ -46,18 +50,20 @@ def evaluate_predictions(truth, predicted, groups=None):
 
 
 def fit_and_evaluate(method, train, test, exum=False, confidence_penalty=None, grid_spec="uniform:20",
-                     time_scale=1.0, epochs=3, batch_size=512, learning_rate=2e-3, seed=0,
+                     time_scale=None, epochs=3, batch_size=512, learning_rate=2e-3, seed=0,
                      tables=None, callbacks=None, verbose=0, point_estimate="mean"):
     """Trains `method` on `train` (a DataFrame) and evaluates it on `test`.
 
+    `time_scale` None chooses α from the training labels (see `bucket_tables`).
     `point_estimate` ("mean", "median" or a quantile level) is what the
     model predicts and the metrics score (see `WatchTimeRanker`).
 
     Returns:
       dict with the test metrics, `train_seconds`, `mean_confidence` (EXUM,
       last epoch), `history` (per-epoch training logs, e.g. the
-      mean-confidence trace), the test `predictions` (seconds, [N]) and the
-      trained `model`.
+      mean-confidence trace), the test `predictions` (seconds, [N]), the
+      trained `model` and `guard_warnings` ("" or the `PredictionGuard`
+      findings: mean prediction outside [0.5, 2] × mean label, XAUC < 0.5).
     """
     tf.keras.utils.set_random_seed(seed)
     if tables is None:
@@ -68,6 +74,11 @@ def fit_and_evaluate(method, train, test, exum=False, confidence_penalty=None, g
                          point_estimate=point_estimate)
     train_columns, test_columns = feature_columns(train), feature_columns(test)
     model.adapt(train_columns)
+    # Warn when the predictions drift from the labels (e.g. EXUM with too small a λ).
+    guard_rows = np.random.default_rng(seed).permutation(len(train))[:GUARD_ROWS]
+    guard = PredictionGuard({name: values[guard_rows] for name, values in train_columns.items()},
+                            "watch_time_s")
+    callbacks = list(callbacks or []) + [guard]
     model.compile(optimizer=tf.keras.optimizers.Adam(learning_rate))
     start = time.perf_counter()
     history = model.fit(dataset(train_columns, batch_size, shuffle_seed=seed), epochs=epochs,
@@ -78,5 +89,7 @@ def fit_and_evaluate(method, train, test, exum=False, confidence_penalty=None, g
                                   test["user_id"].to_numpy() if "user_id" in test else None)
     result.update(train_seconds=train_seconds, num_buckets=tables["num_buckets"], model=model,
                   history=history, predictions=predicted,
-                  mean_confidence=history.get("mean_confidence", [float("nan")])[-1])
+                  mean_confidence=history.get("mean_confidence", [float("nan")])[-1],
+                  guard_warnings=" | ".join(f"epoch {entry['epoch'] + 1}: " + "; ".join(entry["problems"])
+                                            for entry in guard.history if entry["problems"]))
     return result

@@ -10,7 +10,7 @@ import numpy as np
 from wt_keras import buckets, heads
 
 METHODS = ("regression", "wlr", "geometric", "d2q", "ordinal", "cread",
-           "swat_binom", "swat_geo")
+           "swat_binom", "swat_geo", "tpm")
 
 # Columns of the built-in simulator / KuaiRand log, used when present.
 CATEGORICAL_FEATURES = {"user_id": 100_003, "video_id": 100_003, "user_active_degree": 17,
@@ -31,13 +31,31 @@ def default_features(columns):
 
 
 def bucket_tables(watch_time, duration, grid_spec="uniform:20", time_scale=None,
-                  cread_num_buckets=50, d2q_num_groups=30, num_quantiles=101):
-    """Exact numpy version of BucketBoundaryGen's output (training labels only)."""
-    boundaries = buckets.boundaries_from_percentiles(watch_time, grid_spec, time_scale=time_scale)
+                  cread_num_buckets=50, d2q_num_groups=30, num_quantiles=101,
+                  tpm_grid_spec="uniform:16"):
+    """Exact numpy version of BucketBoundaryGen's output (training labels only).
+
+    `time_scale` None chooses α automatically (`buckets.choose_time_scale`:
+    the smallest power of ten keeping >= 90 % of the grid's distinct
+    endpoints) and integerises the endpoints at it; α > 0 integerises at that
+    α; 0 keeps the endpoints in seconds. The α used is recorded as
+    `time_scale` (0 = not integerised), and `build_head` gives it to the
+    count heads unless told otherwise.
+
+    Adds TPM's own grid (`tpm_grid_spec`, the authors' 16 equal-frequency
+    leaves); tables without it (BucketBoundaryGen's) give TPM the main grid.
+    """
+    time_scale_source = "given"
+    if time_scale is None:
+        time_scale, time_scale_source = buckets.choose_time_scale(watch_time, grid_spec), "auto"
+    boundaries = buckets.boundaries_from_percentiles(watch_time, grid_spec,
+                                                     time_scale=time_scale or None)
+    tpm = buckets.boundaries_from_percentiles(watch_time, tpm_grid_spec)
     cread = buckets.cread_boundaries(watch_time, num_buckets=cread_num_buckets)
     d2q = buckets.d2q_tables(watch_time, duration, num_groups=d2q_num_groups,
                              num_quantiles=num_quantiles)
-    return {"grid_spec": grid_spec, "time_scale": time_scale or 0.0,
+    return {"grid_spec": grid_spec, "time_scale": float(time_scale or 0.0),
+            "time_scale_source": time_scale_source,
             "num_buckets": len(boundaries), "boundaries": boundaries.tolist(),
             "rank_error": 0.0, "num_examples": int(len(watch_time)),
             "cread": {"boundaries": cread.boundaries.tolist(), "alpha": float(cread.alpha),
@@ -45,24 +63,28 @@ def bucket_tables(watch_time, duration, grid_spec="uniform:20", time_scale=None,
             "d2q": {"duration_edges": d2q.duration_edges.tolist(),
                     "quantile_table": d2q.quantile_table.tolist(),
                     "num_quantiles": int(d2q.quantile_table.shape[1]),
-                    "group_sizes": d2q.group_sizes.tolist()}}
+                    "group_sizes": d2q.group_sizes.tolist()},
+            "tpm": {"grid_spec": tpm_grid_spec, "boundaries": tpm.tolist()}}
 
 
-def build_head(method, tables, time_scale=1.0, confidence_penalty=None):
+def build_head(method, tables, time_scale=None, confidence_penalty=None):
     """A configured head for `method` (one of METHODS).
 
-    Count models (`swat_geo`, `geometric`) use integer units at `time_scale`;
-    their endpoints are integerised again here, as SPEC §3 prescribes.
+    Count models (`swat_geo`, `geometric`) use integer units at `time_scale`
+    (None: the α recorded in `tables`; if that is 0, SWaT-Geo chooses α from
+    its endpoints and the geometric head counts whole seconds); their
+    endpoints are integerised again here, as SPEC §3 prescribes.
     """
     options = {} if confidence_penalty is None else {"confidence_penalty": confidence_penalty}
+    if time_scale is None:
+        time_scale = float(tables.get("time_scale") or 0.0) or None
     boundaries = np.asarray(tables["boundaries"], np.float64)
     if method == "swat_binom":
         return heads.BinomialSoftLabelHead(boundaries, **options)
     if method == "swat_geo":
-        return heads.BucketizedGeometricHead(buckets.integerize(boundaries, time_scale),
-                                             time_scale=time_scale, **options)
+        return heads.BucketizedGeometricHead(boundaries, time_scale=time_scale, **options)
     if method == "geometric":
-        return heads.GeometricHead(time_scale=time_scale, **options)
+        return heads.GeometricHead(time_scale=time_scale or 1.0, **options)
     if method == "wlr":
         return heads.WeightedLogisticHead(**options)
     if method == "ordinal":
@@ -74,10 +96,12 @@ def build_head(method, tables, time_scale=1.0, confidence_penalty=None):
                              **options)
     if method == "regression":
         return heads.RegressionHead(**options)
+    if method == "tpm":
+        return heads.TPMHead(tables.get("tpm", {}).get("boundaries", boundaries), **options)
     raise ValueError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}.")
 
 
-def build_ranker(method, tables, columns, exum=False, confidence_penalty=None, time_scale=1.0,
+def build_ranker(method, tables, columns, exum=False, confidence_penalty=None, time_scale=None,
                  **ranker_options):
     """A `WatchTimeRanker` with the method's head and default features of `columns`."""
     from wt_keras.models.ranker import WatchTimeRanker

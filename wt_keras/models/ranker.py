@@ -28,6 +28,9 @@ class WatchTimeRanker(tfrs.Model):
     Args:
       head: a `wt_keras.heads` layer.
       categorical_features: {name: hash bins} (ids and string features).
+      id_list_features: optional {name: hash bins} of space-separated id lists
+        (e.g. CIKM16's `token_ids`, `item_ids`), each encoded as the mean of
+        its ids' embeddings.
       dense_features: non-negative numeric feature names; include the
         duration feature to let the model see it.
       label_key: watch-time column in seconds.
@@ -60,11 +63,13 @@ class WatchTimeRanker(tfrs.Model):
     def __init__(self, head, categorical_features, dense_features=("duration_s",),
                  label_key="watch_time_s", duration_feature="duration_s", click_feature=None,
                  bottom_units=(128, 64, 32), embedding_dim=16, confidence_tower=None,
-                 global_batch_size=None, point_estimate="mean", crps_grid=None, **kwargs):
+                 global_batch_size=None, id_list_features=None, point_estimate="mean",
+                 crps_grid=None, **kwargs):
         super().__init__(**kwargs)
         self.head = head
         self.point_estimate = check_point_estimate(head, point_estimate)
-        self.encoder = FeatureEncoder(categorical_features, dense_features, embedding_dim)
+        self.encoder = FeatureEncoder(categorical_features, dense_features, embedding_dim,
+                                      id_list_features=id_list_features)
         self.bottom = shared_bottom(bottom_units)
         self.confidence_tower = confidence_tower
         self.label_key = label_key
@@ -116,7 +121,9 @@ class WatchTimeRanker(tfrs.Model):
         predictions = {"logits": logits,
                        "watch_time": self.estimate(logits, **context)}
         if self.confidence_tower is not None:
-            predictions["confidence"] = self.confidence_tower(hidden, training=training)
+            confidence_logit = self.confidence_tower.confidence_logit(hidden)
+            predictions["confidence_logit"] = confidence_logit
+            predictions["confidence"] = tf.sigmoid(confidence_logit)    # for MeanConfidence
         labels = {"watch_time": tf.reshape(tf.cast(features[self.label_key], tf.float32), [-1]),
                   **context}
         loss = self.task(labels=labels, predictions=predictions, training=training)

@@ -10,7 +10,7 @@ from wt_keras.ops.exum import confidence_penalty, fused_binary_cross_entropy
 from wt_keras.ops.exum import fused_squared_error
 from wt_keras.ops.geometric import geometric_expected_watch_time, geometric_nll
 from wt_keras.ops.geometric import weighted_logistic_loss
-from wt_keras.ops.ordinal import huber, ordinal_cross_entropy, ordinal_labels
+from wt_keras.ops.ordinal import cread_restoration_loss, huber, ordinal_cross_entropy, ordinal_labels
 from wt_keras.ops.ordinal import ordinal_monotonicity_penalty, ordinal_restored_watch_time
 from wt_keras.ops.swat import binomial_expected_watch_time, binomial_soft_label_loss
 from wt_keras.ops.swat import bucketized_geometric_expected_watch_time
@@ -23,3 +23,6 @@ from wt_keras.ops.piecewise_linear import running_minimum, survival_from_bucket_
 from wt_keras.ops.binomial_distribution import binomial_sum_pmf, binomial_sum_survival_table
 from wt_keras.ops.binomial_distribution import binomial_trials, quantile_from_table
 from wt_keras.ops.binomial_distribution import survival_from_table
+from wt_keras.ops.tpm import tpm_expected_watch_time, tpm_leaf_index, tpm_leaf_log_probabilities
+from wt_keras.ops.tpm import tpm_leaf_probabilities, tpm_path_targets, tpm_regularizers
+from wt_keras.ops.tpm import tpm_tree, tpm_tree_cross_entropy, tpm_variance

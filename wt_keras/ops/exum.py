@@ -1,74 +1,117 @@
 """EXUM confidence fusion (Wu et al., arXiv 2504.07575), SPEC §4.
 
-A confidence c ∈ (0, 1) mixes the head's probability-space output p with its
+A confidence c ∈ (0, 1] mixes the head's probability-space output p with its
 target y: p′ = c·p + (1 − c)·y, and the head's loss is taken on p′. The
 gradient reaching p is scaled by c (squared error: c²), so uncertain samples
 are down-weighted; the penalty λ·(−log c) stops c from collapsing to 0.
+
+c is best given by its logit l (c = σ(l), what `ConfidenceTower` computes):
+log c = log σ(l) and log(1 − c) = log σ(−l) are then exact for every l, so
+nothing is clipped. With c = 1 the fused loss is exactly the head's own loss,
+and dL/dl = −λ σ(−l) stays away from 0 as c → 0, so a collapsed confidence
+can recover. A confidence given as a probability is used as it is (c = 1
+allowed; c = 0 gives an infinite penalty).
+
+On a cross-entropy output with a fixed c < 1 the fused loss is minimised by
+
+    p* = q + (2q − 1)(1/c − 1)     (clipped to [0, 1]; q = the label's mean)
+
+not by q: EXUM pulls p towards the majority label (the EXUM paper's formula,
+not a bug here). Heads whose expectation compounds many such outputs (SWaT-Geo:
+products of continuation probabilities) are the most sensitive to it.
 """
 import tensorflow as tf
 
-# float32 sigmoid saturates: keep log c and log(1 − c) finite.
-CONFIDENCE_EPSILON = 1e-7
+
+def log_confidence(confidence=None, confidence_logit=None, dtype=tf.float32):
+    """(log c, log(1 − c)) from the logit (log-sigmoid) or from c itself, unclipped."""
+    if confidence_logit is not None:
+        logit = tf.cast(confidence_logit, dtype)
+        return tf.math.log_sigmoid(logit), tf.math.log_sigmoid(-logit)
+    if confidence is None:
+        raise ValueError("pass the EXUM confidence as confidence_logit=l (preferred) or confidence=c.")
+    confidence = tf.cast(confidence, dtype)
+    return tf.math.log(confidence), tf.math.log1p(-confidence)
 
 
-# Smallest normal numbers: the floor of p′ and 1 − p′ before their logs.
-_TINY = {tf.float16: 6.1e-5, tf.bfloat16: 1.2e-38, tf.float32: 1.2e-38, tf.float64: 2.3e-308}
+def _log_add(first, second):
+    """log(e^a + e^b), exact when one side is −inf (its gradient is then 0)."""
+    return tf.reduce_logsumexp(tf.stack([first, second], -1), axis=-1)
 
 
-def _clip_confidence(confidence, dtype):
-    return tf.clip_by_value(tf.cast(confidence, dtype), CONFIDENCE_EPSILON,
-                            1.0 - CONFIDENCE_EPSILON)
-
-
-def fused_binary_cross_entropy(logits, targets, confidence, weights=None):
+def fused_binary_cross_entropy(logits, targets, confidence=None, weights=None,
+                               confidence_logit=None):
     """Σ_k weight_k · BCE(y_k, p′_k) with p′ = c σ(z) + (1 − c) y, shape [B].
 
-    p′ and 1 − p′ = c σ(−z) + (1 − c)(1 − y) are both sums of non-negative
-    terms, so neither suffers cancellation when p → 0 or 1; each is floored at
-    the smallest normal float before the log, which only matters where the
-    term's weight (y or 1 − y) is 0. With c = 1 this is the plain binary
-    cross-entropy with logits.
+    log p′ = log(e^{log c + log σ(z)} + e^{log(1 − c) + log y}) and likewise
+    log(1 − p′) with σ(−z) and 1 − y, all in log space: no cancellation and
+    no floor. With c = 1 (l = +inf) the second terms are e^{−inf} = 0 and
+    this is exactly the binary cross-entropy with logits.
 
     Args:
       logits: [B, K] head logits z.
       targets: [B, K] targets y ∈ [0, 1] (constants: gradients are stopped).
       confidence: [B, 1] (shared) or [B, K] (per output) confidence c.
       weights: optional [B, K] weight per output.
+      confidence_logit: instead of `confidence`, its logit l (c = σ(l)).
     """
-    targets = tf.stop_gradient(tf.cast(targets, logits.dtype))
-    c = _clip_confidence(confidence, logits.dtype)
-    complement, doubt = 1.0 - targets, 1.0 - c
-    fused = c * tf.sigmoid(logits) + doubt * targets
-    fused_complement = c * tf.sigmoid(-logits) + doubt * complement
-    tiny = tf.constant(_TINY[logits.dtype], logits.dtype)
-    per_output = -(targets * tf.math.log(tf.maximum(fused, tiny))
-                   + complement * tf.math.log(tf.maximum(fused_complement, tiny)))
+    # Soft labels computed as coverage / width can exceed 1 by a rounding error,
+    # which would make log(1 − y) NaN.
+    targets = tf.clip_by_value(tf.stop_gradient(tf.cast(targets, logits.dtype)), 0.0, 1.0)
+    log_c, log_doubt = log_confidence(confidence, confidence_logit, logits.dtype)
+    complement = 1.0 - targets
+    log_fused = _log_add(log_c + tf.math.log_sigmoid(logits),
+                         log_doubt + tf.math.log(targets))
+    log_fused_complement = _log_add(log_c + tf.math.log_sigmoid(-logits),
+                                    log_doubt + tf.math.log(complement))
+    # A zero target weight multiplies a finite log (log c + log σ(±z) > −inf).
+    per_output = -(targets * log_fused + complement * log_fused_complement)
     if weights is not None:
         per_output = per_output * tf.cast(weights, logits.dtype)
     return tf.reduce_sum(per_output, axis=-1)
 
 
-def fused_squared_error(predictions, targets, confidence, scale=1.0):
+def fused_squared_error(predictions, targets, confidence=None, scale=1.0, confidence_logit=None):
     """½ (scale · (p′ − y))² = ½ scale² c² (p − y)², summed over outputs, [B].
 
-    The per-sample optimum of ½ s² c² e² − λ log c is c* = min(1, √λ / (s·e)),
-    so λ only bites when errors on the `scale` are larger than √λ.
+    No confidence (both None) means c = 1. The per-sample optimum of
+    ½ s² c² e² − λ log c is c* = min(1, √λ / (s·e)), so λ only bites when
+    errors on the `scale` are larger than √λ.
     """
     targets = tf.stop_gradient(tf.cast(targets, predictions.dtype))
-    fused = confidence * predictions + (1.0 - confidence) * targets
-    return tf.reduce_sum(0.5 * tf.square(scale * (fused - targets)), axis=-1)
+    error = predictions - targets
+    if confidence is not None or confidence_logit is not None:
+        log_c, _ = log_confidence(confidence, confidence_logit, predictions.dtype)
+        error = tf.exp(log_c) * error                          # p′ − y = c (p − y)
+    return tf.reduce_sum(0.5 * tf.square(scale * error), axis=-1)
 
 
-def confidence_penalty(confidence, num_outputs=None):
-    """Σ_outputs −log c, shape [B]; the heads multiply it by λ.
+def confidence_penalty(confidence=None, num_outputs=None, labelled=None, confidence_logit=None):
+    """Σ over the labelled outputs of −log c, shape [B]; the heads multiply it by λ.
 
-    A shared confidence [B, 1] gating `num_outputs` outputs pays −log c once
-    per output, the per-output formulation with all c_m equal, so λ keeps its
-    meaning whatever the number of buckets. Per-output confidences [B, K]
-    are summed as they are.
+    A shared confidence [B, 1] pays −log c once per output that carries a
+    label for the example (`labelled` [B, K], 1/0; default: all
+    `num_outputs`), the per-output formulation with all c_m equal: outputs
+    that get no label (SWaT-Geo's buckets after the exit, TPM's nodes off the
+    label's path) do not pull c towards 1. Per-output confidences [B, K] are
+    summed over the labelled outputs.
+
+    Args:
+      confidence, confidence_logit: c or its logit l, [B, 1] or [B, K].
+      num_outputs: K, for a shared c when `labelled` is None.
+      labelled: optional [B, K] indicator of the outputs with a label.
     """
-    confidence = tf.convert_to_tensor(confidence)
-    penalty = -tf.reduce_sum(tf.math.log(_clip_confidence(confidence, confidence.dtype)), axis=-1)
-    if num_outputs is not None and confidence.shape[-1] == 1:
-        penalty = penalty * tf.cast(num_outputs, penalty.dtype)
+    source = confidence_logit if confidence_logit is not None else confidence
+    source = tf.convert_to_tensor(source)
+    dtype = source.dtype if source.dtype.is_floating else tf.float32
+    log_c, _ = log_confidence(confidence, confidence_logit, dtype)
+    shared = log_c.shape[-1] == 1
+    if labelled is not None:
+        labelled = tf.cast(labelled, dtype)
+        if shared:
+            return -log_c[:, 0] * tf.reduce_sum(labelled, axis=-1)
+        return -tf.reduce_sum(log_c * labelled, axis=-1)
+    penalty = -tf.reduce_sum(log_c, axis=-1)
+    if num_outputs is not None and shared:
+        penalty = penalty * tf.cast(num_outputs, dtype)
     return penalty

@@ -26,6 +26,16 @@ def ordinal_restored_watch_time(logits, widths):
     return tf.reduce_sum(tf.cast(widths, logits.dtype) * tf.sigmoid(logits), -1)
 
 
+def cread_restoration_loss(watch_time, logits, widths, label_scale, delta=1.0):
+    """Huber_δ((Σ_m φ_m w_m − T) / s), shape [B]: the restoration error on the label scale s.
+
+    CREAD's reference implementation normalises labels to [0, 1] (s = t_M,
+    the last endpoint), so δ and the weight w_r are set for errors in units of s.
+    """
+    restored = ordinal_restored_watch_time(logits, widths)
+    return huber((restored - watch_time) / label_scale, delta)
+
+
 def ordinal_monotonicity_penalty(logits):
     """Σ_m max(φ_{m+1} − φ_m, 0): survival probabilities must not increase."""
     survival = tf.sigmoid(logits)

@@ -30,7 +30,7 @@ def survival_from_bucket_probabilities(probabilities):
     """Knot values S(e_k) = Σ_{j>k} P(bucket j), k = 0..K, of buckets [e_{k−1}, e_k).
 
     Summed from the top so that small tail probabilities keep their accuracy;
-    S(e_0) is clipped to 1 and S(e_K) = 0. With mass uniform within a bucket
+    S(e_0) = 1 and S(e_K) = 0 exactly, the others clipped to at most 1. With mass uniform within a bucket
     (TPM's leaves) the survival curve is linear between these knots.
 
     Example:
@@ -38,7 +38,8 @@ def survival_from_bucket_probabilities(probabilities):
     [[1.0, 0.5, 0.25, 0.0]]
     """
     upper_tail = tf.minimum(tf.math.cumsum(probabilities, -1, reverse=True), 1.0)
-    return tf.concat([upper_tail, tf.zeros_like(probabilities[:, :1])], -1)
+    return tf.concat([tf.ones_like(probabilities[:, :1]), upper_tail[:, 1:],
+                      tf.zeros_like(probabilities[:, :1])], -1)
 
 
 def _segment(knots, t):

@@ -73,6 +73,14 @@ def _boundaries(values, grid_spec, time_scale):
     return endpoints, _source_levels(raw, levels, endpoints, time_scale)
 
 
+def _chosen_time_scale(values, grid_spec):
+    try:
+        return buckets.choose_time_scale(values, grid_spec)
+    except ValueError as error:
+        raise BoundaryDataError(f"choosing time_scale for grid_spec {grid_spec!r} on the "
+                                f"training labels: {error}") from None
+
+
 def _cread(values, num_buckets):
     try:
         result = buckets.cread_boundaries(values, num_buckets=num_buckets)
@@ -132,11 +140,14 @@ def derive_payload(results, params):
     """
     label = results["label"]
     values = np.asarray(label["values"], dtype=np.float64)
-    endpoints, levels = _boundaries(values, params["grid_spec"],
-                                    params["time_scale"])
+    time_scale, source = params.get("time_scale"), "given"
+    if time_scale is None:
+        time_scale, source = _chosen_time_scale(values, params["grid_spec"]), "auto"
+    endpoints, levels = _boundaries(values, params["grid_spec"], time_scale)
     return {
         "grid_spec": params["grid_spec"],
-        "time_scale": float(params["time_scale"]),
+        "time_scale": float(time_scale),
+        "time_scale_source": source,
         "num_buckets": int(endpoints.size),
         "boundaries": endpoints.tolist(),
         "levels": levels,

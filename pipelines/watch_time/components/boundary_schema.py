@@ -4,7 +4,9 @@ The file is the only file of BucketBoundaryGen's `boundaries` output (a
 HyperParameters artifact), so the TFX Trainer hands its parsed content to
 `run_fn` as `fn_args.hyperparameters`. Required keys:
 
-  grid_spec, time_scale (0 = not integerised), num_buckets (K),
+  grid_spec, time_scale (alpha of the integerised endpoints, 0 = not
+  integerised; `time_scale_source` says whether it was "auto"-chosen or
+  "given"), num_buckets (K),
   boundaries (t_1..t_K, seconds), rank_error (eps), num_examples (n),
   label_key, duration_key,
   cread: {boundaries, alpha, num_buckets (M requested; <= M survive)},

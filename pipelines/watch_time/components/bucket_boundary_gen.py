@@ -56,9 +56,9 @@ def check_parameters(grid_spec, time_scale, cread_num_buckets, d2q_num_groups,
                      num_quantiles, sketch_size):
     """Raises ValueError with a fix for parameters that can never work."""
     buckets.parse_grid_spec(grid_spec)  # raises, listing the accepted forms
-    if not time_scale >= 0:
-        raise ValueError(f"time_scale must be >= 0 (0 = keep seconds as they "
-                         f"are, else integer units per second), got {time_scale!r}.")
+    if time_scale is not None and not time_scale >= 0:
+        raise ValueError(f"time_scale must be None (choose it), 0 (keep seconds as "
+                         f"they are) or > 0 (integer units per second), got {time_scale!r}.")
     for name, value, low in (("cread_num_buckets", cread_num_buckets, 2),
                              ("d2q_num_groups", d2q_num_groups, 1),
                              ("num_quantiles", num_quantiles, 2),
@@ -76,7 +76,8 @@ class BucketBoundaryGenSpec(ComponentSpec):
         "label_key": ExecutionParameter(type=str),
         "duration_key": ExecutionParameter(type=str),
         "grid_spec": ExecutionParameter(type=str),
-        "time_scale": ExecutionParameter(type=float),
+        # Absent (None): chosen on the training labels, see `derive_payload`.
+        "time_scale": ExecutionParameter(type=float, optional=True),
         "cread_num_buckets": ExecutionParameter(type=int),
         "d2q_num_groups": ExecutionParameter(type=int),
         "num_quantiles": ExecutionParameter(type=int),
@@ -108,6 +109,7 @@ class Executor(base_beam_executor.BaseBeamExecutor):
         """
         self._log_startup(input_dict, output_dict, exec_properties)
         params = dict(exec_properties)
+        params.setdefault("time_scale", None)
         check_parameters(params["grid_spec"], params["time_scale"],
                          params["cread_num_buckets"], params["d2q_num_groups"],
                          params["num_quantiles"], params["sketch_size"])
@@ -176,7 +178,7 @@ class BucketBoundaryGen(base_beam_component.BaseBeamComponent):
     EXECUTOR_SPEC = executor_spec.BeamExecutorSpec(Executor)
 
     def __init__(self, examples, label_key="watch_time_s", duration_key="duration_s",
-                 grid_spec="uniform:20", time_scale=0.0, cread_num_buckets=50,
+                 grid_spec="uniform:20", time_scale=None, cread_num_buckets=50,
                  d2q_num_groups=30, num_quantiles=101,
                  sketch_size=DEFAULT_SKETCH_SIZE, split="train"):
         """Configures the component.
@@ -187,8 +189,12 @@ class BucketBoundaryGen(base_beam_component.BaseBeamComponent):
           duration_key: feature holding the video duration in seconds.
           grid_spec: percentile grid, see `wt_keras.buckets.parse_grid_spec`
             ("uniform:20", "0-96:2,96-100:0.2", "swat_choice_4", ...).
-          time_scale: 0 keeps endpoints in seconds; alpha > 0 integerises them
-            to round(alpha t) / alpha like `boundaries_from_percentiles`.
+          time_scale: None (default) chooses alpha on the training labels
+            (`wt_keras.buckets.choose_time_scale`: the smallest power of ten
+            keeping >= 90 % of the grid's distinct endpoints) and integerises
+            at it; 0 keeps endpoints in seconds; alpha > 0 integerises them
+            to round(alpha t) / alpha like `boundaries_from_percentiles`. The
+            alpha used is recorded as `time_scale` in bucket_boundaries.json.
           cread_num_buckets: M, CREAD endpoints requested.
           d2q_num_groups: G, equal-frequency duration groups requested.
           num_quantiles: Q, entries per D2Q quantile-table row.
@@ -200,7 +206,7 @@ class BucketBoundaryGen(base_beam_component.BaseBeamComponent):
                          d2q_num_groups, num_quantiles, sketch_size)
         spec = BucketBoundaryGenSpec(
             examples=examples, label_key=label_key, duration_key=duration_key,
-            grid_spec=grid_spec, time_scale=float(time_scale),
+            grid_spec=grid_spec, time_scale=None if time_scale is None else float(time_scale),
             cread_num_buckets=int(cread_num_buckets),
             d2q_num_groups=int(d2q_num_groups), num_quantiles=int(num_quantiles),
             sketch_size=int(sketch_size), split=split,

@@ -29,7 +29,7 @@ def prepare_dataset(name, input_dir, output_dir, **options):
       input_dir: folder with the dataset's original files.
       output_dir: receives interactions.csv, metadata.json and README.md.
       **options: converter options (kuairand: variant; kuairec: matrix; cikm16:
-        max_dwell_ms, min_views, max_items; wechat: max_play_ratio).
+        source ("queries" or "item-views"), max_dwell_ms, max_items, min_views; wechat: max_play_ratio).
 
     Returns:
       The ConversionReport (``report.summary()`` is the printable summary).
