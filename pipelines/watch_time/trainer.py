@@ -167,8 +167,8 @@ def train_and_export(train_files, eval_files, schema, tables, custom_config, ser
             ranker, export_dir, feature_spec, warmup_examples=sample,
             model_name=custom_config["model_name"], num_warmup_records=WARMUP_ROWS,
             quantile_levels=custom_config.get("quantile_levels", export.DEFAULT_QUANTILE_LEVELS),
-            transform_features=eval_config.duration_group_transform(
-                tables, custom_config["duration_key"]))
+            transform_features=eval_config.evaluation_transform(
+                tables, custom_config["duration_key"], ranker))
     finally:
         if not is_chief:
             shutil.rmtree(target, ignore_errors=True)
