@@ -193,3 +193,13 @@ def test_docstring_examples():
     for module in (base, geometric_distribution, piecewise_linear, binomial_distribution):
         result = doctest.testmod(module, extraglobs=names)
         assert result.failed == 0 and result.attempted > 0, module.__name__
+
+
+def test_quantile_levels_outside_the_unit_interval_are_rejected():
+    head = heads.BucketizedGeometricHead(BOUNDARIES)
+    logits = tf.zeros([2, head.num_logits])
+    with pytest.raises(ValueError, match=r"must lie in \[0, 1\]"):
+        head.quantile(logits, [0.5, 1.5])
+    dynamic = tf.function(lambda z, q: head.quantile(z, q))
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"must lie in \[0, 1\]"):
+        dynamic(logits, tf.constant([-0.1, 0.5]))

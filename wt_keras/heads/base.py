@@ -120,10 +120,15 @@ class WatchTimeHead(keras.layers.Layer):
         levels = tf.cast(q, logits.dtype)
         if levels.shape.rank not in (0, 1):
             raise ValueError(f"q must be a scalar or a [J] vector of levels, got shape {levels.shape}.")
-        tf.debugging.assert_greater_equal(levels, tf.zeros([], levels.dtype),
-                                          "quantile levels q must lie in [0, 1].")
-        tf.debugging.assert_less_equal(levels, tf.ones([], levels.dtype),
-                                       "quantile levels q must lie in [0, 1].")
+        known = tf.get_static_value(levels)
+        if known is not None:          # constant levels (serving): checked once, here
+            if not np.all((known >= 0.0) & (known <= 1.0)):
+                raise ValueError(f"quantile levels q must lie in [0, 1], got {np.ravel(known).tolist()}.")
+        else:
+            tf.debugging.assert_greater_equal(levels, tf.zeros([], levels.dtype),
+                                              "quantile levels q must lie in [0, 1].")
+            tf.debugging.assert_less_equal(levels, tf.ones([], levels.dtype),
+                                           "quantile levels q must lie in [0, 1].")
         squeeze = levels.shape.rank == 0
         levels = tf.broadcast_to(tf.reshape(levels, [1, -1]),
                                  [tf.shape(logits)[0], tf.size(levels)])
