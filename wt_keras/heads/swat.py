@@ -48,7 +48,10 @@ class BinomialSoftLabelHead(WatchTimeHead):
     α = `time_scale` (default 1: one trial per second, the paper's reading)
     only matters for the distribution; loss and E use the widths w_k as given,
     so E differs from the distribution's mean Σ_k n_k p_k / α by the rounding
-    of the endpoints to 1/α.
+    of the endpoints to 1/α. α also sets the spread, Var[T] = Σ_k n_k p_k
+    (1 − p_k) / α² ≈ Σ_k w_k p_k (1 − p_k) / α: keep one trial per second
+    unless the model was meant for finer units (labels of a few seconds
+    round to few trials at α = 1).
 
     Args:
       boundaries: t_1..t_K in seconds, strictly increasing, > 0.
