@@ -185,6 +185,8 @@ def command_run(args):
     except validation.DataValidationError as error:
         print(f"\nerror: {error}", file=sys.stderr)
         return 2
+    summary["reliability_diagram"] = run_report.write_reliability_diagram(
+        summary, os.path.join(args.work_dir, "reports"))
     print(run_report.format_summary(runs, summary, progress.wall_times, progress.order))
     return 0
 
