@@ -50,10 +50,9 @@ def _load(args):
 def main(argv=None):
     args = _parser().parse_args(argv)
     import wt_keras  # noqa: F401  (selects Keras 2 before TensorFlow loads)
-    from wt_keras.models import METHODS
-    from wt_keras.models.experiment import fit_and_evaluate, random_split
     from wt_keras import metrics
-    from wt_keras.models import parse_point_estimate
+    from wt_keras.models import METHODS, parse_point_estimate
+    from wt_keras.models.experiment import fit_and_evaluate, random_split
     if args.method not in METHODS:
         sys.exit(f"error: unknown --method {args.method!r}; choose one of {', '.join(METHODS)}")
     try:
