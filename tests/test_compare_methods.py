@@ -152,8 +152,12 @@ def test_quick_run_on_labels_below_six_seconds_needs_no_flags(tmp_path):
     assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
     summary = pd.read_csv(output / "main_summary.csv")
     assert set(METHOD_ROWS) <= set(summary["label"])
+    # A median row may predict one value for every example on these short labels:
+    # its Pearson correlation is then undefined (NaN), its MAE and XAUC are not.
+    means = ~summary["label"].str.endswith("(median)")
     for metric in METRICS:
-        assert _finite(summary[metric + "_mean"]), metric
+        rows = summary if metric in ("mae", "xauc") else summary[means]
+        assert _finite(rows[metric + "_mean"]), metric
     assert summary["mae_mean"].max() < 6.0            # seconds, on labels below 6 s
     runs = pd.read_csv(output / "main_runs.csv")
     swat_geo = runs[runs["label"] == "SWaT-Geo"]

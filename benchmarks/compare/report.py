@@ -9,10 +9,9 @@ from compare.variants import COLLAPSE_THRESHOLD
 METRICS = ("mae", "xauc", "pearson", "xgauc")
 # Columns of the per-run CSVs, in order (the trace and history go elsewhere).
 RUN_COLUMNS = ("study", "label", "method", "exum", "grid_name", "grid_spec",
-               "lambda_multiplier", "confidence_penalty", "seed", "num_buckets",
+               "lambda_multiplier", "confidence_penalty", "seed", "num_buckets", "time_scale",
                "mae", "xauc", "pearson", "xgauc", "crps", "completion_ece", "mean_ratio",
-               "train_seconds",
-               "seconds_per_epoch", "mean_confidence", "test_confidence")
+               "train_seconds", "seconds_per_epoch", "mean_confidence", "test_confidence")
 
 # The SWaT paper's MAE ordering "SWaT <= CREAD/TPM < D2Q/OR < WLR" as pairwise
 # claims (better, worse); claims on methods that were not run are left out.
