@@ -42,7 +42,8 @@ from compare import execution, outputs  # noqa: E402
 from compare.training import PreparedSplit, TIME_SCALE  # noqa: E402
 from compare.variants import (ABLATION_UNIFORM_K, BASE_LABELS, EXUM_METHODS,  # noqa: E402
                               LAMBDA_MULTIPLIERS, MAIN_GRID_SPEC, MAIN_VARIANTS,
-                              SWAT_METHODS, Variant, ablation_grids)
+                              MEDIAN_METHODS, SWAT_METHODS, Variant, ablation_grids,
+                              median_label)
 from wt_keras.data import simulate_interactions  # noqa: E402
 from wt_keras.models import build_head  # noqa: E402
 
@@ -195,15 +196,26 @@ class ProgressPrinter:
 
 
 def records_of(jobs, task_of_job, results):
-    """One record per job (the CSV rows) and the EXUM confidence-trace rows."""
+    """One record per job (the CSV rows) and the EXUM confidence-trace rows.
+
+    In the main study the heads of MEDIAN_METHODS (without EXUM) get a
+    second record, "<label> (median)": the same trained model scored with
+    its median instead of its mean (same CRPS and completion ECE).
+    """
     records, traces = [], []
     for (study, variant, seed, grid_name, multiplier), index in zip(jobs, task_of_job):
         result = results[index]
-        records.append({"study": study, "label": variant.label, "method": variant.method,
-                        "exum": variant.exum, "grid_name": grid_name,
-                        "grid_spec": variant.grid_spec, "lambda_multiplier": multiplier,
-                        "seed": seed, **{k: v for k, v in result.items()
-                                         if k not in ("history", "confidence_trace")}})
+        record = {"study": study, "label": variant.label, "method": variant.method,
+                  "exum": variant.exum, "grid_name": grid_name,
+                  "grid_spec": variant.grid_spec, "lambda_multiplier": multiplier,
+                  "seed": seed, **{k: v for k, v in result.items()
+                                   if k not in ("history", "confidence_trace")
+                                   and not k.startswith("median_")}}
+        records.append(record)
+        if study == "main" and not variant.exum and variant.method in MEDIAN_METHODS:
+            records.append({**record, "label": median_label(variant.label),
+                            **{k[len("median_"):]: v for k, v in result.items()
+                               if k.startswith("median_")}})
         traces += [{"study": study, "label": variant.label, "seed": seed,
                     "lambda_multiplier": multiplier,
                     "confidence_penalty": variant.confidence_penalty,

@@ -1,4 +1,4 @@
-"""Serving cost of EXUM: latency and size of exports trained with and without it.
+"""Serving cost of EXUM and of the distributional outputs: latency and size of exports.
 
 EXUM's confidence tower is training-only, so the exported SavedModels of a
 ranker trained with and without it should be the same program with different
@@ -9,6 +9,11 @@ and times `serving_default` on serialised tf.Examples at batch sizes 1, 32
 and 256. Calls alternate between the two models in random order inside every
 repetition, so drift on a shared machine hits both equally; the figures are
 medians over many repetitions. The goal is EXUM / no-EXUM ≤ 1.02.
+
+The same no-EXUM ranker is also exported with `quantile_levels=None`
+(`watch_time` only) and timed in the same interleaved loop: the ratio
+distributional (watch_time + median + 5 quantiles + completion probability)
+÷ mean-only shows what the distributional outputs cost; the goal is ≤ 1.10.
 
 Run: TF_USE_LEGACY_KERAS=1 python benchmarks/serving_latency.py [--repetitions 500]
 """
@@ -106,6 +111,11 @@ def main(argv=None):
             signatures[name] = tf.saved_model.load(exports[name]).signatures["serving_default"]
         variable_counts = {name: len(tf.train.list_variables(os.path.join(path, "variables", "variables")))
                            for name, path in exports.items()}
+        # The no-EXUM ranker once more, serving watch_time only.
+        mean_only = export.export_serving_model(
+            ranker, export.next_version_dir(os.path.join(work_dir, "mean_only"), "wt_keras"), spec,
+            warmup_examples=requests, quantile_levels=None)
+        signatures["mean_only"] = tf.saved_model.load(mean_only).signatures["serving_default"]
         timings = time_interleaved(signatures, batches, args.repetitions)
     finally:
         shutil.rmtree(work_dir, ignore_errors=True)
@@ -129,6 +139,23 @@ def main(argv=None):
     print(f"SavedModel bytes (saved_model.pb + variables/): EXUM {sizes['exum']:,}, "
           f"no-EXUM {sizes['no_exum']:,}, ratio {sizes['exum'] / sizes['no_exum']:.4f}")
     print(f"checkpoint entries: EXUM {variable_counts['exum']}, no-EXUM {variable_counts['no_exum']}")
+    print(f"distributional outputs ({', '.join(sorted(signatures['no_exum'].structured_outputs))}) "
+          f"÷ watch_time only, same model and loop:")
+    results["distribution_vs_mean_only"] = {}
+    for size in BATCH_SIZES:
+        full_ms, mean_ms = 1e3 * medians[("no_exum", size)], 1e3 * medians[("mean_only", size)]
+        paired = float(np.median(np.divide(timings[("no_exum", size)],
+                                           timings[("mean_only", size)])))
+        results["distribution_vs_mean_only"][size] = {
+            "distributional_ms": full_ms, "mean_only_ms": mean_ms, "ratio": full_ms / mean_ms,
+            "paired_ratio": paired}
+        print(f"  batch {size:>3}: distributional {full_ms:.3f} ms, mean-only {mean_ms:.3f} ms, "
+              f"ratio {full_ms / mean_ms:.3f}, paired {paired:.3f}"
+              + ("" if full_ms / mean_ms <= 1.10 else "   (> 1.10)"))
+    load = os.getloadavg()
+    results["load_average"] = load
+    print(f"1/5/15-minute load average after timing: {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} "
+          f"on {os.cpu_count()} cores")
     if args.json:
         with open(args.json, "w", encoding="utf-8") as handle:
             json.dump(results, handle, indent=2)

@@ -66,6 +66,11 @@ def test_serving_latency_exports_have_the_same_variables():
     assert entries[1] == entries[2], out
     sizes = re.search(r"EXUM ([\d,]+), no-EXUM ([\d,]+), ratio ([\d.]+)", out)
     assert abs(float(sizes[3]) - 1.0) < 0.01, out
+    assert "completion_probability, quantiles, watch_time, watch_time_median" in out, out
+    distribution = re.findall(r"batch +(\d+): distributional [\d.]+ ms, mean-only [\d.]+ ms, "
+                              r"ratio ([\d.]+)", out)
+    assert [size for size, _ in distribution] == ["1", "32", "256"], out
+    assert all(float(ratio) > 0 for _, ratio in distribution), out
 
 
 @pytest.mark.slow

@@ -8,12 +8,17 @@ import sys
 import pandas as pd
 import pytest
 
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCRIPT = os.path.join(REPO, "benchmarks", "compare_methods.py")
-METHOD_ROWS = ("MSE regression", "WLR", "Vanilla geometric", "D2Q", "OR", "CREAD",
-               "SWaT-Binom", "SWaT-Geo", "TPM", "EXUM-D2Q", "EXUM-CREAD", "EXUM-SWaT-Binom",
-               "EXUM-SWaT-Geo")
+METHOD_ROWS = ("MSE regression", "WLR", "Vanilla geometric", "D2Q", "OR", "OR (median)", "CREAD",
+               "CREAD (median)", "SWaT-Binom", "SWaT-Binom (median)", "SWaT-Geo",
+               "SWaT-Geo (median)", "TPM", "TPM (median)", "EXUM-D2Q", "EXUM-CREAD",
+               "EXUM-SWaT-Binom", "EXUM-SWaT-Geo")
 EXUM_ROWS = tuple(label for label in METHOD_ROWS if label.startswith("EXUM-"))
+# Rows of heads with a distribution: CRPS and completion ECE are defined for them.
+DISTRIBUTION_ROWS = tuple(label for label in METHOD_ROWS
+                          if not label.endswith("D2Q") and label != "MSE regression")
 METRICS = ("mae", "xauc", "pearson", "xgauc")
 
 
@@ -43,6 +48,19 @@ def test_summary_has_every_method_with_finite_numbers(quick_run):
     assert _finite(exum["mean_confidence_mean"]) and _finite(exum["confidence_penalty"])
     assert ((exum["mean_confidence_mean"] > 0) & (exum["mean_confidence_mean"] < 1)).all()
     assert 0.0 <= summary["xauc_mean"].min() and summary["xauc_mean"].max() <= 1.0
+    distributional = summary[summary["label"].isin(DISTRIBUTION_ROWS)]
+    assert _finite(distributional["crps_mean"]) and _finite(distributional["completion_ece_mean"])
+    assert (distributional["crps_mean"] > 0).all()
+    assert distributional["completion_ece_mean"].between(0, 1).all()
+    point = summary[~summary["label"].isin(DISTRIBUTION_ROWS)]
+    assert point["crps_mean"].isna().all() and point["completion_ece_mean"].isna().all()
+    # A median row scores the same trained distribution as its mean row: same CRPS,
+    # another point estimate.
+    indexed = summary.set_index("label")
+    for label in ("OR", "CREAD", "SWaT-Binom", "SWaT-Geo"):
+        median = indexed.loc[f"{label} (median)"]
+        assert median["crps_mean"] == indexed.loc[label, "crps_mean"]
+        assert median["mae_mean"] != indexed.loc[label, "mae_mean"]
 
 
 @pytest.mark.slow
@@ -56,6 +74,9 @@ def test_markdown_table_is_complete(quick_run):
         cells = [cell.strip() for cell in rows[0].strip("|").split("|")]
         for cell in cells[1:5]:   # MAE, XAUC, Pearson, XGAUC
             assert math.isfinite(float(cell.strip("*").split(" ± ")[0])), (label, cell)
+        if label in DISTRIBUTION_ROWS:   # CRPS, completion ECE
+            for cell in cells[5:7]:
+                assert math.isfinite(float(cell.split(" ± ")[0])), (label, cell)
     for heading in ("## Main table", "## The SWaT paper's MAE ordering",
                     "## Bucket-count ablation", "## EXUM λ sweep"):
         assert heading in text
@@ -83,6 +104,7 @@ def test_ablation_csvs_parse_and_are_finite(quick_run):
     assert trace["mean_confidence"].between(0, 1).all()
     ordering = pd.read_csv(quick_run / "paper_ordering.csv")
     assert set(ordering["verdict"]) <= {"holds", "mixed", "reversed"}
+    assert {"SWaT-Geo (median) < CREAD", "SWaT-Binom (median) < CREAD"} <= set(ordering["claim"])
     info = json.loads((quick_run / "run_info.json").read_text())
     assert info["command"].startswith("python benchmarks/compare_methods.py --quick")
 
@@ -129,8 +151,12 @@ def test_quick_run_on_labels_below_six_seconds_needs_no_flags(tmp_path):
     assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
     summary = pd.read_csv(output / "main_summary.csv")
     assert set(METHOD_ROWS) <= set(summary["label"])
+    # A median row may predict one value for every example on these short labels:
+    # its Pearson correlation is then undefined (NaN), its MAE and XAUC are not.
+    means = ~summary["label"].str.endswith("(median)")
     for metric in METRICS:
-        assert _finite(summary[metric + "_mean"]), metric
+        rows = summary if metric in ("mae", "xauc") else summary[means]
+        assert _finite(rows[metric + "_mean"]), metric
     assert summary["mae_mean"].max() < 6.0            # seconds, on labels below 6 s
     runs = pd.read_csv(output / "main_runs.csv")
     swat_geo = runs[runs["label"] == "SWaT-Geo"]

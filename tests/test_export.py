@@ -26,6 +26,8 @@ FEATURES = ["user_id", "video_id", "duration_s"]
 HEADS = ["swat_geo", "swat_binom", "cread", "d2q", "geometric", "tpm"]
 NUM_WARMUP = 6
 ATOL = 1e-5
+QUANTILE_LEVELS = (0.1, 0.25, 0.5, 0.75, 0.9)
+DISTRIBUTION_OUTPUTS = ["completion_probability", "quantiles", "watch_time_median"]
 
 
 # -- helpers shared by the test_export_*.py files -----------------------------
@@ -78,12 +80,22 @@ def export_ranker(ranker, base_dir, rows, **kwargs):
                                        num_warmup_records=NUM_WARMUP, **kwargs)
 
 
-def in_memory_outputs(ranker, rows):
-    """(ranker(features) = E[T | x], head.serving_outputs) of the in-memory model."""
+def in_memory_outputs(ranker, rows, quantile_levels=QUANTILE_LEVELS):
+    """(ranker(features) = its point estimate, every output the export must serve).
+
+    The distributional outputs are asked of the in-memory head directly:
+    median Q(0.5), Q at `quantile_levels`, P(T >= duration_s).
+    """
     features = {name: tf.constant(rows[name]) for name in FEATURES}
     logits = ranker.head(ranker.hidden(features))
     outputs = ranker.head.serving_outputs(logits, **ranker.context(features))
-    return ranker(features).numpy(), {k: v.numpy() for k, v in outputs.items()}
+    outputs["watch_time"] = ranker(features)
+    if ranker.head.has_distribution:
+        outputs["watch_time_median"] = ranker.head.quantile(logits, 0.5)
+        outputs["quantiles"] = ranker.head.quantile(logits, list(quantile_levels))
+        outputs["completion_probability"] = ranker.head.completion_probability(
+            logits, features["duration_s"])
+    return outputs["watch_time"].numpy(), {k: v.numpy() for k, v in outputs.items()}
 
 
 def fresh_process_env():
@@ -202,8 +214,28 @@ def test_signatures_take_tf_examples_and_raw_feature_tensors(served):
     expected_outputs = {"swat_geo": ["bucket_probabilities"], "swat_binom": ["bucket_probabilities"],
                         "cread": ["survival_probabilities"], "d2q": ["quantile"], "geometric": [],
                         "tpm": ["leaf_probabilities"]}
+    distributional = [] if served["name"] == "d2q" else DISTRIBUTION_OUTPUTS
     for signature in signatures.values():
-        assert signature["outputs"] == sorted(["watch_time"] + expected_outputs[served["name"]])
+        assert signature["outputs"] == sorted(["watch_time"] + expected_outputs[served["name"]]
+                                              + distributional)
+
+
+def test_distributional_outputs_have_their_shapes_and_ranges(served):
+    if served["name"] == "d2q":
+        pytest.skip("D2Q fits no distribution")
+    results, size = served["results"], len(served["probe"]["duration_s"])
+    for signature in ("default", "raw"):
+        quantiles = results[f"{signature}/quantiles"]
+        assert quantiles.shape == (size, len(QUANTILE_LEVELS))
+        assert np.all(np.diff(quantiles, axis=1) >= 0) and np.all(quantiles >= 0)
+        np.testing.assert_allclose(results[f"{signature}/watch_time_median"], quantiles[:, 2], atol=ATOL)
+        completion = results[f"{signature}/completion_probability"]
+        assert completion.shape == (size,) and np.all((completion >= 0) & (completion <= 1))
+    # The probe asks for duration 0 s in row 2: every watch is complete.
+    np.testing.assert_allclose(results["default/completion_probability"][2], 1.0, atol=ATOL)
+    info = json.load(open(os.path.join(served["export_dir"], "assets.extra", "wt_keras_model.json")))
+    assert info["quantile_levels"] == list(QUANTILE_LEVELS)
+    assert info["point_estimate"] == "mean"
 
 
 def test_checkpoint_holds_no_confidence_tower_optimizer_or_metric_variables(served):

@@ -7,18 +7,21 @@ must take every upstream component from the cache and push a new version
 only if the Evaluator blessed it. Run 4 repeats run 3: all cached up to the
 Trainer, and no duplicate of the served model is pushed.
 """
+import json
 import os
 import signal
 import subprocess
 import sys
 import time
 
+import numpy as np
 import pytest
 import tensorflow as tf
 import tensorflow_model_analysis as tfma
 
 from pipelines.watch_time import configs, run_report
 from _files import tree_digest
+from test_export import fresh_process_env
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 UPSTREAM = ("ImportExampleGen", "ImportSchemaGen", "StatisticsGen", "ExampleValidator",
@@ -67,6 +70,61 @@ def test_first_run_pushes_a_servable_model_and_prints_a_summary(first_run):
     assert {node: run.state for node, run in runs.items()} == {node: "ran" for node in ALL_NODES}
 
 
+# A process that never imports wt_keras replays the pushed model's warmup examples
+# through serving_default, as one batch, and reports what came back.
+DISTRIBUTION_PROBE = r'''
+import importlib.abc, json, sys
+
+class _BlockWtKeras(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path, target=None):
+        if name == "wt_keras" or name.startswith("wt_keras."):
+            raise ImportError("this serving process must not import " + name)
+
+sys.meta_path.insert(0, _BlockWtKeras())
+import numpy as np
+import tensorflow as tf
+from tensorflow_serving.apis import prediction_log_pb2
+
+model_dir = sys.argv[1]
+examples = []
+for record in tf.data.TFRecordDataset(model_dir + "/assets.extra/tf_serving_warmup_requests"):
+    request = prediction_log_pb2.PredictionLog.FromString(record.numpy()).predict_log.request
+    examples.extend(tf.make_ndarray(request.inputs["examples"]).tolist())
+outputs = tf.saved_model.load(model_dir).signatures["serving_default"](examples=tf.constant(examples))
+print(json.dumps({key: value.numpy().tolist() for key, value in outputs.items()}))
+'''
+
+
+def test_pushed_model_serves_the_distribution_in_a_process_without_wt_keras(first_run):
+    work_dir, _ = first_run
+    (version,) = _versions(work_dir)
+    model_dir = work_dir / "saved_models" / configs.MODEL_NAME / version
+    done = subprocess.run([sys.executable, "-c", DISTRIBUTION_PROBE, str(model_dir)],
+                          env=fresh_process_env(), capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    outputs = {key: np.asarray(value) for key, value in
+               json.loads(done.stdout.strip().splitlines()[-1]).items()}
+    size = len(outputs["watch_time"])
+    assert size > 1
+    assert outputs["watch_time_median"].shape == (size,)
+    assert outputs["quantiles"].shape == (size, 5)
+    assert np.all(np.diff(outputs["quantiles"], axis=1) >= 0)
+    np.testing.assert_allclose(outputs["watch_time_median"], outputs["quantiles"][:, 2], atol=1e-5)
+    completion = outputs["completion_probability"]
+    assert completion.shape == (size,) and np.all((completion >= 0) & (completion <= 1))
+    info = json.loads((model_dir / "assets.extra" / "wt_keras_model.json").read_text())
+    assert info["quantile_levels"] == [0.1, 0.25, 0.5, 0.75, 0.9]
+
+
+def test_run_report_draws_the_completion_reliability_diagram(first_run):
+    work_dir, stdout = first_run
+    path = work_dir / "reports" / run_report.RELIABILITY_PNG
+    assert f"reliability diagram: {path}" in stdout, stdout
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and path.stat().st_size > 5_000
+    for line in ("CRPS (s)", "completion ECE"):
+        assert line in stdout, stdout
+
+
 def test_evaluator_reports_watch_time_metrics_per_duration_group(first_run):
     work_dir, _ = first_run
     evaluation = _runs(work_dir)["Evaluator"].outputs["evaluation"][0].uri
@@ -74,9 +132,11 @@ def test_evaluator_reports_watch_time_metrics_per_duration_group(first_run):
     for metrics in tfma.load_metrics(evaluation):
         key = tuple((k.column, k.bytes_value) for k in metrics.slice_key.single_slice_keys)
         slices[key] = {entry.key.name for entry in metrics.metric_keys_and_values}
-    assert {"mean_absolute_error", "xauc", "pearson", "example_count"} <= slices[()]
+    assert {"mean_absolute_error", "xauc", "pearson", "example_count", "crps",
+            "completion_ece"} <= slices[()]
     groups = [key for key in slices if key and key[0][0] == "duration_group"]
     assert len(groups) >= 5
+    assert all({"crps", "completion_ece"} <= slices[key] for key in groups)
 
 
 def _start_and_kill_when_trainer_runs(work_dir, *extra):

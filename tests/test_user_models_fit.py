@@ -72,7 +72,7 @@ def test_metrics_given_the_head_convert_logits_to_seconds(name):
                               (metrics.PearsonCorrelation(head=head), metrics.pearson),
                               (metrics.XAUC(head=head), metrics.xauc)):
         metric.update_state(y, logits)
-        assert float(metric.result()) == pytest.approx(reference(watch_time, seconds), abs=1e-5)
+        assert float(metric.result()) == pytest.approx(reference(watch_time, seconds), rel=1e-6, abs=1e-5)
 
 
 def test_logits_given_to_a_seconds_metric_name_the_fix():

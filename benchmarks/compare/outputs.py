@@ -6,7 +6,7 @@ import platform
 import pandas as pd
 
 from compare import plots, report
-from compare.variants import BASE_LABELS, EXUM_METHODS, MAIN_VARIANTS
+from compare.variants import BASE_LABELS, EXUM_METHODS, main_order
 
 
 def cpu_model():
@@ -50,7 +50,7 @@ def write_outputs(records, trace_rows, args, info):
     main_runs = runs[runs["study"] == "main"]
     base_mae = {}
     if not main_runs.empty:
-        order = [v.label for v in MAIN_VARIANTS]
+        order = main_order()
         summary = report.summarize(main_runs, order)
         main_runs.to_csv(out("main_runs.csv"), index=False)
         summary.to_csv(out("main_summary.csv"), index=False)
@@ -67,7 +67,9 @@ def write_outputs(records, trace_rows, args, info):
                      + "\n\n![methods](methods.png)",
                      "## The SWaT paper's MAE ordering, paired by seed\n\n"
                      "\"SWaT ≤ CREAD/TPM < D2Q/OR < WLR\" as pairwise claims; each seed is "
-                     "one split shared by all methods.\n\n" + report.ordering_table(ordering),
+                     "one split shared by all methods; claims on methods not run are left "
+                     "out. \"(median)\" rows are the same trained models serving their "
+                     "median instead of their mean.\n\n" + report.ordering_table(ordering),
                      "## EXUM against the same head without it, paired by seed\n\n"
                      + report.exum_effect_rows(main_runs, [("EXUM-" + BASE_LABELS[m],
                                                            BASE_LABELS[m]) for m in EXUM_METHODS])]

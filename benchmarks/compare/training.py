@@ -13,6 +13,7 @@ from typing import Dict
 import numpy as np
 import tensorflow as tf
 
+from compare.distribution import distribution_metrics
 from wt_keras.models import bucket_tables
 from wt_keras.models.experiment import dataset, feature_columns, fit_and_evaluate, random_split
 
@@ -129,7 +130,11 @@ def train_variant(variant, split, *, epochs, batch_size, learning_rate, trace_wi
       `time_scale` (α of the count heads, NaN for the others),
       `confidence_penalty` (the λ actually used, NaN without EXUM),
       `mean_confidence` (last epoch, training batches), `test_confidence`,
-      `history` (Keras per-epoch logs) and `confidence_trace`.
+      `history` (Keras per-epoch logs) and `confidence_trace`; `crps` and
+      `completion_ece` (NaN for heads without a distribution) and, for heads
+      with one, the median point estimate's `median_mae`, `median_xauc`,
+      `median_pearson`, `median_xgauc`, `median_mean_ratio`
+      (`compare.distribution`).
     """
     trace = TrainingTrace(len(split.train), batch_size, trace_windows)
     result = fit_and_evaluate(variant.method, split.train, split.test, exum=variant.exum,
@@ -152,5 +157,9 @@ def train_variant(variant, split, *, epochs, batch_size, learning_rate, trace_wi
         test_confidence=(test_mean_confidence(model, split.test_columns) if variant.exum
                          else float("nan")),
         history=logs,
-        confidence_trace=trace.confidence)
+        confidence_trace=trace.confidence,
+        crps=float("nan"), completion_ece=float("nan"))
+    result.update(distribution_metrics(model, split.train[LABEL].to_numpy(),
+                                       split.test_columns, split.test, label=LABEL,
+                                       duration=DURATION, group=GROUP))
     return result

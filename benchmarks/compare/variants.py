@@ -3,6 +3,7 @@ import dataclasses
 from typing import Optional
 
 from wt_keras import buckets
+from wt_keras.models import METHODS
 
 # The grid spec every bucketed head (SWaT-Binom, SWaT-Geo, OR) uses in the main
 # table: `fit_and_evaluate`'s default, equal to the SWaT paper's bucket choice 1
@@ -61,6 +62,27 @@ SWAT_METHODS = ("swat_binom", "swat_geo")
 MAIN_VARIANTS = tuple(
     [Variant(label, method) for method, label in BASE_LABELS.items()]
     + [Variant("EXUM-" + BASE_LABELS[method], method, exum=True) for method in EXUM_METHODS])
+
+
+# Distributional heads also get a row for their median point estimate, taken
+# from the same trained model as the main row (which serves the mean).
+MEDIAN_METHODS = tuple(m for m in ("ordinal", "cread", "swat_binom", "swat_geo", "tpm")
+                       if m in BASE_LABELS)
+
+
+def median_label(label):
+    """Row label of a head's median point estimate, e.g. "SWaT-Geo (median)"."""
+    return f"{label} (median)"
+
+
+def main_order():
+    """Row order of the main table: each method, its median row right after it."""
+    order = []
+    for variant in MAIN_VARIANTS:
+        order.append(variant.label)
+        if not variant.exum and variant.method in MEDIAN_METHODS:
+            order.append(median_label(variant.label))
+    return order
 
 
 def variant_by_label(label):

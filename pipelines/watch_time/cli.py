@@ -32,6 +32,9 @@ def _training_flags(parser):
     group.add_argument("--head", default="swat_geo", choices=configs.HEADS)
     group.add_argument("--exum", action="store_true", help="train with EXUM's confidence tower")
     group.add_argument("--confidence-penalty", type=float, help="EXUM λ (default: the head's)")
+    group.add_argument("--point-estimate", default="mean",
+                       help="served watch_time: mean (default), median, or a quantile level q "
+                            "in (0, 1) such as 0.25 (median/q: heads with a distribution only)")
     group.add_argument("--grid-spec", default="uniform:20",
                        help="bucket grid: uniform:K, A-B:STEP,... or swat_choice_1..6")
     group.add_argument("--time-scale", type=float,
@@ -125,6 +128,7 @@ def build_parser():
 def _common_settings(args):
     settings = dict(
         head=args.head, exum=args.exum, confidence_penalty=args.confidence_penalty,
+        point_estimate=args.point_estimate,
         grid_spec=args.grid_spec, time_scale=args.time_scale, epochs=args.epochs,
         batch_size=args.batch_size, learning_rate=args.learning_rate, seed=args.seed,
         mae_max_relative_increase=args.mae_max_relative_increase,
@@ -215,6 +219,8 @@ def command_run(args):
     except validation.DataValidationError as error:
         print(f"\nerror: {error}", file=sys.stderr)
         return 2
+    summary["reliability_diagram"] = run_report.write_reliability_diagram(
+        summary, os.path.join(args.work_dir, "reports"))
     print(run_report.format_summary(runs, summary, progress.wall_times, progress.order))
     print("\n".join(data_report))
     return 0

@@ -25,6 +25,7 @@ SAVED_MODELS_DIR = "saved_models"
 LOCAL_BEAM_ARGS = ("--direct_running_mode=multi_processing", "--direct_num_workers=0")
 HEADS = ("swat_geo", "swat_binom", "geometric", "wlr", "ordinal", "cread", "d2q",
          "regression", "tpm")
+NO_DISTRIBUTION_HEADS = ("d2q", "regression")   # they predict one number: mean only
 INPUT_FORMATS = ("csv", "tfrecord")
 BASELINES = ("served", "latest_blessed")
 # Files ExampleGen reads in `data_root`: `wt-data prepare` writes metadata.json and
@@ -60,6 +61,10 @@ class PipelineConfig:
         record it in bucket_boundaries.json, where the Trainer reads it.
       head: one of HEADS. exum: attach EXUM's confidence tower (training only).
       confidence_penalty: EXUM λ; None keeps the head's default.
+      point_estimate: the served `watch_time`: "mean" (E[T | x]), "median"
+        or a quantile level q in (0, 1) as a float or text ("0.25"); not
+        "mean" needs a head with a distribution (not d2q or regression).
+      quantile_levels: levels of the served `quantiles` output.
       features: optional {"categorical": {name: hash_bins}, "dense": [names]},
         or a list of declared column names typed automatically (what
         `wt-pipeline run` passes, see `features_selection`); None picks them
@@ -104,6 +109,8 @@ class PipelineConfig:
     head: str = "swat_geo"
     exum: bool = False
     confidence_penalty: Optional[float] = None
+    point_estimate: str = "mean"
+    quantile_levels: Tuple[float, ...] = (0.1, 0.25, 0.5, 0.75, 0.9)
     epochs: int = 3
     batch_size: int = 512
     learning_rate: float = 2e-3
@@ -151,10 +158,27 @@ class PipelineConfig:
                 f"confidence_penalty (λ) must be >= 0, got {self.confidence_penalty}.")
         if self.baseline not in BASELINES:
             raise ConfigError(f"baseline={self.baseline!r} is unknown; use one of "
-                             f"{', '.join(BASELINES)}.")
+                              f"{', '.join(BASELINES)}.")
         if self.xauc_max_decrease is not None and not 0.0 <= self.xauc_max_decrease <= 1.0:
             raise ConfigError(f"xauc_max_decrease must be in [0, 1], got "
-                             f"{self.xauc_max_decrease}.")
+                              f"{self.xauc_max_decrease}.")
+        estimate = str(self.point_estimate).strip().lower()
+        if estimate not in ("mean", "median"):
+            try:
+                level = float(estimate)
+            except ValueError:
+                level = float("nan")
+            if not 0.0 < level < 1.0:
+                raise ConfigError(f"point_estimate={self.point_estimate!r}: use 'mean', 'median' "
+                                  "or a quantile level q in (0, 1) such as 0.25.")
+        if estimate != "mean" and self.head in NO_DISTRIBUTION_HEADS:
+            raise ConfigError(f"point_estimate={self.point_estimate!r} needs a head with a "
+                              f"distribution; {self.head} predicts one number: use 'mean'.")
+        levels = list(self.quantile_levels)
+        if not levels or any(not 0.0 < q < 1.0 for q in levels) or any(
+                b <= a for a, b in zip(levels, levels[1:])):
+            raise ConfigError(f"quantile_levels must be strictly increasing levels in (0, 1), "
+                              f"got {self.quantile_levels}.")
         if not 0.0 <= self.min_xauc < 1.0:
             raise ConfigError(f"min_xauc must be in [0, 1), got {self.min_xauc}.")
         from wt_keras import buckets  # pylint: disable=import-outside-toplevel  (numpy only)
@@ -182,6 +206,8 @@ class PipelineConfig:
             "label_key": self.label_key, "duration_key": self.duration_key,
             "model_name": self.model_name, "head": self.head, "exum": bool(self.exum),
             "confidence_penalty": self.confidence_penalty,
+            "point_estimate": str(self.point_estimate).strip().lower(),
+            "quantile_levels": [float(q) for q in self.quantile_levels],
             "grid_spec": self.grid_spec,
             "time_scale": None if self.time_scale is None else float(self.time_scale),
             "epochs": int(self.epochs), "batch_size": int(self.batch_size),

@@ -1,7 +1,9 @@
 """What the Evaluator measures, how it slices, and when it blesses a model.
 
 Metrics: MAE (TFMA's `MeanAbsoluteError`), exact XAUC and Pearson
-(`evaluation.tfma_metrics`), on the overall slice and per duration group.
+(`evaluation.tfma_metrics`), and for heads with a distribution CRPS and the
+completion-probability ECE (`evaluation.distribution_metrics`), on the
+overall slice and per duration group.
 
 Slicing by duration group: TFMA slices on features, and the group of an
 example depends on the D2Q duration edges that BucketBoundaryGen learns from
@@ -29,9 +31,13 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_model_analysis as tfma
 
-from pipelines.watch_time.evaluation import tfma_metrics
+from pipelines.watch_time.configs import NO_DISTRIBUTION_HEADS
+from pipelines.watch_time.evaluation import distribution_metrics, tfma_metrics
 
 DURATION_GROUP = "duration_group"
+# Heads whose survival curve is linear between endpoints; the others jump at whole units.
+LINEAR_CURVE_HEADS = ("ordinal", "cread", "tpm")
+CURVE_POINTS = 128   # evenly spaced points of the CRPS grid (plus the head's endpoints)
 PREDICTION_KEY = "watch_time"
 CANDIDATE, BASELINE = "candidate", "baseline"
 
@@ -57,6 +63,45 @@ def duration_group_transform(tables, duration_key):
         group = tf.searchsorted(tf.constant(edges), duration, side="right")
         return {DURATION_GROUP: tf.gather(tf.constant(labels, tf.string),
                                           tf.reshape(group, [-1]))}
+
+    return transform
+
+
+def survival_grid(tables, head):
+    """The CRPS grid in seconds: CURVE_POINTS points from 0 to the last endpoint + the head's endpoints.
+
+    A point 1 ms before the head's last endpoint keeps OR/CREAD's drop to 0
+    there. Step curves (SWaT, geometric) are sampled, not integrated exactly:
+    a finer grid costs TFMA memory per example.
+    """
+    endpoints = np.asarray(getattr(head, "boundaries", []), np.float64).reshape(-1)
+    top = float(max(np.max(tables["boundaries"]), endpoints.max() if endpoints.size else 0.0))
+    points = [np.linspace(0.0, top, CURVE_POINTS), endpoints]
+    if endpoints.size:
+        points.append([endpoints[-1] - 1e-3])
+    return np.unique(np.concatenate(points))
+
+
+def evaluation_transform(tables, duration_key, ranker):
+    """The `transform_features` signature's function for the Evaluator.
+
+    features → the duration group (slice key) and, for heads with a
+    distribution, `survival_curve` P(T > g_j) and `survival_grid` g_j ([B, J]
+    each) for the CRPS metric.
+    """
+    group_of = duration_group_transform(tables, duration_key)
+    head = ranker.head
+    if not getattr(head, "has_distribution", False):
+        return group_of
+    grid = survival_grid(tables, head).astype(np.float32)
+
+    def transform(features):
+        logits = head(ranker.hidden(features))
+        times = tf.tile(tf.constant(grid[None, :]), [tf.shape(logits)[0], 1])
+        return {**group_of(features),
+                distribution_metrics.SURVIVAL_CURVE: tf.cast(head.survival(logits, times),
+                                                             tf.float32),
+                distribution_metrics.SURVIVAL_GRID: times}
 
     return transform
 
@@ -109,6 +154,10 @@ def build_eval_config(config):
                 metric.per_slice_thresholds.extend(_overall(threshold))
         elif metric.class_name == "XAUC":
             metric.per_slice_thresholds.extend(_overall(_xauc_threshold(config)))
+    if config.head not in NO_DISTRIBUTION_HEADS:
+        metric_configs.extend(distribution_metrics.metric_configs(
+            config.duration_key,
+            interpolation="linear" if config.head in LINEAR_CURVE_HEADS else "step"))
     metric_configs.insert(0, tfma.MetricConfig(class_name="ExampleCount"))
     return tfma.EvalConfig(
         model_specs=[_model_spec(config, CANDIDATE, False), _model_spec(config, BASELINE, True)],

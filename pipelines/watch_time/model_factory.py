@@ -112,4 +112,5 @@ def build_ranker(custom_config, tables, categorical, dense, global_batch_size=No
         duration_feature=custom_config["duration_key"],
         bottom_units=tuple(custom_config["bottom_units"]),
         embedding_dim=custom_config["embedding_dim"], confidence_tower=tower,
-        global_batch_size=global_batch_size)
+        global_batch_size=global_batch_size,
+        point_estimate=custom_config.get("point_estimate", "mean"))

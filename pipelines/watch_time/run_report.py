@@ -11,6 +11,7 @@ from typing import Dict, List, Optional
 # wt_keras first: it selects Keras 2 (TFRS needs it) before TensorFlow loads.
 import wt_keras  # noqa: F401  isort: skip
 
+import numpy as np
 import tensorflow_data_validation as tfdv
 import tensorflow_model_analysis as tfma
 from ml_metadata.metadata_store import metadata_store
@@ -23,7 +24,9 @@ from pipelines.watch_time.components.boundary_schema import load_bucket_boundari
 _State = metadata_store_pb2.Execution.State
 STATE_NAMES = {_State.COMPLETE: "ran", _State.CACHED: "cached", _State.FAILED: "FAILED",
                _State.RUNNING: "running", _State.NEW: "not run", _State.CANCELED: "canceled"}
-METRICS = (("mean_absolute_error", "MAE (s)"), ("xauc", "XAUC"), ("pearson", "Pearson"))
+METRICS = (("mean_absolute_error", "MAE (s)"), ("xauc", "XAUC"), ("pearson", "Pearson"),
+           ("crps", "CRPS (s)"), ("completion_ece", "completion ECE"))
+RELIABILITY_PNG = "completion_reliability.png"
 
 
 @dataclasses.dataclass
@@ -83,17 +86,63 @@ def _rows(statistics_uri):
 
 
 def _overall_metrics(evaluation_uri):
-    """{(metric name, model name): value} of the overall slice (diffs left out)."""
+    """{(metric name, model name): value} of the overall slice (diffs left out).
+
+    Scalars are floats; array metrics (the completion reliability table) numpy arrays.
+    """
     values = {}
     for metrics_for_slice in tfma.load_metrics(evaluation_uri):
         if metrics_for_slice.slice_key.single_slice_keys:
             continue
         for entry in metrics_for_slice.metric_keys_and_values:
-            if not entry.key.is_diff and entry.value.HasField("double_value"):
-                # TFMA leaves the model name empty when there is no baseline.
-                model = entry.key.model_name or eval_config.CANDIDATE
+            if entry.key.is_diff:
+                continue
+            # TFMA leaves the model name empty when there is no baseline.
+            model = entry.key.model_name or eval_config.CANDIDATE
+            if entry.value.HasField("double_value"):
                 values[(entry.key.name, model)] = entry.value.double_value.value
+            elif entry.value.HasField("array_value"):
+                array = entry.value.array_value
+                values[(entry.key.name, model)] = np.asarray(
+                    array.float64_values, np.float64).reshape(list(array.shape))
     return values
+
+
+def write_reliability_diagram(summary, directory):
+    """Draws the candidate's completion-probability reliability diagram; returns the PNG path.
+
+    From the Evaluator's `completion_reliability` table (count, mean forecast,
+    observed frequency per probability bin, overall slice): calibrated
+    forecasts lie on the diagonal. None when the model serves no completion
+    probability (D2Q, regression).
+    """
+    table = summary["metrics"].get(("completion_reliability", eval_config.CANDIDATE))
+    if table is None or not np.any(table[0] > 0):
+        return None
+    import matplotlib  # pylint: disable=import-outside-toplevel
+    matplotlib.use("Agg")  # no display in pipeline containers
+    from matplotlib import pyplot  # pylint: disable=import-outside-toplevel
+
+    count, forecast, observed = table
+    filled = count > 0
+    edges = np.linspace(0.0, 1.0, count.size + 1)
+    figure, (diagram, histogram) = pyplot.subplots(
+        2, 1, figsize=(5, 6), sharex=True, gridspec_kw={"height_ratios": [3, 1]})
+    diagram.plot([0, 1], [0, 1], color="grey", linestyle="--", label="calibrated")
+    diagram.plot(forecast[filled], observed[filled], marker="o", label="model")
+    ece = summary["metrics"].get(("completion_ece", eval_config.CANDIDATE), float("nan"))
+    diagram.set_title(f"completion probability P(T >= duration): ECE {ece:.4f}")
+    diagram.set_ylabel("observed completion rate")
+    diagram.legend(loc="upper left")
+    histogram.bar(edges[:-1], count, width=np.diff(edges), align="edge", color="tab:blue")
+    histogram.set_xlabel("predicted completion probability")
+    histogram.set_ylabel("examples")
+    figure.tight_layout()
+    os.makedirs(directory, exist_ok=True)
+    path = os.path.join(directory, RELIABILITY_PNG)
+    figure.savefig(path, dpi=100)
+    pyplot.close(figure)
+    return path
 
 
 def describe_failure(failure):
@@ -165,9 +214,13 @@ def format_summary(runs, summary, wall_times, order):
         for name, title in METRICS:
             candidate = summary["metrics"].get((name, eval_config.CANDIDATE))
             baseline = summary["metrics"].get((name, eval_config.BASELINE))
+            if candidate is None and baseline is None:
+                continue   # e.g. CRPS of a head without a distribution
             lines.append(f"{title:<22}{_number(candidate):>12}{_number(baseline):>14}")
         lines.append("blessed: " + ("yes" if summary["blessed"] else "no"))
         lines.extend(f"  threshold failed: {failure}" for failure in summary["validation_failures"])
+    if summary.get("reliability_diagram"):
+        lines.append(f"reliability diagram: {summary['reliability_diagram']}")
     lines.append("pushed to: " + (summary["pushed_to"] or "nothing pushed (not blessed)"))
     return "\n".join(lines)
 

@@ -103,7 +103,7 @@ def serving_required_features(categorical, duration_key):
 
 
 def predict(ranker, rows, feature_names):
-    """E[T | x] in seconds for numpy rows, in batches."""
+    """The ranker's point estimate (seconds) for numpy rows, in batches."""
     size = len(next(iter(rows.values())))
     chunks = []
     for start in range(0, size, PREDICT_BATCH):
@@ -182,8 +182,9 @@ def train_and_export(train_files, eval_files, schema, tables, custom_config, ser
         export.export_serving_model(
             ranker, export_dir, feature_spec, warmup_examples=sample,
             model_name=custom_config["model_name"], num_warmup_records=WARMUP_ROWS,
-            transform_features=eval_config.duration_group_transform(
-                tables, custom_config["duration_key"]),
+            quantile_levels=custom_config.get("quantile_levels", export.DEFAULT_QUANTILE_LEVELS),
+            transform_features=eval_config.evaluation_transform(
+                tables, custom_config["duration_key"], ranker),
             feature_defaults=export.serving_defaults(sample, feature_spec, required),
             required_features=required)
     finally:

@@ -30,6 +30,10 @@ def _parser():
     parser.add_argument("--time-scale", type=float,
                         help="α: integer units per second of the count heads (default: the "
                              "smallest power of ten keeping >= 90%% of the grid's buckets)")
+    parser.add_argument("--point-estimate", default="mean",
+                        help="what the model predicts: mean (default), median, or a quantile "
+                             "level q in (0, 1) such as 0.25; median/q need a head with a "
+                             "distribution (not d2q, regression)")
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--batch-size", type=int, default=512)
     parser.add_argument("--learning-rate", type=float, default=2e-3)
@@ -132,11 +136,19 @@ def main(argv=None):
 def _train(args):
     frame = _load(args)   # before TensorFlow loads: data errors come in a second
     import wt_keras  # noqa: F401  (selects Keras 2 before TensorFlow loads)
-    from wt_keras.models import METHODS
-    from wt_keras.models.experiment import fit_and_evaluate, random_split
     from wt_keras import metrics
+    from wt_keras.models import METHODS, parse_point_estimate
+    from wt_keras.models.experiment import fit_and_evaluate, random_split
     if args.method not in METHODS:
         raise ValueError(f"unknown --method {args.method!r}; choose one of {', '.join(METHODS)}")
+    try:
+        point_estimate = parse_point_estimate(args.point_estimate)
+    except ValueError as error:
+        raise ValueError(f"--point-estimate: {error}") from None
+    if point_estimate != "mean" and args.method in ("d2q", "regression"):
+        raise ValueError(f"--point-estimate {args.point_estimate} needs a head with a "
+                         f"distribution; {args.method} predicts a single number: use "
+                         "--point-estimate mean.")
     train, test = random_split(frame, seed=args.seed)
     print(f"data: {len(frame)} rows ({'simulated' if not args.data else args.data}), "
           f"train {len(train)}, test {len(test)}")
@@ -144,10 +156,12 @@ def _train(args):
                               confidence_penalty=args.confidence_penalty, grid_spec=args.grid_spec,
                               time_scale=args.time_scale, epochs=args.epochs,
                               batch_size=args.batch_size, learning_rate=args.learning_rate,
-                              seed=args.seed, verbose=2)
+                              seed=args.seed, verbose=2, point_estimate=point_estimate)
     truth = test["watch_time_s"].to_numpy()
     constant = np.full_like(truth, np.median(train["watch_time_s"]))
     name = args.method + (" + EXUM" if args.exum else "")
+    if point_estimate != "mean":
+        name += f" ({point_estimate})"
     print(f"\n| model | MAE (s) | XAUC | XGAUC | Pearson | K | train s | mean c |")
     print("|---|---|---|---|---|---|---|---|")
     print(f"| {name} | {result['mae']:.3f} | {result['xauc']:.4f} | {result['xgauc']:.4f} | "

@@ -7,7 +7,9 @@
 
 The SavedModel serves ``serving_default`` (serialised tf.Example strings,
 input ``examples``) and ``predict_raw`` (one tensor per feature); both return
-``watch_time`` (E[T | x], seconds, [batch]) and the head's extra outputs.
+``watch_time`` (the ranker's point estimate, E[T | x] by default, seconds,
+[batch]) and the head's extra outputs; heads with a distribution also serve
+``watch_time_median``, ``quantiles`` and ``completion_probability``.
 It holds no confidence-tower, optimizer or metric variables and loads with
 `tf.saved_model.load` alone. `wt-serve check PATH` (`export.check`) verifies
 an export with TensorFlow only. See docs/serving.md.
@@ -27,12 +29,14 @@ _EXPORTS = {
     "TRANSFORM_SIGNATURE": "serving", "RAW_REQUIRED_SIGNATURE": "serving",
     "serving_defaults": "defaults",
     "EXAMPLES_INPUT": "serving", "OUTPUT_DESCRIPTIONS": "serving",
+    "DEFAULT_QUANTILE_LEVELS": "distribution", "DISTRIBUTION_OUTPUTS": "distribution",
     "next_version_dir": "versions", "existing_versions": "versions",
     "write_warmup_requests": "warmup", "read_warmup_requests": "warmup",
     "warmup_file_path": "warmup", "MAX_WARMUP_RECORDS": "warmup",
 }
 
-_SUBMODULES = ("check", "defaults", "exporter", "features", "serving", "versions", "warmup")
+_SUBMODULES = ("check", "defaults", "distribution", "exporter", "features", "serving", "versions",
+               "warmup")
 
 __all__ = sorted(_EXPORTS)
 

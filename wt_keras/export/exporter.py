@@ -6,7 +6,7 @@ import os
 import numpy as np
 import tensorflow as tf
 
-from wt_keras.export import versions, warmup
+from wt_keras.export import distribution, versions, warmup
 from wt_keras.export.features import serialize_examples
 from wt_keras.export.serving import SERVING_SIGNATURE, ServingModule
 
@@ -57,15 +57,19 @@ def export_serving_model(ranker, export_dir, feature_spec, warmup_examples=None,
                          model_name="wt_keras", num_warmup_records=DEFAULT_WARMUP_RECORDS,
                          verify=True, transform_features=None, feature_defaults=None,
                          required_features=None, head=None, duration_feature=None,
-                         output_key=None, feature_names=None):
+                         output_key=None, feature_names=None,
+                         quantile_levels=distribution.DEFAULT_QUANTILE_LEVELS):
     """Writes a TF Serving SavedModel of a trained `WatchTimeRanker` or of your own model.
 
     The SavedModel holds the feature encoder, the shared bottom and the head
     only (see `ServingModule`): no confidence tower, optimizer or metric
     variables. It has two signatures, ``serving_default`` (serialised
     tf.Example strings, input ``examples``) and ``predict_raw`` (one tensor
-    per feature), both returning ``watch_time`` [batch] in seconds plus the
-    head's extra outputs. It loads with `tf.saved_model.load` alone.
+    per feature), both returning ``watch_time`` [batch] in seconds (the
+    ranker's point estimate) plus the head's extra outputs; heads with a
+    distribution add ``watch_time_median`` [batch], ``quantiles`` [batch,
+    levels] and ``completion_probability`` [batch] (`export.distribution`).
+    It loads with `tf.saved_model.load` alone.
 
     The export is written to a staging directory beside `export_dir`,
     checked, and renamed into place: a failed export leaves nothing behind
@@ -102,6 +106,10 @@ def export_serving_model(ranker, export_dir, feature_spec, warmup_examples=None,
       duration_feature: (own model) duration column in seconds, the head's `duration`.
       output_key: (own model) the output entry holding the logits, for dict outputs.
       feature_names: (own model) the features it reads; default: its input names.
+      quantile_levels: levels of the ``quantiles`` output, strictly
+        increasing in (0, 1); recorded as `quantile_levels` in
+        `assets.extra/wt_keras_model.json`. None exports the point estimate
+        only, without the distributional outputs.
 
     Returns:
       `export_dir` as a str.
@@ -117,7 +125,8 @@ def export_serving_model(ranker, export_dir, feature_spec, warmup_examples=None,
     source = _serving_source(ranker, feature_spec, head, duration_feature=duration_feature,
                              output_key=output_key, feature_names=feature_names)
     module = ServingModule(source, feature_spec, transform_features=transform_features,
-                           feature_defaults=feature_defaults, required_features=required_features)
+                           feature_defaults=feature_defaults, required_features=required_features,
+                           quantile_levels=quantile_levels)
     examples = None
     if warmup_examples is not None:
         examples = serialize_examples(warmup_examples, module.feature_spec, limit=num_warmup_records)

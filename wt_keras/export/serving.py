@@ -16,6 +16,7 @@ import numpy as np
 import tensorflow as tf
 
 from wt_keras.export import defaults as request_defaults
+from wt_keras.export import distribution
 from wt_keras.export.features import validate_feature_spec
 
 SERVING_SIGNATURE = "serving_default"
@@ -29,7 +30,11 @@ EXAMPLES_INPUT = "examples"
 
 _COMPONENTS = ("encoder", "bottom", "head")
 OUTPUT_DESCRIPTIONS = {
-    "watch_time": "E[T | x]: expected watch time in seconds",
+    "watch_time": "the model's point estimate of the watch time in seconds (`point_estimate`: "
+                  "mean E[T | x], median, or a quantile level)",
+    "watch_time_median": "median watch time Q(0.5) in seconds",
+    "quantiles": "watch-time quantiles Q(q) in seconds at `quantile_levels`, [batch, levels]",
+    "completion_probability": "P(T >= duration): probability the video is watched to its end",
     "bucket_probabilities": "per-bucket probability p_k = sigmoid(z_k) for buckets "
                             "[t_(k-1), t_k) of `boundaries` (SWaT; last = open bucket for SWaT-Geo)",
     "survival_probabilities": "phi_m = P(T > t_m) for each of `boundaries` (ordinal / CREAD)",
@@ -85,25 +90,35 @@ class _ForwardPass:
     `ServingModule.weights` lists.
     """
 
-    def __init__(self, ranker, feature_spec):
+    def __init__(self, ranker, feature_spec, quantile_levels):
         self.encoder = ranker.encoder
         self.bottom = ranker.bottom
         self.head = ranker.head
         self.context = ranker.context
+        # A user's own model serves the head's mean; a ranker its configured point estimate.
+        self.estimate = getattr(ranker, "estimate", None) or ranker.head.expected_value
+        self.point_estimate = getattr(ranker, "point_estimate", "mean")
         self.feature_spec = feature_spec
         # A user's own Keras model (wrapped by export.user_model) computes its
         # logits itself; a WatchTimeRanker goes encoder → bottom → head.
         self.logits = getattr(ranker, "serving_logits", None) or self._ranker_logits
+        # None for heads without a distribution (D2Q, regression).
+        self.quantile_levels = quantile_levels
 
     def _ranker_logits(self, features):
         return self.head(self.bottom(self.encoder(features), training=False))
 
     def __call__(self, features):
         logits = self.logits(features)
-        outputs = self.head.serving_outputs(logits, **self.context(features))
+        context = self.context(features)
+        outputs = self.head.serving_outputs(logits, **context)
         if "watch_time" not in outputs:
             raise ValueError(f"{type(self.head).__name__}.serving_outputs() must return "
                              "'watch_time' (E[T | x] in seconds).")
+        outputs["watch_time"] = self.estimate(logits, **context)
+        if self.quantile_levels is not None:
+            outputs.update(distribution.distribution_outputs(
+                self.head, logits, self.quantile_levels, context))
         return {name: tf.cast(value, tf.float32) if value.dtype.is_floating else value
                 for name, value in outputs.items()}
 
@@ -187,8 +202,11 @@ class ServingModule(tf.Module):
     Signatures (from `signatures()`):
 
     * ``serving_default``: ``examples`` — [batch] serialised `tf.Example`
-      strings — → ``watch_time`` [batch] float32 seconds, E[T | x], plus the
-      head's extra outputs (e.g. ``bucket_probabilities``).
+      strings — → ``watch_time`` [batch] float32 seconds (the ranker's
+      `point_estimate`, E[T | x] by default), plus the head's extra outputs
+      (e.g. ``bucket_probabilities``) and, for heads with a distribution,
+      ``watch_time_median`` [batch], ``quantiles`` [batch, levels] and
+      ``completion_probability`` [batch] (see `export.distribution`).
     * ``predict_raw``: one [batch] tensor per feature (the feature spec's
       dtype) → the same outputs. For REST ``instances`` JSON.
 
@@ -208,6 +226,9 @@ class ServingModule(tf.Module):
         required and values are used as sent.
       required_features: names every request must carry (the ids and the
         duration); used with `feature_defaults`.
+      quantile_levels: levels of the ``quantiles`` output of heads with a
+        distribution (strictly increasing, in (0, 1)); None serves the point
+        estimate only (no distributional outputs).
       transform_features: optional traceable callable {name: [B] tensor parsed
         with the feature spec} → {name: [B] tensor}. When given, the module
         also serves it as the ``transform_features`` signature (serialised
@@ -223,7 +244,8 @@ class ServingModule(tf.Module):
     """
 
     def __init__(self, ranker, feature_spec, name="wt_keras_serving", transform_features=None,
-                 feature_defaults=None, required_features=None):
+                 feature_defaults=None, required_features=None,
+                 quantile_levels=distribution.DEFAULT_QUANTILE_LEVELS):
         super().__init__(name=name)
         self._transform_fn = transform_features   # a plain callable: nothing to track
         feature_spec = _required_features(ranker, validate_feature_spec(feature_spec))
@@ -236,7 +258,14 @@ class ServingModule(tf.Module):
                                            numeric)
         with _explain_missing_features(ranker, feature_spec):
             _ensure_built(ranker, feature_spec)
-        self._forward = _ForwardPass(ranker, feature_spec)   # untracked on purpose
+        if quantile_levels is not None:
+            quantile_levels = distribution.check_quantile_levels(quantile_levels)
+        if quantile_levels is None or distribution.distribution_error(ranker.head) is not None:
+            quantile_levels = None
+        elif ranker.duration_feature not in feature_spec:
+            _log.warning("feature_spec lacks the duration '%s': the export serves no "
+                         "completion_probability.", ranker.duration_feature)
+        self._forward = _ForwardPass(ranker, feature_spec, quantile_levels)   # untracked on purpose
         components = {name: _unique(getattr(ranker, name).variables) for name in _COMPONENTS}
         self._check_excludes_training_only(ranker, components)
         # The only trackable state of the module: these variables are all the checkpoint holds.
@@ -353,6 +382,9 @@ class ServingModule(tf.Module):
                            for name, spec in self.feature_spec.items()
                            if name in self._defaults.required},
                 "outputs": self.output_names()}
+        description["point_estimate"] = self._forward.point_estimate
+        if self._forward.quantile_levels is not None:
+            description["quantile_levels"] = list(self._forward.quantile_levels)
         for attribute in ("boundaries", "time_scale", "duration_edges"):
             value = getattr(head, attribute, None)
             if value is not None:

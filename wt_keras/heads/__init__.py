@@ -11,6 +11,11 @@
 | `TPMHead` | [B, K−1] | TPM (tree over K buckets) |
 | `RegressionHead` | [B, 1] | squared-error baseline |
 
+Every head but D2Q and regression (`has_distribution`) also gives its
+watch-time distribution: `survival(logits, t)` = P(T > t), `quantile(logits, q)`
+(the generalised inverse, seconds) and `completion_probability(logits, duration)`
+= P(T ≥ duration).
+
 `ConfidenceTower` gives EXUM's confidence c for any head's `loss`.
 """
 from wt_keras.heads.base import WatchTimeHead

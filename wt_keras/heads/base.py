@@ -97,6 +97,107 @@ class WatchTimeHead(keras.layers.Layer):
         """E[T | x] in seconds, shape [B]."""
         raise NotImplementedError
 
+    # -- distribution -------------------------------------------------------
+    #: False for heads that predict a point, not a distribution (D2Q, regression).
+    has_distribution = True
+
+    def survival(self, logits, t, **context):
+        """P(T > t | x): t in seconds, a scalar or [B] → [B], or [B, J] → [B, J].
+
+        Differentiable with respect to the logits (where the model is
+        continuous in them).
+
+        Example:
+        >>> head = GeometricHead()                   # P(Y ≥ y) = p^y, e^z = p / (1 − p)
+        >>> round(float(head.survival(tf.math.log([[3.0]]), 1.0)[0]), 4)   # P(Y ≥ 2) = 0.75²
+        0.5625
+        """
+        logits = self._check_logits(logits)
+        times, squeeze = self._as_batch_matrix(t, logits, "t")
+        result = self._survival(logits, times, **context)
+        return result[:, 0] if squeeze else result
+
+    def quantile(self, logits, q, **context):
+        """Watch time in seconds at level q: the smallest t with P(T ≤ t | x) ≥ q.
+
+        q is a scalar (→ [B]) or a [J] vector of levels in [0, 1] (→ [B, J]).
+        `quantile(logits, 0.5)` is the median, the MAE-optimal point estimate.
+
+        Example:
+        >>> head = OrdinalHead(boundaries=[10.0, 20.0])       # φ = (0.5, 0.5): S linear to 0.5
+        >>> head.quantile(tf.zeros([1, 2]), [0.25, 0.5, 0.9]).numpy().tolist()
+        [[5.0, 10.0, 20.0]]
+        """
+        logits = self._check_logits(logits)
+        levels = tf.cast(q, logits.dtype)
+        if levels.shape.rank not in (0, 1):
+            raise ValueError(f"q must be a scalar or a [J] vector of levels, got shape {levels.shape}.")
+        known = tf.get_static_value(levels)
+        if known is not None:          # constant levels (serving): checked once, here
+            if not np.all((known >= 0.0) & (known <= 1.0)):
+                raise ValueError(f"quantile levels q must lie in [0, 1], got {np.ravel(known).tolist()}.")
+        else:
+            tf.debugging.assert_greater_equal(levels, tf.zeros([], levels.dtype),
+                                              "quantile levels q must lie in [0, 1].")
+            tf.debugging.assert_less_equal(levels, tf.ones([], levels.dtype),
+                                           "quantile levels q must lie in [0, 1].")
+        squeeze = levels.shape.rank == 0
+        levels = tf.broadcast_to(tf.reshape(levels, [1, -1]),
+                                 [tf.shape(logits)[0], tf.size(levels)])
+        result = self._quantile(logits, levels, **context)
+        return result[:, 0] if squeeze else result
+
+    def completion_probability(self, logits, duration, **context):
+        """P(T ≥ duration | x), the probability that the video is finished, [B].
+
+        duration: seconds, a scalar or [B] (or [B, 1]).
+
+        Example:
+        >>> head = BinomialSoftLabelHead(boundaries=[1.0, 2.0])   # two seconds, p = 1/2 each
+        >>> float(head.completion_probability(tf.zeros([1, 2]), 2.0)[0])   # P(Y = 2)
+        0.25
+        """
+        logits = self._check_logits(logits)
+        duration = tf.cast(duration, logits.dtype)
+        if duration.shape.rank == 2 and duration.shape[-1] == 1:
+            duration = duration[:, 0]
+        if duration.shape.rank not in (0, 1):
+            raise ValueError(f"duration must be a scalar or [batch] seconds, got shape {duration.shape}.")
+        durations, _ = self._as_batch_matrix(duration, logits, "duration")
+        return self._completion_probability(logits, durations, **context)[:, 0]
+
+    def _no_distribution(self):
+        raise NotImplementedError(
+            f"{type(self).__name__} predicts a point, not a watch-time distribution: it has no "
+            "survival, quantile or completion probability. Use expected_value(), or a "
+            "distributional head (BucketizedGeometricHead, BinomialSoftLabelHead, OrdinalHead, "
+            "CreadHead, GeometricHead, WeightedLogisticHead).")
+
+    def _survival(self, logits, t, **context):
+        """P(T > t) for t [B, J] in seconds."""
+        self._no_distribution()
+
+    def _quantile(self, logits, q, **context):
+        """Seconds at levels q [B, J]."""
+        self._no_distribution()
+
+    def _completion_probability(self, logits, duration, **context):
+        """P(T ≥ d) for d [B, J] in seconds; defaults to the survival's left limit."""
+        self._no_distribution()
+
+    @staticmethod
+    def _as_batch_matrix(values, logits, name):
+        """Seconds as [B, J] in the logits' dtype; (tensor, was it [B] or scalar)."""
+        values = tf.cast(values, logits.dtype)
+        rank = values.shape.rank
+        if rank not in (0, 1, 2):
+            raise ValueError(f"{name} must be a scalar, [batch] or [batch, J] in seconds, "
+                             f"got shape {values.shape}.")
+        batch = tf.shape(logits)[0]
+        if rank == 2:
+            return tf.broadcast_to(values, [batch, tf.shape(values)[1]]), False
+        return tf.broadcast_to(tf.reshape(values, [-1, 1]), [batch, 1]), True
+
     def serving_outputs(self, logits, **context):
         """Tensors a serving signature returns: at least `watch_time` [B]."""
         return {"watch_time": self.expected_value(logits, **context)}

@@ -100,6 +100,15 @@ class D2QHead(WatchTimeHead):
         return {"watch_time": self.expected_value(logits, duration=duration),
                 "quantile": tf.sigmoid(logits[:, 0])}
 
+    has_distribution = False
+
+    def _no_distribution(self):
+        raise NotImplementedError(
+            "D2QHead has no watch-time distribution: it predicts a single within-duration-group "
+            "quantile level q̂ per sample, so survival(), quantile() and "
+            "completion_probability() are undefined. Use expected_value() (F_g⁻¹(q̂) in seconds), "
+            "or train a distributional head such as BucketizedGeometricHead or CreadHead.")
+
     def get_config(self):
         return {**super().get_config(), "duration_edges": self.duration_edges.tolist(),
                 "quantile_table": self.quantile_table.tolist(), "label_scale": self.label_scale}

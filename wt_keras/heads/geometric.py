@@ -1,10 +1,13 @@
 """Single-probability heads: vanilla geometric (SWaT Assumption 3) and WLR."""
+import numpy as np
 import tensorflow as tf
 
 from wt_keras import ops
 from wt_keras._keras import register
 from wt_keras.heads.base import WatchTimeHead
-from wt_keras.heads.swat import integer_units
+from wt_keras.heads.swat import geometric_quantile, geometric_survival, integer_units
+
+_NO_FINITE_BUCKETS = np.zeros([0])
 
 
 @register
@@ -40,6 +43,18 @@ class GeometricHead(WatchTimeHead):
     def expected_value(self, logits, **context):
         logits = self._check_logits(logits)
         return ops.geometric_expected_watch_time(logits[:, 0], self.max_logit) / self.time_scale
+
+    # Distribution: P(Y ≥ y) = p^y with the logit clamped as in E (no finite bucket).
+    def _survival(self, logits, t, **context):
+        return geometric_survival(logits, ops.units_above(t, self.time_scale),
+                                  _NO_FINITE_BUCKETS, self.max_logit)
+
+    def _completion_probability(self, logits, duration, **context):
+        return geometric_survival(logits, ops.units_at_least(duration, self.time_scale),
+                                  _NO_FINITE_BUCKETS, self.max_logit)
+
+    def _quantile(self, logits, q, **context):
+        return geometric_quantile(logits, q, _NO_FINITE_BUCKETS, self.max_logit) / self.time_scale
 
     def get_config(self):
         return {**super().get_config(), "time_scale": self.time_scale,
@@ -80,6 +95,19 @@ class WeightedLogisticHead(WatchTimeHead):
     def expected_value(self, logits, **context):
         logits = self._check_logits(logits)
         return ops.geometric_expected_watch_time(logits[:, 0], self.max_logit)
+
+    # Distribution: the geometric law on whole seconds with mean e^z (z clamped
+    # as in E), the law whose likelihood WLR optimises without click flags.
+    def _survival(self, logits, t, **context):
+        return geometric_survival(logits, ops.units_above(t, 1.0), _NO_FINITE_BUCKETS,
+                                  self.max_logit)
+
+    def _completion_probability(self, logits, duration, **context):
+        return geometric_survival(logits, ops.units_at_least(duration, 1.0),
+                                  _NO_FINITE_BUCKETS, self.max_logit)
+
+    def _quantile(self, logits, q, **context):
+        return geometric_quantile(logits, q, _NO_FINITE_BUCKETS, self.max_logit)
 
     def get_config(self):
         return {**super().get_config(), "max_logit": self.max_logit}

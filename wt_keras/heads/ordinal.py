@@ -1,4 +1,5 @@
 """Ordinal-regression heads: plain OR and CREAD (Sun et al., AAAI 2024)."""
+import numpy as np
 import tensorflow as tf
 
 from wt_keras import ops
@@ -59,6 +60,7 @@ class OrdinalHead(WatchTimeHead):
             raise ValueError("restoration_weight and monotonicity_weight must be >= 0 "
                              "and huber_delta > 0.")
         self.boundaries = boundaries
+        self._knots = np.concatenate([[0.0], boundaries])
         lower, upper = ops.bucket_edges(boundaries)
         self.widths = upper - lower
         self.restoration_weight = float(restoration_weight)
@@ -85,6 +87,22 @@ class OrdinalHead(WatchTimeHead):
 
     def expected_value(self, logits, **context):
         return ops.ordinal_restored_watch_time(self._check_logits(logits), self.widths)
+
+    # Distribution: φ_m made monotone by a running minimum, S(0) = 1, linear
+    # within a bucket, zero from the last endpoint on (ops.piecewise_linear).
+    def _knot_survival(self, logits):
+        survival = ops.running_minimum(tf.sigmoid(logits))
+        return tf.concat([tf.ones_like(survival[:, :1]), survival], -1)
+
+    def _survival(self, logits, t, **context):
+        return ops.piecewise_linear_survival(self._knots, self._knot_survival(logits), t)
+
+    def _completion_probability(self, logits, duration, **context):
+        return ops.piecewise_linear_survival(self._knots, self._knot_survival(logits), duration,
+                                             inclusive=True)
+
+    def _quantile(self, logits, q, **context):
+        return ops.piecewise_linear_quantile(self._knots, self._knot_survival(logits), q)
 
     def serving_outputs(self, logits, **context):
         return {"watch_time": self.expected_value(logits),

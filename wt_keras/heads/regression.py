@@ -36,3 +36,12 @@ class RegressionHead(WatchTimeHead):
 
     def expected_value(self, logits, **context):
         return self._check_logits(logits)[:, 0]
+
+    has_distribution = False
+
+    def _no_distribution(self):
+        raise NotImplementedError(
+            "RegressionHead has no watch-time distribution: it regresses one number in seconds, "
+            "so survival(), quantile() and completion_probability() are undefined. Use "
+            "expected_value(), or train a distributional head such as BucketizedGeometricHead "
+            "or CreadHead.")

@@ -42,9 +42,21 @@ class BinomialSoftLabelHead(WatchTimeHead):
     cover the label range: watch time above t_K is truncated to t_K.
     EXUM target: ŷ_k (beyond the EXUM paper).
 
+    Distribution (`survival`, `quantile`, `completion_probability`): the
+    watched units form Y = Σ_k Bin(n_k, p_k) with integer trial counts
+    n_k = round(α·t_k) − round(α·t_{k−1}) and T = Y / α, exact by convolution.
+    α = `time_scale` (default 1: one trial per second, the paper's reading)
+    only matters for the distribution; loss and E use the widths w_k as given,
+    so E differs from the distribution's mean Σ_k n_k p_k / α by the rounding
+    of the endpoints to 1/α. α also sets the spread, Var[T] = Σ_k n_k p_k
+    (1 − p_k) / α² ≈ Σ_k w_k p_k (1 − p_k) / α: keep one trial per second
+    unless the model was meant for finer units (labels of a few seconds
+    round to few trials at α = 1).
+
     Args:
       boundaries: t_1..t_K in seconds, strictly increasing, > 0.
       weight_by_width: weight bucket k's cross-entropy by w_k.
+      time_scale: α, trials per second of the distribution.
       confidence_penalty: EXUM λ.
 
     Example:
@@ -54,15 +66,19 @@ class BinomialSoftLabelHead(WatchTimeHead):
     10.0
     """
 
-    def __init__(self, boundaries, weight_by_width=False, confidence_penalty=1.0,
-                 **kwargs):
+    def __init__(self, boundaries, weight_by_width=False, time_scale=1.0,
+                 confidence_penalty=1.0, **kwargs):
         boundaries = validate_boundaries(boundaries)
         super().__init__(num_logits=len(boundaries),
                          confidence_penalty=confidence_penalty, **kwargs)
+        if not time_scale > 0:
+            raise ValueError(f"time_scale (α) must be > 0, got {time_scale}.")
         self.boundaries = boundaries
         self.weight_by_width = bool(weight_by_width)
+        self.time_scale = float(time_scale)
         self._lower, self._upper = ops.bucket_edges(boundaries)
         self.widths = self._upper - self._lower
+        self.trials = ops.binomial_trials(boundaries, self.time_scale)
 
     def _likelihood_loss(self, watch_time, logits, **context):
         return ops.binomial_soft_label_loss(watch_time, logits, self._lower, self._upper,
@@ -79,13 +95,29 @@ class BinomialSoftLabelHead(WatchTimeHead):
     def expected_value(self, logits, **context):
         return ops.binomial_expected_watch_time(self._check_logits(logits), self.widths)
 
+    # Distribution: Σ_k Bin(n_k, p_k) on integer units, exact (see
+    # ops.binomial_distribution); T = Y / α never exceeds t_K.
+    def _survival_table(self, logits):
+        return ops.binomial_sum_survival_table(logits, self.trials)
+
+    def _survival(self, logits, t, **context):
+        return ops.survival_from_table(self._survival_table(logits),
+                                       ops.units_above(t, self.time_scale))
+
+    def _completion_probability(self, logits, duration, **context):
+        return ops.survival_from_table(self._survival_table(logits),
+                                       ops.units_at_least(duration, self.time_scale))
+
+    def _quantile(self, logits, q, **context):
+        return ops.quantile_from_table(self._survival_table(logits), q) / self.time_scale
+
     def serving_outputs(self, logits, **context):
         return {"watch_time": self.expected_value(logits),
                 "bucket_probabilities": tf.sigmoid(logits)}
 
     def get_config(self):
         return {**super().get_config(), "boundaries": self.boundaries.tolist(),
-                "weight_by_width": self.weight_by_width}
+                "weight_by_width": self.weight_by_width, "time_scale": self.time_scale}
 
 
 @register
@@ -164,6 +196,20 @@ class BucketizedGeometricHead(WatchTimeHead):
             self._check_logits(logits), self.unit_widths, self.max_tail_logit)
         return expected_units / self.time_scale
 
+    # Distribution: exact on integer units (see ops.geometric_distribution),
+    # with the same clamp of the open bucket's logit as expected_value, so the
+    # distribution's mean is expected_value.
+    def _survival(self, logits, t, **context):
+        return geometric_survival(logits, ops.units_above(t, self.time_scale),
+                                  self.unit_widths, self.max_tail_logit)
+
+    def _completion_probability(self, logits, duration, **context):
+        return geometric_survival(logits, ops.units_at_least(duration, self.time_scale),
+                                  self.unit_widths, self.max_tail_logit)
+
+    def _quantile(self, logits, q, **context):
+        return geometric_quantile(logits, q, self.unit_widths, self.max_tail_logit) / self.time_scale
+
     def serving_outputs(self, logits, **context):
         return {"watch_time": self.expected_value(logits),
                 "bucket_probabilities": tf.sigmoid(logits)}
@@ -171,3 +217,15 @@ class BucketizedGeometricHead(WatchTimeHead):
     def get_config(self):
         return {**super().get_config(), "boundaries": self.boundaries.tolist(),
                 "time_scale": self.time_scale, "max_tail_logit": self.max_tail_logit}
+
+
+def geometric_survival(logits, units, unit_widths, max_tail_logit):
+    """P(Y ≥ units) of the bucketized geometric law with the open logit clamped."""
+    logits = ops.clamp_tail_logit(logits, max_tail_logit)
+    return tf.exp(ops.bucketized_geometric_log_survival(logits, units, unit_widths))
+
+
+def geometric_quantile(logits, q, unit_widths, max_tail_logit):
+    """Quantile in units of the bucketized geometric law with the open logit clamped."""
+    logits = ops.clamp_tail_logit(logits, max_tail_logit)
+    return ops.bucketized_geometric_quantile_units(logits, q, unit_widths)

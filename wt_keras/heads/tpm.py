@@ -36,7 +36,9 @@ class TPMHead(WatchTimeHead):
     is the variance (the code uses the standard deviation, whose gradient is
     unbounded at a certain prediction). K need not be a power of two: the
     tree is then complete with leaves on two adjacent levels, still K − 1
-    logits. EXUM fuses the node labels of the path; nodes off the path carry
+    logits. Distribution (`survival`, `quantile`, `completion_probability`):
+    each leaf's probability spread uniformly over its bucket, so S(t) is
+    linear between S(t_k) = Σ_{j>k} P(leaf j) and 0 from t_K on. EXUM fuses the node labels of the path; nodes off the path carry
     no label and are not counted. The accuracy and uncertainty terms act on
     the raw tree under EXUM.
 
@@ -80,6 +82,7 @@ class TPMHead(WatchTimeHead):
         if not label_scale > 0:
             raise ValueError(f"label_scale must be > 0 seconds, got {label_scale}.")
         self.boundaries = boundaries
+        self._knots = np.concatenate([[0.0], boundaries])
         self.leaf_values = leaf_values
         self.mse_weight = float(mse_weight)
         self.variance_weight = float(variance_weight)
@@ -123,6 +126,23 @@ class TPMHead(WatchTimeHead):
     def expected_value(self, logits, **context):
         return ops.tpm_expected_watch_time(self._check_logits(logits), self._right, self._left,
                                            self.leaf_values)
+
+    # Distribution: leaf k uniform on [t_{k−1}, t_k), a piecewise-linear survival
+    # through S(t_k) = Σ_{j>k} P(leaf j) (ops.piecewise_linear). Its mean is
+    # expected_value with the default midpoint leaf values.
+    def _knot_survival(self, logits):
+        return ops.survival_from_bucket_probabilities(
+            ops.tpm_leaf_probabilities(logits, self._right, self._left))
+
+    def _survival(self, logits, t, **context):
+        return ops.piecewise_linear_survival(self._knots, self._knot_survival(logits), t)
+
+    def _completion_probability(self, logits, duration, **context):
+        return ops.piecewise_linear_survival(self._knots, self._knot_survival(logits), duration,
+                                             inclusive=True)
+
+    def _quantile(self, logits, q, **context):
+        return ops.piecewise_linear_quantile(self._knots, self._knot_survival(logits), q)
 
     def serving_outputs(self, logits, **context):
         return {"watch_time": self.expected_value(logits),

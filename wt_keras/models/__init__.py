@@ -11,7 +11,9 @@ from wt_keras.models.factory import METHODS, bucket_tables, build_head, build_ra
 from wt_keras.models.factory import default_features  # noqa: E402
 from wt_keras.models.features import FeatureEncoder  # noqa: E402
 from wt_keras.models.guard import PredictionGuard  # noqa: E402
+from wt_keras.models.point_estimate import parse_point_estimate  # noqa: E402
 from wt_keras.models.ranker import WatchTimeRanker, shared_bottom  # noqa: E402
 
-__all__ = ["FeatureEncoder", "PredictionGuard", "WatchTimeRanker", "shared_bottom", "METHODS", "bucket_tables",
-           "build_head", "build_ranker", "default_features"]
+__all__ = ["FeatureEncoder", "PredictionGuard", "WatchTimeRanker", "shared_bottom", "METHODS",
+           "bucket_tables", "build_head", "build_ranker", "default_features",
+           "parse_point_estimate"]

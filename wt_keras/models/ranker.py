@@ -7,6 +7,7 @@ from wt_keras import metrics as wt_metrics
 from wt_keras._keras import keras
 from wt_keras.losses import WatchTimeLoss
 from wt_keras.models.features import FeatureEncoder
+from wt_keras.models.point_estimate import check_point_estimate, point_estimate_of
 
 
 def as_feature_dict(features):
@@ -31,8 +32,9 @@ class WatchTimeRanker(tfrs.Model):
 
     A `tfrs.Model` whose `tfrs.tasks.Ranking` task holds a `WatchTimeLoss`
     and watch-time metrics (MAE, Pearson, and mean EXUM confidence when a
-    `ConfidenceTower` is attached). Calling the model returns E[T | x] in
-    seconds; the tower only takes part in `compute_loss`.
+    `ConfidenceTower` is attached). Calling the model returns its point
+    estimate in seconds (E[T | x] by default, or the median / a quantile of
+    the head's distribution); the tower only takes part in `compute_loss`.
 
     Args:
       head: a `wt_keras.heads` layer.
@@ -52,6 +54,15 @@ class WatchTimeRanker(tfrs.Model):
       global_batch_size: set under a `tf.distribute` strategy: the loss is
         then summed per replica and divided by the global batch size (Keras
         refuses mean reductions inside custom train steps under a strategy).
+      point_estimate: what `call` (and the served `watch_time`) returns:
+        "mean" (E[T | x], default), "median" (Q(0.5), MAE-optimal) or a
+        quantile level q in (0, 1) (Q(q) = min t with P(T ≤ t) ≥ q). Anything
+        but "mean" needs a head with a distribution (not D2Q, not regression).
+        The training loss is unchanged; the MAE/Pearson logs use it.
+      crps_grid: optional grid of seconds (e.g. every second up to the
+        labels' 99.9th percentile); with a distributional head the training
+        logs then also show `crps` (`metrics.CRPS`) and, when the duration
+        feature is set, `completion_ece` (`metrics.CompletionECE`).
 
     Example:
     >>> head = heads.BucketizedGeometricHead(boundaries=[3.0, 8.0, 20.0])
@@ -63,9 +74,11 @@ class WatchTimeRanker(tfrs.Model):
     def __init__(self, head, categorical_features, dense_features=("duration_s",),
                  label_key="watch_time_s", duration_feature="duration_s", click_feature=None,
                  bottom_units=(128, 64, 32), embedding_dim=16, confidence_tower=None,
-                 global_batch_size=None, id_list_features=None, **kwargs):
+                 global_batch_size=None, id_list_features=None, point_estimate="mean",
+                 crps_grid=None, **kwargs):
         super().__init__(**kwargs)
         self.head = head
+        self.point_estimate = check_point_estimate(head, point_estimate)
         self.encoder = FeatureEncoder(categorical_features, dense_features, embedding_dim,
                                       id_list_features=id_list_features)
         self.bottom = shared_bottom(bottom_units)
@@ -78,6 +91,10 @@ class WatchTimeRanker(tfrs.Model):
                         wt_metrics.PearsonCorrelation(name="pearson")]
         if confidence_tower is not None:
             task_metrics.append(wt_metrics.MeanConfidence(name="mean_confidence"))
+        if crps_grid is not None:
+            task_metrics.append(wt_metrics.CRPS(head, crps_grid, name="crps"))
+            if duration_feature:
+                task_metrics.append(wt_metrics.CompletionECE(head, name="completion_ece"))
         self.global_batch_size = global_batch_size
         if global_batch_size:
             loss = WatchTimeLoss(head, reduction=keras.losses.Reduction.SUM)
@@ -100,9 +117,13 @@ class WatchTimeRanker(tfrs.Model):
     def hidden(self, features, training=False):
         return self.bottom(self.encoder(features), training=training)
 
+    def estimate(self, logits, **context):
+        """The configured point estimate (seconds, [B]) from the head's logits."""
+        return point_estimate_of(self.head, logits, self.point_estimate, **context)
+
     def call(self, features, training=False):
         logits = self.head(self.hidden(features, training))
-        return self.head.expected_value(logits, **self.context(features))
+        return self.estimate(logits, **self.context(features))
 
     def compute_loss(self, features, training=False):
         if not self.global_batch_size and tf.distribute.has_strategy():
@@ -117,7 +138,7 @@ class WatchTimeRanker(tfrs.Model):
         logits = self.head(hidden)
         context = self.context(features)
         predictions = {"logits": logits,
-                       "watch_time": self.head.expected_value(logits, **context)}
+                       "watch_time": self.estimate(logits, **context)}
         if self.confidence_tower is not None:
             confidence_logit = self.confidence_tower.confidence_logit(hidden)
             predictions["confidence_logit"] = confidence_logit

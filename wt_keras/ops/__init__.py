@@ -15,6 +15,14 @@ from wt_keras.ops.ordinal import ordinal_monotonicity_penalty, ordinal_restored_
 from wt_keras.ops.swat import binomial_expected_watch_time, binomial_soft_label_loss
 from wt_keras.ops.swat import bucketized_geometric_expected_watch_time
 from wt_keras.ops.swat import bucketized_geometric_nll, geometric_partial_sum
+from wt_keras.ops.geometric_distribution import bucketized_geometric_log_survival
+from wt_keras.ops.geometric_distribution import bucketized_geometric_quantile_units
+from wt_keras.ops.geometric_distribution import clamp_tail_logit, units_above, units_at_least
+from wt_keras.ops.piecewise_linear import piecewise_linear_quantile, piecewise_linear_survival
+from wt_keras.ops.piecewise_linear import running_minimum, survival_from_bucket_probabilities
+from wt_keras.ops.binomial_distribution import binomial_sum_pmf, binomial_sum_survival_table
+from wt_keras.ops.binomial_distribution import binomial_trials, quantile_from_table
+from wt_keras.ops.binomial_distribution import survival_from_table
 from wt_keras.ops.tpm import tpm_expected_watch_time, tpm_leaf_index, tpm_leaf_log_probabilities
 from wt_keras.ops.tpm import tpm_leaf_probabilities, tpm_path_targets, tpm_regularizers
 from wt_keras.ops.tpm import tpm_tree, tpm_tree_cross_entropy, tpm_variance

@@ -1,0 +1,168 @@
+"""TFMA metrics of the predicted watch-time distribution (TFMA 0.47 `Metric`s).
+
+  CRPS           mean CRPS (seconds) of the survival curve P(T > t) that the
+                 candidate's `transform_features` signature returns on a grid
+                 (`survival_curve` [J] and `survival_grid` [J] per example;
+                 `wt_keras.metrics.crps`), name "crps".
+  CompletionECE  ECE of the served `completion_probability` P(T ≥ d) against
+                 1[T ≥ d], d the duration feature (`wt_keras.metrics.
+                 completion_calibration`), name "completion_ece"; also emits
+                 "completion_reliability", a [3, bins] array (count, mean
+                 forecast, observed frequency) for the reliability diagram.
+
+A model that lacks these outputs (D2Q, a baseline exported before they
+existed) contributes no examples: its value is NaN. CRPS keeps two floats per
+slice; CompletionECE keeps every (forecast, outcome) pair of a slice, O(n)
+memory like the exact XAUC, and merges by concatenation.
+"""
+import json
+
+# wt_keras first: it selects Keras 2 (TFRS needs it) before TensorFlow loads.
+from wt_keras import metrics as wt_metrics  # isort: skip
+
+import apache_beam as beam
+import numpy as np
+import tensorflow_model_analysis as tfma
+from tensorflow_model_analysis.metrics import metric_types, metric_util
+
+CRPS_NAME, COMPLETION_ECE_NAME = "crps", "completion_ece"
+COMPLETION_RELIABILITY_NAME = "completion_reliability"
+SURVIVAL_CURVE, SURVIVAL_GRID = "survival_curve", "survival_grid"
+COMPLETION_OUTPUT = "completion_probability"
+
+
+def _for_model(value, model_name):
+    """The entry of `model_name` when a multi-model extract is keyed by model."""
+    if model_name and isinstance(value, dict) and model_name in value:
+        return value[model_name]
+    return value
+
+
+def _label(element, key, eval_config):
+    for label, _, _ in metric_util.to_label_prediction_example_weight(
+            element, eval_config=eval_config, model_name=key.model_name,
+            output_name=key.output_name, flatten=True):
+        return float(label)
+    return None
+
+
+class _CRPSCombiner(beam.CombineFn):
+    """Σ CRPS and the example count of a slice."""
+
+    def __init__(self, key, eval_config, interpolation):
+        self._key, self._eval_config, self._interpolation = key, eval_config, interpolation
+
+    def create_accumulator(self):
+        return np.zeros(2)
+
+    def add_input(self, accumulator, element):
+        transformed = _for_model(element.transformed_features or {}, self._key.model_name)
+        if SURVIVAL_CURVE not in transformed or SURVIVAL_GRID not in transformed:
+            return accumulator
+        label = _label(element, self._key, self._eval_config)
+        curve = np.clip(np.asarray(transformed[SURVIVAL_CURVE], np.float64).reshape(1, -1), 0, 1)
+        grid = np.asarray(transformed[SURVIVAL_GRID], np.float64).reshape(-1)
+        score = wt_metrics.crps([label], grid, curve, interpolation=self._interpolation)
+        return accumulator + np.array([score, 1.0])
+
+    def merge_accumulators(self, accumulators):
+        return np.sum(list(accumulators), axis=0)
+
+    def extract_output(self, accumulator):
+        value = accumulator[0] / accumulator[1] if accumulator[1] else float("nan")
+        return {self._key: float(value)}
+
+
+def _crps_computations(name=CRPS_NAME, eval_config=None, model_name="", output_name="",
+                       sub_key=None, interpolation="step"):
+    key = metric_types.MetricKey(name=name, model_name=model_name, output_name=output_name,
+                                 sub_key=sub_key)
+    preprocessors = [metric_types.TransformedFeaturePreprocessor(
+        feature_keys=[SURVIVAL_CURVE, SURVIVAL_GRID])]
+    return [metric_types.MetricComputation(
+        keys=[key], preprocessors=preprocessors,
+        combiner=_CRPSCombiner(key, eval_config, interpolation))]
+
+
+class CRPS(metric_types.Metric):
+    """Mean CRPS of the candidate's survival curves (seconds, lower is better).
+
+    `interpolation`: "linear" for OR/CREAD/TPM curves, "step" for the
+    integer-unit laws (see `wt_keras.metrics.crps`).
+    """
+
+    def __init__(self, name=CRPS_NAME, interpolation="step"):
+        super().__init__(metric_util.merge_per_key_computations(_crps_computations), name=name,
+                         interpolation=interpolation)
+
+
+class _CompletionCombiner(beam.CombineFn):
+    """Keeps every (completion forecast, outcome) of a slice; bins them at the end."""
+
+    def __init__(self, keys, eval_config, duration_key, num_bins):
+        self._ece_key, self._table_key = keys
+        self._eval_config, self._duration_key, self._num_bins = eval_config, duration_key, num_bins
+
+    def create_accumulator(self):
+        return ([], [])
+
+    def add_input(self, accumulator, element):
+        predictions = _for_model(element.predictions, self._ece_key.model_name)
+        if not isinstance(predictions, dict) or COMPLETION_OUTPUT not in predictions:
+            return accumulator
+        features = element.features or {}
+        if self._duration_key not in features:
+            raise ValueError(f"CompletionECE needs the duration feature {self._duration_key!r} in "
+                             f"the evaluated examples, which hold {sorted(features)}; set "
+                             "duration_key to the video-duration column.")
+        duration = float(np.asarray(features[self._duration_key]).ravel()[0])
+        label = _label(element, self._ece_key, self._eval_config)
+        forecast = float(np.clip(np.asarray(predictions[COMPLETION_OUTPUT]).ravel()[0], 0, 1))
+        accumulator[0].append(forecast)
+        accumulator[1].append(1.0 if label >= duration else 0.0)
+        return accumulator
+
+    def merge_accumulators(self, accumulators):
+        accumulators = iter(accumulators)
+        merged = next(accumulators)
+        for forecasts, outcomes in accumulators:
+            merged[0].extend(forecasts)
+            merged[1].extend(outcomes)
+        return merged
+
+    def extract_output(self, accumulator):
+        if not accumulator[0]:
+            return {self._ece_key: float("nan"),
+                    self._table_key: np.full((3, self._num_bins), np.nan)}
+        table = wt_metrics.reliability(accumulator[0], accumulator[1], self._num_bins)
+        return {self._ece_key: table.ece,
+                self._table_key: np.stack([table.count.astype(np.float64), table.mean_predicted,
+                                           table.observed_frequency])}
+
+
+def _completion_computations(name=COMPLETION_ECE_NAME, eval_config=None, model_name="",
+                             output_name="", sub_key=None, duration_key="duration_s",
+                             num_bins=10):
+    keys = [metric_types.MetricKey(name=metric, model_name=model_name, output_name=output_name,
+                                   sub_key=sub_key)
+            for metric in (name, COMPLETION_RELIABILITY_NAME)]
+    return [metric_types.MetricComputation(
+        keys=keys, preprocessors=[metric_types.FeaturePreprocessor(feature_keys=[duration_key])],
+        combiner=_CompletionCombiner(keys, eval_config, duration_key, num_bins))]
+
+
+class CompletionECE(metric_types.Metric):
+    """ECE (and reliability table) of the served completion probability P(T ≥ d)."""
+
+    def __init__(self, name=COMPLETION_ECE_NAME, duration_key="duration_s", num_bins=10):
+        super().__init__(metric_util.merge_per_key_computations(_completion_computations),
+                         name=name, duration_key=duration_key, num_bins=num_bins)
+
+
+def metric_configs(duration_key="duration_s", interpolation="step", num_bins=10):
+    """`tfma.MetricConfig`s of CRPS and CompletionECE for a distributional head."""
+    return [tfma.MetricConfig(class_name="CRPS", module=__name__, config=json.dumps(
+                {"name": CRPS_NAME, "interpolation": interpolation})),
+            tfma.MetricConfig(class_name="CompletionECE", module=__name__, config=json.dumps(
+                {"name": COMPLETION_ECE_NAME, "duration_key": duration_key,
+                 "num_bins": num_bins}))]
