@@ -5,6 +5,7 @@ import tensorflow as tf
 from wt_keras import ops
 from wt_keras._keras import register
 from wt_keras.buckets import validate_boundaries
+from wt_keras.heads._piecewise import PiecewiseLinearLaw
 from wt_keras.heads.base import WatchTimeHead
 
 # CREAD's reference implementation sums the ordinal term over batches of this
@@ -13,7 +14,7 @@ REFERENCE_BATCH_SIZE = 2048
 
 
 @register
-class OrdinalHead(WatchTimeHead):
+class OrdinalHead(PiecewiseLinearLaw, WatchTimeHead):
     """Ordinal regression over endpoints: output m predicts φ_m = P(T > t_m).
 
         loss = Σ_m BCE(1[T > t_m], φ_m)
@@ -93,16 +94,6 @@ class OrdinalHead(WatchTimeHead):
     def _knot_survival(self, logits):
         survival = ops.running_minimum(tf.sigmoid(logits))
         return tf.concat([tf.ones_like(survival[:, :1]), survival], -1)
-
-    def _survival(self, logits, t, **context):
-        return ops.piecewise_linear_survival(self._knots, self._knot_survival(logits), t)
-
-    def _completion_probability(self, logits, duration, **context):
-        return ops.piecewise_linear_survival(self._knots, self._knot_survival(logits), duration,
-                                             inclusive=True)
-
-    def _quantile(self, logits, q, **context):
-        return ops.piecewise_linear_quantile(self._knots, self._knot_survival(logits), q)
 
     def serving_outputs(self, logits, **context):
         return {"watch_time": self.expected_value(logits),

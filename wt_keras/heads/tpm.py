@@ -5,6 +5,7 @@ import tensorflow as tf
 from wt_keras import ops
 from wt_keras._keras import register
 from wt_keras.buckets import validate_boundaries
+from wt_keras.heads._piecewise import PiecewiseLinearLaw
 from wt_keras.heads.base import WatchTimeHead
 
 # The authors tuned w_mse = 0.2 and w_var = 1.0 on CIKM16 dwell times in [0, 6) s.
@@ -12,7 +13,7 @@ REFERENCE_LABEL_RANGE = 6.0
 
 
 @register
-class TPMHead(WatchTimeHead):
+class TPMHead(PiecewiseLinearLaw, WatchTimeHead):
     """TPM: a complete binary tree of classifiers over the K buckets of a grid.
 
     Node i (heap order: children 2i + 1, 2i + 2) predicts σ(z_i) = P(go right,
@@ -133,16 +134,6 @@ class TPMHead(WatchTimeHead):
     def _knot_survival(self, logits):
         return ops.survival_from_bucket_probabilities(
             ops.tpm_leaf_probabilities(logits, self._right, self._left))
-
-    def _survival(self, logits, t, **context):
-        return ops.piecewise_linear_survival(self._knots, self._knot_survival(logits), t)
-
-    def _completion_probability(self, logits, duration, **context):
-        return ops.piecewise_linear_survival(self._knots, self._knot_survival(logits), duration,
-                                             inclusive=True)
-
-    def _quantile(self, logits, q, **context):
-        return ops.piecewise_linear_quantile(self._knots, self._knot_survival(logits), q)
 
     def serving_outputs(self, logits, **context):
         return {"watch_time": self.expected_value(logits),
