@@ -7,7 +7,7 @@ import shutil
 import pandas as pd
 import pytest
 
-from tests._files import tree_digest
+from _files import tree_digest
 from wt_keras.data import cli, prepare_dataset
 from wt_keras.data.formats import DatasetFormatError
 
