@@ -243,3 +243,22 @@ def test_soft_labels_rounded_above_one_stay_finite():
                                           tf.constant([[above_one, 0.0]]),
                                           confidence_logit=tf.zeros([1, 1]))
     assert np.all(np.isfinite(loss.numpy()))
+
+
+@pytest.mark.parametrize("stopped", [False, True])
+def test_tower_trains_the_shared_bottom_only_when_not_stopped(stopped):
+    """With stop_gradient_to_bottom the EXUM loss has no gradient w.r.t. the bottom's output."""
+    tower = heads.ConfidenceTower(units=(4,), stop_gradient_to_bottom=stopped)
+    hidden = tf.random.stateless_normal([7, 5], seed=[3, 4], dtype=tf.float32)
+    head = heads.OrdinalHead([3.0, 8.0, 20.0])
+    logits = tf.cast(_logits(head), tf.float32)
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch(hidden)
+        loss = tf.reduce_sum(head.loss(tf.cast(WATCH_TIME, tf.float32), logits,
+                                       confidence_logit=tower.confidence_logit(hidden)))
+    to_bottom = tape.gradient(loss, hidden, unconnected_gradients=tf.UnconnectedGradients.ZERO)
+    to_tower = tape.gradient(loss, tower.trainable_variables)
+    assert (float(tf.reduce_max(tf.abs(to_bottom))) == 0.0) == stopped
+    assert all(float(tf.reduce_max(tf.abs(g))) > 0.0 for g in to_tower[-2:])   # the output layer
+    revived = tf.keras.layers.deserialize(tf.keras.layers.serialize(tower))
+    assert revived.stop_gradient_to_bottom is stopped

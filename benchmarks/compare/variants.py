@@ -32,12 +32,15 @@ class Variant:
       exum: attach the EXUM confidence tower.
       confidence_penalty: EXUM λ; None keeps the head's default.
       grid_spec: percentile grid of the bucketed heads.
+      exum_stop_gradient: the EXUM tower's `stop_gradient_to_bottom`
+        (None: the tower's default).
     """
     label: str
     method: str
     exum: bool = False
     confidence_penalty: Optional[float] = None
     grid_spec: str = MAIN_GRID_SPEC
+    exum_stop_gradient: Optional[bool] = None
 
     def replace(self, **changes):
         return dataclasses.replace(self, **changes)

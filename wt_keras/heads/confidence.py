@@ -21,6 +21,10 @@ class ConfidenceTower(keras.layers.Layer):
       units: hidden layer sizes of the MLP.
       outputs: number of confidences per sample (1, or the head's logit count).
       activation: hidden activation.
+      stop_gradient_to_bottom: read the shared bottom without training it
+        (default False, as in the EXUM paper, which trains both jointly).
+        True keeps the −λ log c term and the fused loss's gradient through c
+        out of the shared bottom, so only the tower's own weights learn c.
 
     Example:
     >>> tower = ConfidenceTower(units=(32,))
@@ -30,13 +34,15 @@ class ConfidenceTower(keras.layers.Layer):
     TensorShape([4, 1])
     """
 
-    def __init__(self, units=(32,), outputs=1, activation="relu", **kwargs):
+    def __init__(self, units=(32,), outputs=1, activation="relu", stop_gradient_to_bottom=False,
+                 **kwargs):
         super().__init__(**kwargs)
         if outputs < 1 or any(u < 1 for u in units):
             raise ValueError(f"units and outputs must be positive, got units={units}, outputs={outputs}.")
         self.units = tuple(int(u) for u in units)
         self.outputs = int(outputs)
         self.activation = activation
+        self.stop_gradient_to_bottom = bool(stop_gradient_to_bottom)
         self.hidden_layers = [keras.layers.Dense(u, activation=activation, name=f"hidden_{i}")
                               for i, u in enumerate(self.units)]
         self.confidence_layer = keras.layers.Dense(self.outputs, name="confidence")
@@ -51,6 +57,8 @@ class ConfidenceTower(keras.layers.Layer):
 
     def confidence_logit(self, hidden):
         """The logit l of the confidence, c = σ(l), shape [B, outputs]."""
+        if self.stop_gradient_to_bottom:
+            hidden = tf.stop_gradient(hidden)
         for layer in self.hidden_layers:
             hidden = layer(hidden)
         return self.confidence_layer(hidden)
@@ -60,4 +68,5 @@ class ConfidenceTower(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "units": list(self.units), "outputs": self.outputs,
-                "activation": self.activation}
+                "activation": self.activation,
+                "stop_gradient_to_bottom": self.stop_gradient_to_bottom}

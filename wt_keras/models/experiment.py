@@ -51,10 +51,11 @@ def evaluate_predictions(truth, predicted, groups=None):
 
 def fit_and_evaluate(method, train, test, exum=False, confidence_penalty=None, grid_spec="uniform:20",
                      time_scale=None, epochs=3, batch_size=512, learning_rate=2e-3, seed=0,
-                     tables=None, callbacks=None, verbose=0):
+                     tables=None, callbacks=None, verbose=0, exum_stop_gradient=None):
     """Trains `method` on `train` (a DataFrame) and evaluates it on `test`.
 
-    `time_scale` None chooses α from the training labels (see `bucket_tables`).
+    `time_scale` None chooses α from the training labels (see `bucket_tables`);
+    `exum_stop_gradient` is passed to `build_ranker`.
 
     Returns:
       dict with the test metrics, `train_seconds`, `mean_confidence` (EXUM,
@@ -68,7 +69,8 @@ def fit_and_evaluate(method, train, test, exum=False, confidence_penalty=None, g
         tables = bucket_tables(train["watch_time_s"].to_numpy(), train["duration_s"].to_numpy(),
                                grid_spec=grid_spec, time_scale=time_scale)
     model = build_ranker(method, tables, train.columns, exum=exum,
-                         confidence_penalty=confidence_penalty, time_scale=time_scale)
+                         confidence_penalty=confidence_penalty, time_scale=time_scale,
+                         exum_stop_gradient=exum_stop_gradient)
     train_columns, test_columns = feature_columns(train), feature_columns(test)
     model.adapt(train_columns)
     # Warn when the predictions drift from the labels (e.g. EXUM with too small a λ).
