@@ -1,10 +1,15 @@
-"""EXUM with and without the confidence tower's gradient reaching the shared bottom.
+"""EXUM confidence-tower options against the same head without EXUM.
 
-Trains each head three ways on the same random splits (same seeds):
-no EXUM, EXUM trained jointly (the paper), and EXUM with
-`ConfidenceTower(stop_gradient_to_bottom=True)`, at the head's default λ
-times each `--lambdas` multiplier, and prints test MAE / XAUC as
-mean ± std over seeds plus the paired differences EXUM − no EXUM.
+Trains each head on the same random splits (same seeds) without EXUM and
+with EXUM in each of the `--arms`, at the head's default λ times each
+`--lambdas` multiplier, and prints test MAE / XAUC as mean ± std over seeds
+plus the paired differences EXUM − no EXUM (same seed). Arms:
+
+  joint        the tower as in the EXUM paper (trained with the shared bottom)
+  stopped      `stop_gradient_to_bottom=True`: the tower does not train the bottom
+  joint_c0     `initial_confidence=--initial-confidence`: every c starts there
+  stopped_c0   both
+  default      the tower's current defaults
 
   python benchmarks/exum_bottom_gradient.py --methods swat_geo,cread --seeds 2 \\
       --rows 10000 --epochs 2 --output benchmarks/results/exum_bottom_gradient
@@ -27,21 +32,33 @@ from compare.variants import BASE_LABELS, MAIN_GRID_SPEC, Variant  # noqa: E402
 from wt_keras.data import simulate_interactions  # noqa: E402
 from wt_keras.models import build_head  # noqa: E402
 
-ARMS = (("none", False, None), ("joint", True, False), ("stopped", True, True))
 
 
-def plan(methods, seeds, multipliers, frame):
+def arm_options(initial_confidence):
+    """ConfidenceTower options of each arm (as hashable (name, value) pairs)."""
+    return {"joint": (("stop_gradient_to_bottom", False), ("initial_confidence", None)),
+            "stopped": (("stop_gradient_to_bottom", True), ("initial_confidence", None)),
+            "joint_c0": (("stop_gradient_to_bottom", False),
+                         ("initial_confidence", initial_confidence)),
+            "stopped_c0": (("stop_gradient_to_bottom", True),
+                           ("initial_confidence", initial_confidence)),
+            "default": ()}
+
+
+def plan(methods, seeds, multipliers, frame, arms, initial_confidence):
     tasks, rows = [], []
     for seed in range(seeds):
         tables = PreparedSplit.from_frame(frame, seed).tables(MAIN_GRID_SPEC)
         for method in methods:
             default = build_head(method, tables, TIME_SCALE).confidence_penalty
-            for arm, exum, stopped in ARMS:
+            options = arm_options(initial_confidence)
+            for arm in ("none",) + tuple(arms):
+                exum = arm != "none"
                 for multiplier in (multipliers if exum else (float("nan"),)):
                     penalty = default * multiplier if exum else None
                     tasks.append((Variant(BASE_LABELS[method], method, exum=exum,
                                           confidence_penalty=penalty,
-                                          exum_stop_gradient=stopped), seed))
+                                          tower_options=options[arm] if exum else ()), seed))
                     rows.append({"method": method, "arm": arm, "lambda_multiplier": multiplier,
                                  "confidence_penalty": penalty if exum else float("nan"),
                                  "seed": seed})
@@ -71,12 +88,15 @@ def main(argv=None):
     parser.add_argument("--rows", type=int, default=10_000)
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--lambdas", default="1", help="λ multipliers of each head's default")
+    parser.add_argument("--arms", default="joint,stopped", help="comma list (see above)")
+    parser.add_argument("--initial-confidence", type=float, default=0.99)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--output", default="benchmarks/results/exum_bottom_gradient")
     args = parser.parse_args(argv)
     frame = simulate_interactions(num_rows=args.rows, seed=0)
     tasks, rows = plan(args.methods.split(","), args.seeds,
-                       [float(m) for m in args.lambdas.split(",")], frame)
+                       [float(m) for m in args.lambdas.split(",")], frame,
+                       args.arms.split(","), args.initial_confidence)
     start = time.perf_counter()
     budget = {"epochs": args.epochs, "batch_size": 512, "learning_rate": 2e-3}
     results = execution.train_all(

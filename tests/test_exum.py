@@ -262,3 +262,13 @@ def test_tower_trains_the_shared_bottom_only_when_not_stopped(stopped):
     assert all(float(tf.reduce_max(tf.abs(g))) > 0.0 for g in to_tower[-2:])   # the output layer
     revived = tf.keras.layers.deserialize(tf.keras.layers.serialize(tower))
     assert revived.stop_gradient_to_bottom is stopped
+
+
+def test_initial_confidence_starts_every_sample_there():
+    tower = heads.ConfidenceTower(units=(4,), initial_confidence=0.99)
+    hidden = tf.random.stateless_normal([6, 5], seed=[7, 8], dtype=tf.float32)
+    np.testing.assert_allclose(tower(hidden).numpy(), np.full([6, 1], 0.99), rtol=1e-6)
+    revived = tf.keras.layers.deserialize(tf.keras.layers.serialize(tower))
+    assert revived.initial_confidence == 0.99
+    with pytest.raises(ValueError, match="initial_confidence"):
+        heads.ConfidenceTower(initial_confidence=1.0)

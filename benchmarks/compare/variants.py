@@ -32,15 +32,15 @@ class Variant:
       exum: attach the EXUM confidence tower.
       confidence_penalty: EXUM λ; None keeps the head's default.
       grid_spec: percentile grid of the bucketed heads.
-      exum_stop_gradient: the EXUM tower's `stop_gradient_to_bottom`
-        (None: the tower's default).
+      tower_options: (name, value) pairs overriding the EXUM
+        `ConfidenceTower`'s defaults (a tuple, so variants stay hashable).
     """
     label: str
     method: str
     exum: bool = False
     confidence_penalty: Optional[float] = None
     grid_spec: str = MAIN_GRID_SPEC
-    exum_stop_gradient: Optional[bool] = None
+    tower_options: tuple = ()
 
     def replace(self, **changes):
         return dataclasses.replace(self, **changes)

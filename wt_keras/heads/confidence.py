@@ -1,4 +1,6 @@
 """EXUM's training-only confidence tower (Wu et al., arXiv 2504.07575)."""
+import math
+
 import tensorflow as tf
 
 from wt_keras._keras import keras, register
@@ -25,6 +27,9 @@ class ConfidenceTower(keras.layers.Layer):
         (default False, as in the EXUM paper, which trains both jointly).
         True keeps the −λ log c term and the fused loss's gradient through c
         out of the shared bottom, so only the tower's own weights learn c.
+      initial_confidence: c every sample starts with (the output layer starts
+        with zero weights and bias logit(c)); None keeps Keras' default
+        initialisation (c ≈ 0.5, varying per sample).
 
     Example:
     >>> tower = ConfidenceTower(units=(32,))
@@ -35,7 +40,7 @@ class ConfidenceTower(keras.layers.Layer):
     """
 
     def __init__(self, units=(32,), outputs=1, activation="relu", stop_gradient_to_bottom=False,
-                 **kwargs):
+                 initial_confidence=None, **kwargs):
         super().__init__(**kwargs)
         if outputs < 1 or any(u < 1 for u in units):
             raise ValueError(f"units and outputs must be positive, got units={units}, outputs={outputs}.")
@@ -43,9 +48,17 @@ class ConfidenceTower(keras.layers.Layer):
         self.outputs = int(outputs)
         self.activation = activation
         self.stop_gradient_to_bottom = bool(stop_gradient_to_bottom)
+        if initial_confidence is not None and not 0.0 < initial_confidence < 1.0:
+            raise ValueError(f"initial_confidence must be in (0, 1) or None, got {initial_confidence}.")
+        self.initial_confidence = None if initial_confidence is None else float(initial_confidence)
+        output_init = {}
+        if self.initial_confidence is not None:
+            c = self.initial_confidence
+            output_init = {"kernel_initializer": "zeros",
+                           "bias_initializer": keras.initializers.Constant(math.log(c / (1.0 - c)))}
         self.hidden_layers = [keras.layers.Dense(u, activation=activation, name=f"hidden_{i}")
                               for i, u in enumerate(self.units)]
-        self.confidence_layer = keras.layers.Dense(self.outputs, name="confidence")
+        self.confidence_layer = keras.layers.Dense(self.outputs, name="confidence", **output_init)
 
     def build(self, input_shape):
         shape = tf.TensorShape(input_shape)
@@ -69,4 +82,5 @@ class ConfidenceTower(keras.layers.Layer):
     def get_config(self):
         return {**super().get_config(), "units": list(self.units), "outputs": self.outputs,
                 "activation": self.activation,
-                "stop_gradient_to_bottom": self.stop_gradient_to_bottom}
+                "stop_gradient_to_bottom": self.stop_gradient_to_bottom,
+                "initial_confidence": self.initial_confidence}

@@ -51,11 +51,11 @@ def evaluate_predictions(truth, predicted, groups=None):
 
 def fit_and_evaluate(method, train, test, exum=False, confidence_penalty=None, grid_spec="uniform:20",
                      time_scale=None, epochs=3, batch_size=512, learning_rate=2e-3, seed=0,
-                     tables=None, callbacks=None, verbose=0, exum_stop_gradient=None):
+                     tables=None, callbacks=None, verbose=0, confidence_tower_options=None):
     """Trains `method` on `train` (a DataFrame) and evaluates it on `test`.
 
     `time_scale` None chooses α from the training labels (see `bucket_tables`);
-    `exum_stop_gradient` is passed to `build_ranker`.
+    `confidence_tower_options` are passed to `build_ranker`.
 
     Returns:
       dict with the test metrics, `train_seconds`, `mean_confidence` (EXUM,
@@ -70,7 +70,7 @@ def fit_and_evaluate(method, train, test, exum=False, confidence_penalty=None, g
                                grid_spec=grid_spec, time_scale=time_scale)
     model = build_ranker(method, tables, train.columns, exum=exum,
                          confidence_penalty=confidence_penalty, time_scale=time_scale,
-                         exum_stop_gradient=exum_stop_gradient)
+                         confidence_tower_options=confidence_tower_options)
     train_columns, test_columns = feature_columns(train), feature_columns(test)
     model.adapt(train_columns)
     # Warn when the predictions drift from the labels (e.g. EXUM with too small a λ).

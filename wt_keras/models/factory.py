@@ -102,16 +102,15 @@ def build_head(method, tables, time_scale=None, confidence_penalty=None):
 
 
 def build_ranker(method, tables, columns, exum=False, confidence_penalty=None, time_scale=None,
-                 exum_stop_gradient=None, **ranker_options):
+                 confidence_tower_options=None, **ranker_options):
     """A `WatchTimeRanker` with the method's head and default features of `columns`.
 
-    `exum_stop_gradient` (None: the tower's default) is the EXUM tower's
-    `stop_gradient_to_bottom`.
+    `confidence_tower_options`: keyword arguments of the EXUM `ConfidenceTower`
+    (e.g. `{"stop_gradient_to_bottom": True}`) overriding its defaults.
     """
     from wt_keras.models.ranker import WatchTimeRanker
     categorical, dense = default_features(columns)
-    tower_options = ({} if exum_stop_gradient is None
-                     else {"stop_gradient_to_bottom": exum_stop_gradient})
-    tower = heads.ConfidenceTower(units=(32,), **tower_options) if exum else None
+    tower_options = {"units": (32,), **dict(confidence_tower_options or {})}
+    tower = heads.ConfidenceTower(**tower_options) if exum else None
     return WatchTimeRanker(build_head(method, tables, time_scale, confidence_penalty),
                            categorical, dense, confidence_tower=tower, **ranker_options)
