@@ -248,7 +248,10 @@ def test_soft_labels_rounded_above_one_stay_finite():
 @pytest.mark.parametrize("stopped", [False, True])
 def test_tower_trains_the_shared_bottom_only_when_not_stopped(stopped):
     """With stop_gradient_to_bottom the EXUM loss has no gradient w.r.t. the bottom's output."""
-    tower = heads.ConfidenceTower(units=(4,), stop_gradient_to_bottom=stopped)
+    # initial_confidence=None: with the default zero output kernel no gradient reaches the
+    # bottom at the first step even when the tower is joint.
+    tower = heads.ConfidenceTower(units=(4,), stop_gradient_to_bottom=stopped,
+                                  initial_confidence=None)
     hidden = tf.random.stateless_normal([7, 5], seed=[3, 4], dtype=tf.float32)
     head = heads.OrdinalHead([3.0, 8.0, 20.0])
     logits = tf.cast(_logits(head), tf.float32)
@@ -272,3 +275,10 @@ def test_initial_confidence_starts_every_sample_there():
     assert revived.initial_confidence == 0.99
     with pytest.raises(ValueError, match="initial_confidence"):
         heads.ConfidenceTower(initial_confidence=1.0)
+
+
+def test_confidence_tower_docstring_examples():
+    import doctest
+    from wt_keras.heads import confidence
+    result = doctest.testmod(confidence, extraglobs={"tf": tf})
+    assert result.failed == 0 and result.attempted > 0
