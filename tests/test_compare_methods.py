@@ -14,7 +14,7 @@ SCRIPT = os.path.join(REPO, "benchmarks", "compare_methods.py")
 METHOD_ROWS = ("MSE regression", "WLR", "Vanilla geometric", "D2Q", "OR", "OR (median)", "CREAD",
                "CREAD (median)", "SWaT-Binom", "SWaT-Binom (median)", "SWaT-Geo",
                "SWaT-Geo (median)", "TPM", "TPM (median)", "EXUM-D2Q", "EXUM-CREAD",
-               "EXUM-SWaT-Binom", "EXUM-SWaT-Geo")
+               "EXUM-SWaT-Binom", "EXUM-SWaT-Geo", "EXUM-TPM")
 EXUM_ROWS = tuple(label for label in METHOD_ROWS if label.startswith("EXUM-"))
 # Rows of heads with a distribution: CRPS and completion ECE are defined for them.
 DISTRIBUTION_ROWS = tuple(label for label in METHOD_ROWS

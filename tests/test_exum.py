@@ -243,3 +243,42 @@ def test_soft_labels_rounded_above_one_stay_finite():
                                           tf.constant([[above_one, 0.0]]),
                                           confidence_logit=tf.zeros([1, 1]))
     assert np.all(np.isfinite(loss.numpy()))
+
+
+@pytest.mark.parametrize("stopped", [False, True])
+def test_tower_trains_the_shared_bottom_only_when_not_stopped(stopped):
+    """With stop_gradient_to_bottom the EXUM loss has no gradient w.r.t. the bottom's output."""
+    # initial_confidence=None: with the default zero output kernel no gradient reaches the
+    # bottom at the first step even when the tower is joint.
+    tower = heads.ConfidenceTower(units=(4,), stop_gradient_to_bottom=stopped,
+                                  initial_confidence=None)
+    hidden = tf.random.stateless_normal([7, 5], seed=[3, 4], dtype=tf.float32)
+    head = heads.OrdinalHead([3.0, 8.0, 20.0])
+    logits = tf.cast(_logits(head), tf.float32)
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch(hidden)
+        loss = tf.reduce_sum(head.loss(tf.cast(WATCH_TIME, tf.float32), logits,
+                                       confidence_logit=tower.confidence_logit(hidden)))
+    to_bottom = tape.gradient(loss, hidden, unconnected_gradients=tf.UnconnectedGradients.ZERO)
+    to_tower = tape.gradient(loss, tower.trainable_variables)
+    assert (float(tf.reduce_max(tf.abs(to_bottom))) == 0.0) == stopped
+    assert all(float(tf.reduce_max(tf.abs(g))) > 0.0 for g in to_tower[-2:])   # the output layer
+    revived = tf.keras.layers.deserialize(tf.keras.layers.serialize(tower))
+    assert revived.stop_gradient_to_bottom is stopped
+
+
+def test_initial_confidence_starts_every_sample_there():
+    tower = heads.ConfidenceTower(units=(4,), initial_confidence=0.99)
+    hidden = tf.random.stateless_normal([6, 5], seed=[7, 8], dtype=tf.float32)
+    np.testing.assert_allclose(tower(hidden).numpy(), np.full([6, 1], 0.99), rtol=1e-6)
+    revived = tf.keras.layers.deserialize(tf.keras.layers.serialize(tower))
+    assert revived.initial_confidence == 0.99
+    with pytest.raises(ValueError, match="initial_confidence"):
+        heads.ConfidenceTower(initial_confidence=1.0)
+
+
+def test_confidence_tower_docstring_examples():
+    import doctest
+    from wt_keras.heads import confidence
+    result = doctest.testmod(confidence, extraglobs={"tf": tf})
+    assert result.failed == 0 and result.attempted > 0

@@ -141,7 +141,8 @@ def train_variant(variant, split, *, epochs, batch_size, learning_rate, trace_wi
                               confidence_penalty=variant.confidence_penalty,
                               time_scale=TIME_SCALE, epochs=epochs, batch_size=batch_size,
                               learning_rate=learning_rate, seed=split.seed,
-                              tables=split.tables(variant.grid_spec), callbacks=[trace])
+                              tables=split.tables(variant.grid_spec), callbacks=[trace],
+                              confidence_tower_options=dict(variant.tower_options))
     model, predicted = result.pop("model"), result.pop("predictions")
     logs = {name: [float(v) for v in values] for name, values in result.pop("history").items()}
     result.setdefault("xgauc", float("nan"))

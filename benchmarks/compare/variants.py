@@ -33,12 +33,15 @@ class Variant:
       exum: attach the EXUM confidence tower.
       confidence_penalty: EXUM λ; None keeps the head's default.
       grid_spec: percentile grid of the bucketed heads.
+      tower_options: (name, value) pairs overriding the EXUM
+        `ConfidenceTower`'s defaults (a tuple, so variants stay hashable).
     """
     label: str
     method: str
     exum: bool = False
     confidence_penalty: Optional[float] = None
     grid_spec: str = MAIN_GRID_SPEC
+    tower_options: tuple = ()
 
     def replace(self, **changes):
         return dataclasses.replace(self, **changes)
@@ -55,8 +58,8 @@ BASE_LABELS = {
     "swat_geo": "SWaT-Geo",
     "tpm": "TPM",
 }
-# TPM is left out: EXUM made it worse at every λ of a reduced sweep (README).
-EXUM_METHODS = ("d2q", "cread", "swat_binom", "swat_geo")
+# Every head that supports EXUM, TPM included (with the tower starting at c ≈ 1 it no longer hurts).
+EXUM_METHODS = ("d2q", "cread", "swat_binom", "swat_geo", "tpm")
 SWAT_METHODS = ("swat_binom", "swat_geo")
 
 MAIN_VARIANTS = tuple(

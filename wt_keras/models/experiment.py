@@ -51,10 +51,12 @@ def evaluate_predictions(truth, predicted, groups=None):
 
 def fit_and_evaluate(method, train, test, exum=False, confidence_penalty=None, grid_spec="uniform:20",
                      time_scale=None, epochs=3, batch_size=512, learning_rate=2e-3, seed=0,
-                     tables=None, callbacks=None, verbose=0, point_estimate="mean"):
+                     tables=None, callbacks=None, verbose=0, point_estimate="mean",
+                     confidence_tower_options=None):
     """Trains `method` on `train` (a DataFrame) and evaluates it on `test`.
 
-    `time_scale` None chooses α from the training labels (see `bucket_tables`).
+    `time_scale` None chooses α from the training labels (see `bucket_tables`);
+    `confidence_tower_options` are passed to `build_ranker`.
     `point_estimate` ("mean", "median" or a quantile level) is what the
     model predicts and the metrics score (see `WatchTimeRanker`).
 
@@ -71,7 +73,8 @@ def fit_and_evaluate(method, train, test, exum=False, confidence_penalty=None, g
                                grid_spec=grid_spec, time_scale=time_scale)
     model = build_ranker(method, tables, train.columns, exum=exum,
                          confidence_penalty=confidence_penalty, time_scale=time_scale,
-                         point_estimate=point_estimate)
+                         point_estimate=point_estimate,
+                         confidence_tower_options=confidence_tower_options)
     train_columns, test_columns = feature_columns(train), feature_columns(test)
     model.adapt(train_columns)
     # Warn when the predictions drift from the labels (e.g. EXUM with too small a λ).

@@ -102,10 +102,15 @@ def build_head(method, tables, time_scale=None, confidence_penalty=None):
 
 
 def build_ranker(method, tables, columns, exum=False, confidence_penalty=None, time_scale=None,
-                 **ranker_options):
-    """A `WatchTimeRanker` with the method's head and default features of `columns`."""
+                 confidence_tower_options=None, **ranker_options):
+    """A `WatchTimeRanker` with the method's head and default features of `columns`.
+
+    `confidence_tower_options`: keyword arguments of the EXUM `ConfidenceTower`
+    (e.g. `{"stop_gradient_to_bottom": True}`) overriding its defaults.
+    """
     from wt_keras.models.ranker import WatchTimeRanker
     categorical, dense = default_features(columns)
-    tower = heads.ConfidenceTower(units=(32,)) if exum else None
+    tower_options = {"units": (32,), **dict(confidence_tower_options or {})}
+    tower = heads.ConfidenceTower(**tower_options) if exum else None
     return WatchTimeRanker(build_head(method, tables, time_scale, confidence_penalty),
                            categorical, dense, confidence_tower=tower, **ranker_options)
