@@ -10,7 +10,7 @@ each component's time, fitted as time ∝ rows^b by least squares on logs
 exponent ≤ 1.1.
 
     python benchmarks/pipeline_scaling.py [--sizes 100000 300000 1000000] [--out FILE]
-    python benchmarks/pipeline_scaling.py --quick      # tiny sizes, 1 epoch: does it run?
+    python benchmarks/pipeline_scaling.py --quick      # tiny sizes, 1 epoch, in-memory Beam: does it run?
 
 Extra arguments after `--` go to `wt-pipeline run` (e.g. -- --beam-arg=--direct_num_workers=1).
 """
@@ -125,7 +125,10 @@ def main():
     parser.add_argument("pipeline_args", nargs="*", help="after --: passed to wt-pipeline run")
     args = parser.parse_args()
     sizes = [2000, 4000] if args.quick else sorted(args.sizes)
-    pipeline_args = (["--epochs", "1"] if args.quick else []) + args.pipeline_args
+    # --quick checks that everything runs: in-memory Beam skips the start-up of
+    # worker processes, which dominates at these sizes (minutes on 2 loaded cores).
+    quick_args = ["--epochs", "1", "--beam-arg=--direct_running_mode=in_memory"]
+    pipeline_args = (quick_args if args.quick else []) + args.pipeline_args
     environment = dict(os.environ, TF_USE_LEGACY_KERAS="1", TF_CPP_MIN_LOG_LEVEL="2",
                        PYTHONPATH=os.pathsep.join(filter(None, [REPO,
                                                                 os.environ.get("PYTHONPATH")])))
