@@ -39,6 +39,27 @@ def crps_grid(train_labels, head):
     return np.unique(np.concatenate([grid, endpoints[endpoints <= top]]))
 
 
+# Cells of the largest [rows, ...] tensor an evaluation batch may create (float64:
+# 8 bytes a cell, complex128 16): keeps a worker well below 1 GB per tensor.
+_MAX_CELLS = 50_000_000
+
+
+def rows_per_batch(head, grid_size):
+    """Evaluation rows per batch so that no [rows, ...] intermediate gets too large.
+
+    SWaT-Binom's exact law convolves K binomials over all N integer units
+    ([rows, K, N] complex numbers inside `ops.binomial_sum_pmf`), and every
+    head's survival on the grid is [rows, grid_size]: on fine grids at a large
+    α a batch of 2048 rows would need several GB.
+    """
+    cells = grid_size
+    trials = getattr(head, "trials", None)
+    if trials is not None:
+        trials = np.asarray(trials).reshape(-1)
+        cells = max(cells, 2 * trials.size * (int(trials.sum()) + 2))
+    return int(max(16, min(PREDICT_BATCH_SIZE, _MAX_CELLS // max(cells, 1))))
+
+
 def distribution_metrics(model, train_labels, test_columns, test_frame,
                          label="watch_time_s", duration="duration_s", group="user_id"):
     """Median-estimate metrics, CRPS and completion ECE of a trained ranker's head.
@@ -56,7 +77,7 @@ def distribution_metrics(model, train_labels, test_columns, test_frame,
     grid_tensor = tf.constant(grid[None, :], tf.float32)
     medians, completion, scores = [], [], []
     truth_batches = []
-    for batch in dataset(test_columns, PREDICT_BATCH_SIZE):
+    for batch in dataset(test_columns, rows_per_batch(head, grid.size)):
         logits = head(model.hidden(batch, training=False))
         context = model.context(batch)
         medians.append(head.quantile(logits, 0.5, **context).numpy())
