@@ -201,7 +201,8 @@ def test_pushed_model_answers_a_request_with_only_the_ids_and_the_duration(first
     import numpy as np
 
     work_dir, _ = first_run
-    (version,) = _versions(work_dir)
+    # The newest version: the kill-and-rerun test may have pushed a second one.
+    version = max((v for v in _versions(work_dir) if v.isdigit()), key=int)
     model_dir = work_dir / "saved_models" / configs.MODEL_NAME / version
     info = json.loads((model_dir / "assets.extra" / "wt_keras_model.json").read_text())
     assert info["features"]["required"] == ["user_id", "video_id", "duration_s"]
