@@ -69,7 +69,8 @@ def test_blocks_are_found_and_fragments_are_marked():
 
 @pytest.mark.slow
 @pytest.mark.parametrize("label_scale", [30.0, 3.0], ids=["tens_of_seconds", "below_6_s"])
-def test_readme_python_blocks_run(label_scale):
+def test_readme_python_blocks_run(label_scale, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)   # the examples write my_model.keras and saved_models/
     import wt_keras  # noqa: F401  (Keras 2 before TensorFlow, as the README says)
     import tensorflow as tf
     tf.keras.utils.set_random_seed(0)
@@ -82,4 +83,5 @@ def test_readme_python_blocks_run(label_scale):
                                  f"{type(error).__name__}: {error}") from error
     # The head built from real-valued percentile endpoints predicts finite seconds.
     seconds = np.asarray(namespace["seconds"])
-    assert seconds.shape == (8,) and np.all(np.isfinite(seconds)) and np.all(seconds >= 0)
+    # (the last block that names `seconds` wins: any batch size, one value per row)
+    assert seconds.ndim == 1 and np.all(np.isfinite(seconds)) and np.all(seconds >= 0)
