@@ -59,6 +59,14 @@ def _resolve_data_path(path):
     return path
 
 
+def _refuse_rows(path, frame, column, bad, what, rule):
+    """Raises `DataError` naming how many rows of `column` are bad and the first one's line."""
+    first = int(np.flatnonzero(bad.to_numpy())[0])
+    raise DataError(
+        f"{path}: {int(bad.sum())} row(s) have a {column} that is {what} (first on line "
+        f"{first + 2}: {frame[column].iloc[first]!r}); {rule}. Drop or repair those rows.")
+
+
 def _check_labels(frame, path):
     """Watch times must be finite numbers >= 0 seconds; names the first bad line."""
     label = pd.to_numeric(frame["watch_time_s"], errors="coerce").astype(np.float64)
@@ -67,20 +75,14 @@ def _check_labels(frame, path):
                       (np.isinf(label), "inf"),
                       (label < 0, "negative")):
         if bad.any():
-            first = int(np.flatnonzero(bad.to_numpy())[0])
-            raise DataError(
-                f"{path}: {int(bad.sum())} row(s) have a watch_time_s that is {what} (first on "
-                f"line {first + 2}: {frame['watch_time_s'].iloc[first]!r}); watch times must be "
-                "finite seconds >= 0. Drop or repair those rows.")
+            _refuse_rows(path, frame, "watch_time_s", bad, what,
+                         "watch times must be finite seconds >= 0")
     frame["watch_time_s"] = label
     duration = pd.to_numeric(frame["duration_s"], errors="coerce").astype(np.float64)
     bad = ~np.isfinite(duration) | (duration <= 0)
     if bad.any():
-        first = int(np.flatnonzero(bad.to_numpy())[0])
-        raise DataError(
-            f"{path}: {int(bad.sum())} row(s) have a duration_s that is missing, not a number, "
-            f"inf or <= 0 (first on line {first + 2}: {frame['duration_s'].iloc[first]!r}); "
-            "durations must be finite seconds > 0. Drop or repair those rows.")
+        _refuse_rows(path, frame, "duration_s", bad, "missing, not a number, inf or <= 0",
+                     "durations must be finite seconds > 0")
     frame["duration_s"] = duration
     return frame
 
