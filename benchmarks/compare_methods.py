@@ -38,13 +38,12 @@ import pandas as pd  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 import wt_keras  # noqa: E402,F401  (checks the Keras version before TFRS loads)
-from compare import execution, outputs  # noqa: E402
+from compare import data, execution, outputs  # noqa: E402
 from compare.training import PreparedSplit, TIME_SCALE  # noqa: E402
 from compare.variants import (ABLATION_UNIFORM_K, BASE_LABELS, EXUM_METHODS,  # noqa: E402
                               LAMBDA_MULTIPLIERS, MAIN_GRID_SPEC, MAIN_VARIANTS,
                               MEDIAN_METHODS, SWAT_METHODS, Variant, ablation_grids,
                               median_label)
-from wt_keras.data import simulate_interactions  # noqa: E402
 from wt_keras.models import build_head  # noqa: E402
 
 # Default size: fits the 30-minute budget on 2 CPU cores (see results/README.md).
@@ -53,9 +52,6 @@ FULL = {"rows": 100_000, "seeds": 3, "ablation_seeds": 1, "epochs": 3,
 # --quick: a smoke test of every code path for CI (about a minute or two).
 QUICK = {"rows": 3_000, "seeds": 1, "ablation_seeds": 1, "epochs": 1,
          "bucket_k": (5,), "presets": (), "lambdas": (0.01, 1.0)}
-REQUIRED_COLUMNS = ("watch_time_s", "duration_s", "user_id", "video_id")
-
-
 def parse_args(argv):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", help="interactions CSV (or its folder) written by "
@@ -106,16 +102,7 @@ def parse_args(argv):
 
 def load_frame(args):
     """The simulator's rows, or the --data CSV (sampled down to --rows)."""
-    if not args.data:
-        return simulate_interactions(num_rows=args.rows, seed=args.data_seed), "built-in simulator"
-    path = os.path.join(args.data, "interactions.csv") if os.path.isdir(args.data) else args.data
-    frame = pd.read_csv(path)
-    missing = [c for c in REQUIRED_COLUMNS if c not in frame]
-    if missing:
-        raise SystemExit(f"{path} lacks columns {missing}: pass a `wt-data prepare` output.")
-    if args.rows and len(frame) > args.rows:
-        frame = frame.sample(n=args.rows, random_state=args.data_seed).reset_index(drop=True)
-    return frame, path
+    return data.load_frame(args.data, args.rows, args.data_seed)
 
 
 def library_fingerprint():

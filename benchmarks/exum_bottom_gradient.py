@@ -13,6 +13,10 @@ plus the paired differences EXUM − no EXUM (same seed). Arms:
 
   python benchmarks/exum_bottom_gradient.py --methods swat_geo,cread --seeds 2 \\
       --rows 10000 --epochs 2 --output benchmarks/results/exum_bottom_gradient
+
+`--data` trains on a `wt-data prepare` output instead of the simulator
+(α of the count heads is chosen from the training labels, so labels of any
+scale work).
 """
 import argparse
 import os
@@ -26,10 +30,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # the `compare` 
 import pandas as pd  # noqa: E402
 
 import wt_keras  # noqa: E402,F401  (checks the Keras version before TFRS loads)
-from compare import execution  # noqa: E402
+from compare import data, execution  # noqa: E402
 from compare.training import PreparedSplit, TIME_SCALE  # noqa: E402
 from compare.variants import BASE_LABELS, MAIN_GRID_SPEC, Variant  # noqa: E402
-from wt_keras.data import simulate_interactions  # noqa: E402
 from wt_keras.models import build_head  # noqa: E402
 
 
@@ -85,7 +88,10 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--methods", default="swat_geo,cread")
     parser.add_argument("--seeds", type=int, default=2)
-    parser.add_argument("--rows", type=int, default=10_000)
+    parser.add_argument("--data", help="interactions CSV (or its folder) written by `wt-data "
+                        "prepare`; default: the built-in simulator")
+    parser.add_argument("--rows", type=int, default=10_000,
+                        help="simulated rows, or rows sampled from --data (0 = all)")
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--lambdas", default="1", help="λ multipliers of each head's default")
     parser.add_argument("--arms", default="joint,stopped", help="comma list (see above)")
@@ -93,7 +99,8 @@ def main(argv=None):
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--output", default="benchmarks/results/exum_bottom_gradient")
     args = parser.parse_args(argv)
-    frame = simulate_interactions(num_rows=args.rows, seed=0)
+    frame, source = data.load_frame(args.data, args.rows, seed=0)
+    print(f"data: {source}, {len(frame):,} rows", flush=True)
     tasks, rows = plan(args.methods.split(","), args.seeds,
                        [float(m) for m in args.lambdas.split(",")], frame,
                        args.arms.split(","), args.initial_confidence)
