@@ -71,6 +71,9 @@ def parse_args(argv):
     parser.add_argument("--workers", type=int, default=min(2, len(os.sched_getaffinity(0))),
                         help="training processes (default: 2, or 1 on a 1-CPU machine); "
                         "one training keeps about one core busy")
+    parser.add_argument("--cache", help="folder keeping each finished training, so that a "
+                        "rerun with the same settings resumes after a crash (clear it after "
+                        "changing wt_keras)")
     parser.add_argument("--output", default=os.path.join("benchmarks", "results"))
     parser.add_argument("--methods", help="comma list of method names (e.g. swat_geo,tpm): "
                         "train only their variants in every study (default: all)")
@@ -248,7 +251,8 @@ def main(argv=None):
     budget = {"epochs": args.epochs, "batch_size": args.batch_size,
               "learning_rate": args.learning_rate}
     progress = ProgressPrinter(len(tasks))
-    results = execution.train_all(tasks, frame, budget, workers=args.workers, report=progress)
+    results = execution.train_all(tasks, frame, budget, workers=args.workers, report=progress,
+                                  cache_dir=args.cache)
     records, traces = records_of(jobs, task_of_job, results)
     os.makedirs(args.output, exist_ok=True)
     wall_seconds = time.perf_counter() - wall_start

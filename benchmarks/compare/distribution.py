@@ -49,10 +49,14 @@ def rows_per_batch(head, grid_size):
 
     SWaT-Binom's exact law convolves K binomials over all N integer units
     ([rows, K, N] complex numbers inside `ops.binomial_sum_pmf`), and every
-    head's survival on the grid is [rows, grid_size]: on fine grids at a large
-    α a batch of 2048 rows would need several GB.
+    head's survival on the grid is [rows, grid_size, K] before it is reduced:
+    on fine grids at a large α a batch of 2048 rows would need several GB.
     """
-    cells = grid_size
+    # Survival on the grid compares each grid point with every bucket endpoint
+    # ([rows, grid, K] inside the ops): at K ≈ 200 and a 1,000-point grid, a
+    # 2048-row batch held ~13 GB of such intermediates.
+    num_buckets = np.asarray(getattr(head, "boundaries", [0.0])).size + 1
+    cells = grid_size * num_buckets
     trials = getattr(head, "trials", None)
     if trials is not None:
         trials = np.asarray(trials).reshape(-1)

@@ -9,7 +9,10 @@ worker ran it or in which order.
 """
 import concurrent.futures
 import gc
+import hashlib
 import multiprocessing
+import os
+import pickle
 import time
 
 import tensorflow as tf
@@ -42,7 +45,46 @@ def _train(task, budget):
     return result
 
 
-def train_all(tasks, frame, budget, workers=1, report=None):
+class ResultCache:
+    """Finished trainings on disk, so a crashed or interrupted run resumes where it stopped.
+
+    One pickle per training, named by a hash of (task, budget, data): a rerun
+    with the same settings reuses every training that finished, and a change of
+    any of them trains anew. The library's code is not part of the key: clear
+    the folder after changing wt_keras.
+    """
+
+    def __init__(self, directory, frame, budget):
+        self.directory = directory
+        os.makedirs(directory, exist_ok=True)
+        data = hashlib.sha1(pd_hash(frame)).hexdigest()
+        self._salt = repr((sorted(budget.items()), data))
+
+    def _path(self, task):
+        key = hashlib.sha1((repr(task) + self._salt).encode()).hexdigest()[:20]
+        return os.path.join(self.directory, f"{key}.pkl")
+
+    def get(self, task):
+        path = self._path(task)
+        if not os.path.exists(path):
+            return None
+        with open(path, "rb") as handle:
+            return pickle.load(handle)
+
+    def put(self, task, result):
+        path = self._path(task)
+        with open(path + ".tmp", "wb") as handle:
+            pickle.dump(result, handle)
+        os.replace(path + ".tmp", path)   # atomic: a kill never leaves half a file
+
+
+def pd_hash(frame):
+    """Bytes identifying a data frame's content."""
+    import pandas as pd
+    return pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes()
+
+
+def train_all(tasks, frame, budget, workers=1, report=None, cache_dir=None):
     """Trains every task and returns their results in task order.
 
     Args:
@@ -52,18 +94,34 @@ def train_all(tasks, frame, budget, workers=1, report=None):
       workers: processes; 1 trains in this process.
       report: optional callback(index, task, result, elapsed_seconds) called
         as each training finishes.
+      cache_dir: optional folder of finished trainings (`ResultCache`): they
+        are reused, and each new one is stored as soon as it finishes.
 
     Returns:
       list of result dicts, aligned with `tasks`.
     """
     start = time.perf_counter()
     results = [None] * len(tasks)
-    if workers <= 1:
+    cache = ResultCache(cache_dir, frame, budget) if cache_dir else None
+    pending = []
+    for index, task in enumerate(tasks):
+        results[index] = cache.get(task) if cache else None
+        if results[index] is None:
+            pending.append(index)
+        elif report:
+            report(index, task, results[index], time.perf_counter() - start)
+
+    def finished(index, result):
+        results[index] = result
+        if cache:
+            cache.put(tasks[index], result)
+        if report:
+            report(index, tasks[index], result, time.perf_counter() - start)
+
+    if workers <= 1 or len(pending) <= 1:
         _initialise_worker(frame)
-        for index, task in enumerate(tasks):
-            results[index] = _train(task, budget)
-            if report:
-                report(index, task, results[index], time.perf_counter() - start)
+        for index in pending:
+            finished(index, _train(tasks[index], budget))
         return results
     # "spawn": a fork of a process that already initialised TensorFlow's
     # thread pools can deadlock.
@@ -71,10 +129,7 @@ def train_all(tasks, frame, budget, workers=1, report=None):
     with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context,
                                                 initializer=_initialise_worker,
                                                 initargs=(frame,)) as pool:
-        futures = {pool.submit(_train, task, budget): index for index, task in enumerate(tasks)}
+        futures = {pool.submit(_train, tasks[index], budget): index for index in pending}
         for future in concurrent.futures.as_completed(futures):
-            index = futures[future]
-            results[index] = future.result()
-            if report:
-                report(index, tasks[index], results[index], time.perf_counter() - start)
+            finished(futures[future], future.result())
     return results
