@@ -229,6 +229,15 @@ class BucketBoundaries:
             endpoints(self.tpm_boundaries, "tpm.boundaries")
         return self
 
+    def describe(self):
+        """A short JSON-ready summary (export metadata, run report): no tables."""
+        return {"grid_spec": self.grid_spec, "time_scale": self.time_scale,
+                "time_scale_source": self.time_scale_source, "num_buckets": self.num_buckets,
+                "rank_error": self.rank_error, "num_examples": self.num_examples,
+                "cread_num_boundaries": int(self.cread_boundaries.size),
+                "d2q_num_groups": self.num_groups,
+                "format_version": _boundaries_json.FORMAT_VERSION}
+
     def to_dict(self):
         """The JSON-ready dict (layout and `format_version` in `_boundaries_json`)."""
         return _boundaries_json.to_dict(self)
