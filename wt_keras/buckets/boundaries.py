@@ -12,15 +12,11 @@ from typing import Optional, Tuple
 
 import numpy as np
 
-from wt_keras.buckets import _boundaries_json
+from wt_keras.buckets import _boundaries_checks, _boundaries_json
 from wt_keras.buckets.cread import cread_boundaries
 from wt_keras.buckets.d2q import D2QTables, d2q_tables
-from wt_keras.buckets.grid import parse_grid_spec
-from wt_keras.buckets.percentiles import boundaries_from_percentiles, validate_boundaries
-from wt_keras.buckets.time_scale import choose_time_scale, rounded_endpoints
-
-TIME_SCALE_SOURCES = ("auto", "given")
-
+from wt_keras.buckets.percentiles import boundaries_from_percentiles
+from wt_keras.buckets.time_scale import choose_time_scale
 
 class InvalidBoundariesError(ValueError):
     """A `BucketBoundaries` (or its JSON) is inconsistent; the message says what and how to fix it."""
@@ -167,66 +163,16 @@ class BucketBoundaries:
     def validate(self, source="bucket boundaries"):
         """Checks every part and their consistency; returns self.
 
+        Checks: a parseable grid spec; K >= 2 valid endpoints lying on the
+        integer-unit grid of α when α > 0; levels, CREAD and TPM endpoints,
+        D2Q edges (strictly increasing), table ([G, Q >= 2], finite rows,
+        non-decreasing) and group sizes consistent with each other.
+
         Raises:
           InvalidBoundariesError: naming the first bad part, where it came
             from (`source`) and the fix.
         """
-        def fail(message):
-            raise InvalidBoundariesError(f"Invalid bucket boundaries in {source}: {message}. "
-                                         "Regenerate them with BucketBoundaryGen (or "
-                                         "BucketBoundaries.from_labels).")
-
-        def endpoints(values, name):
-            try:
-                return validate_boundaries(values)
-            except ValueError as error:
-                fail(f"{name}: {error}")
-
-        try:
-            parse_grid_spec(self.grid_spec)
-        except ValueError as error:
-            fail(f"grid_spec: {error}")
-        t = endpoints(self.boundaries, "boundaries")
-        if t.size < 2:
-            fail(f"there are {t.size} boundaries (need K >= 2)")
-        if not (np.isfinite(self.time_scale) and self.time_scale >= 0):
-            fail(f"time_scale is {self.time_scale} (must be 0 or a finite α > 0)")
-        if self.time_scale_source not in TIME_SCALE_SOURCES:
-            fail(f"time_scale_source is {self.time_scale_source!r} (one of {TIME_SCALE_SOURCES})")
-        if self.time_scale > 0:
-            on_grid = rounded_endpoints(t, self.time_scale)
-            if on_grid.size != t.size or not np.allclose(on_grid, t, rtol=1e-9, atol=0):
-                fail(f"the boundaries are not integerised at time_scale={self.time_scale:g} "
-                     "(round(α t) / α differs from t): α and the endpoints disagree")
-        if self.levels is not None and len(self.levels) != t.size:
-            fail(f"levels has {len(self.levels)} entries for {t.size} boundaries")
-        if not 0 <= self.rank_error <= 1 or self.num_examples < 1:
-            fail("rank_error must be in [0, 1] and num_examples >= 1")
-        cread = endpoints(self.cread_boundaries, "cread.boundaries")
-        if cread.size > self.cread_num_buckets:
-            fail(f"cread has {cread.size} boundaries but num_buckets (M) is "
-                 f"{self.cread_num_buckets}")
-        if not np.isfinite(self.cread_alpha):
-            fail(f"cread.alpha is {self.cread_alpha} (must be finite)")
-        if self.cread_levels is not None and len(self.cread_levels) != cread.size:
-            fail(f"cread.levels has {len(self.cread_levels)} entries for {cread.size} boundaries")
-        edges, table = self.d2q_duration_edges, self.d2q_quantile_table
-        if edges.ndim != 1 or np.any(np.diff(edges) <= 0) or not np.all(np.isfinite(edges)):
-            fail("d2q.duration_edges must be a strictly increasing list")
-        if table.ndim != 2 or table.shape[0] != edges.size + 1 or table.shape[1] < 2:
-            fail(f"d2q.quantile_table has shape {table.shape}, expected ({edges.size + 1}, Q >= 2) "
-                 "(groups = len(duration_edges) + 1, num_quantiles)")
-        if np.any(np.diff(table, axis=1) < 0) or not np.all(np.isfinite(table)):
-            fail("d2q.quantile_table rows must be finite and non-decreasing")
-        if self.d2q_group_sizes.shape != (edges.size + 1,) or np.any(self.d2q_group_sizes < 0):
-            fail(f"d2q.group_sizes has {self.d2q_group_sizes.size} entries for "
-                 f"{edges.size + 1} groups (need one count >= 0 per group)")
-        if (self.d2q_group_rank_errors is not None
-                and len(self.d2q_group_rank_errors) != edges.size + 1):
-            fail(f"d2q.group_rank_errors has {len(self.d2q_group_rank_errors)} entries for "
-                 f"{edges.size + 1} groups")
-        if self.tpm_boundaries is not None:
-            endpoints(self.tpm_boundaries, "tpm.boundaries")
+        _boundaries_checks.check(self, source, InvalidBoundariesError)
         return self
 
     def describe(self):

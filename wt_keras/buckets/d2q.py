@@ -23,8 +23,8 @@ class D2QTables:
 
     Attributes:
       duration_edges: [G-1] interior edges (seconds), strictly increasing.
-        Group of duration d: g = number of edges <= d, i.e.
-        np.searchsorted(duration_edges, d, side="right"), in 0..G-1.
+        Group of duration d: g = number of edges <= d, in 0..G-1
+        (`duration_group`).
       quantile_table: [G, Q] watch-time quantiles per group at levels
         linspace(0, 1, Q); rows are non-decreasing.
       group_sizes: [G] training samples per group.
