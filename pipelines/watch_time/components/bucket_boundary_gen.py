@@ -170,7 +170,7 @@ class Executor(base_beam_executor.BaseBeamExecutor):
                              f"matching {pattern}: it is empty. Check ExampleGen.")
 
     def _scratch_dir(self):
-        """This execution's TFX tmp dir; a local one when run outside a TFX launcher.
+        """(directory, made here): this execution's TFX tmp dir, or a local one.
 
         Every TFX launcher sets the context's tmp_dir and unique_id. Called
         directly (tests, benchmarks) with neither, a local temporary
@@ -178,16 +178,17 @@ class Executor(base_beam_executor.BaseBeamExecutor):
         (DirectRunner) can write.
         """
         try:
-            return self._get_tmp_dir()
+            return self._get_tmp_dir(), False
         except RuntimeError:
-            return tempfile.mkdtemp(prefix="bucket_boundary_gen_")
+            return tempfile.mkdtemp(prefix="bucket_boundary_gen_"), True
 
     def _summarize(self, examples, params):
         """Runs the Beam job and returns its single JSON result as a dict."""
         tfxio = tfxio_utils.get_split_tfxio(
             examples=[examples], split=params["split"],
             telemetry_descriptors=["BucketBoundaryGen"])
-        prefix = os.path.join(self._scratch_dir(), _SUMMARIES_FILE)
+        scratch, made_here = self._scratch_dir()
+        prefix = os.path.join(scratch, _SUMMARIES_FILE)
         with self._make_beam_pipeline() as pipeline:
             _ = (pipeline
                  | "ReadTrainSplit" >> tfxio.BeamSource()
@@ -200,7 +201,10 @@ class Executor(base_beam_executor.BaseBeamExecutor):
             with fileio.open(prefix, "r") as handle:
                 return json.loads(handle.read())
         finally:
-            fileio.remove(prefix)
+            if made_here:
+                fileio.rmtree(scratch)
+            elif fileio.exists(prefix):
+                fileio.remove(prefix)
 
 
 class BucketBoundaryGen(base_beam_component.BaseBeamComponent):
