@@ -18,6 +18,7 @@ from wt_keras.buckets.d2q import D2QTables, d2q_tables
 from wt_keras.buckets.percentiles import boundaries_from_percentiles
 from wt_keras.buckets.time_scale import choose_time_scale
 
+
 class InvalidBoundariesError(ValueError):
     """A `BucketBoundaries` (or its JSON) is inconsistent; the message says what and how to fix it."""
 
