@@ -93,7 +93,7 @@ def observed_rank_error(labels, payload):
     """Largest distance of a target level outside [F(t-), F(t)] (0 if inside)."""
     sorted_labels = np.sort(labels.astype(np.float64))
     worst = 0.0
-    for endpoint, level in zip(payload["boundaries"], payload["levels"]):
+    for endpoint, level in zip(payload.boundaries, payload.levels):
         below = np.searchsorted(sorted_labels, endpoint, "left") / labels.size
         at_most = np.searchsorted(sorted_labels, endpoint, "right") / labels.size
         worst = max(worst, below - level / 100, level / 100 - at_most)
@@ -129,7 +129,7 @@ def main():
         lines.append(
             f"{size:>9} {repeats:>4} {seconds:>9.2f} {size / seconds:>9.0f} "
             f"{beam_seconds:>7.2f} {size / beam_seconds:>11.0f} "
-            f"{payload['num_buckets']:>3} {payload['rank_error']:>9.2e} "
+            f"{payload.num_buckets:>3} {payload.rank_error:>9.2e} "
             f"{observed_rank_error(watch, payload):>9.2e}")
         print(lines[-1], flush=True)
     print("\n" + header + "\n" + "\n".join(lines))

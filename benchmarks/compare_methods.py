@@ -155,7 +155,7 @@ def resolve_tasks(jobs, frame):
             variant = variant.replace(confidence_penalty=penalty)
             jobs[i] = (study, variant, seed, grid_name, multiplier)
         key = (variant.method, variant.exum, variant.confidence_penalty,
-               variant.tower_options, tuple(tables["boundaries"]), seed)
+               variant.tower_options, tuple(tables.boundaries), seed)
         if key not in index_of_key:
             index_of_key[key] = len(tasks)
             tasks.append((variant, seed))

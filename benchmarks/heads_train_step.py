@@ -54,11 +54,13 @@ def make_step(model, batch):
 
 def time_heads(args, frame, columns, grid_spec):
     """Prints one table: each head's step time ÷ the regression step, for one grid spec."""
+    # The boundaries carry the benchmark's α: it is the heads' only source of α.
     tables = bucket_tables(frame["watch_time_s"].to_numpy(), frame["duration_s"].to_numpy(),
-                           grid_spec=grid_spec)
+                           grid_spec=grid_spec, time_scale=args.time_scale)
     if args.grid_spec is not None:                   # CREAD follows the grid's K as well
         tables = bucket_tables(frame["watch_time_s"].to_numpy(), frame["duration_s"].to_numpy(),
-                               grid_spec=grid_spec, cread_num_buckets=tables["num_buckets"])
+                               grid_spec=grid_spec, time_scale=args.time_scale,
+                               cread_num_buckets=tables.num_buckets)
     batch = {k: tf.constant(v[:args.batch_size]) for k, v in columns.items()}
     methods = ["regression"] + [m for m in METHODS if m in args.methods and m != "regression"]
     variants = ([(m, False) for m in methods]
@@ -66,7 +68,7 @@ def time_heads(args, frame, columns, grid_spec):
     steps, widths = {}, {}
     for method, exum in variants:
         tf.keras.utils.set_random_seed(0)
-        model = build_ranker(method, tables, frame.columns, exum=exum, time_scale=args.time_scale)
+        model = build_ranker(method, tables, frame.columns, exum=exum)
         model.adapt(columns)
         model.compile(optimizer=tf.keras.optimizers.Adam(1e-3))
         steps[(method, exum)] = make_step(model, batch)
@@ -95,10 +97,10 @@ def time_heads(args, frame, columns, grid_spec):
             timings[key].append(seconds[key])
             paired[key].append(seconds[key] / seconds[baseline_key])
     baseline = np.median(timings[("regression", False)])
-    goal = goal_for(tables["num_buckets"]) if args.grid_spec is not None else 1.10
-    print(f"rows {args.rows}, batch {args.batch_size}, K = {tables['num_buckets']} "
-          f"({grid_spec}), CREAD M = {tables['cread']['num_buckets']}, "
-          f"D2Q groups = {len(tables['d2q']['group_sizes'])}, α = {args.time_scale:g}, "
+    goal = goal_for(tables.num_buckets) if args.grid_spec is not None else 1.10
+    print(f"rows {args.rows}, batch {args.batch_size}, K = {tables.num_buckets} "
+          f"({grid_spec}), CREAD M = {tables.cread_num_buckets}, "
+          f"D2Q groups = {tables.num_groups}, α = {tables.time_scale:g}, "
           f"{args.rounds} rounds × {args.steps} steps")
     print("| method | logits | median step (ms) | ÷ regression | ÷ regression on the same ranker, "
           f"paired | goal ≤ {goal:.2f} |")

@@ -67,13 +67,13 @@ def rows_of(watch, duration):
 
 
 def run_component(root, examples, beam_pipeline_args=None, **overrides):
-    """Runs the real executor (Beam DirectRunner); returns (payload, report dir)."""
+    """Runs the real executor (Beam DirectRunner); returns (BucketBoundaries, report dir)."""
     boundaries = standard_artifacts.HyperParameters()
     boundaries.uri = os.path.join(root, "boundaries")
     report = bbg.BucketBoundaryReport()
     report.uri = os.path.join(root, "report")
     # No beam_pipeline_args: TFX would build an sdist for remote workers (~1.5 s).
-    context = bbg.Executor.Context(tmp_dir=os.path.join(root, "tmp"),
+    context = bbg.Executor.Context(tmp_dir=os.path.join(root, "tmp"), unique_id="1",
                                    beam_pipeline_args=beam_pipeline_args)
     bbg.Executor(context).Do({"examples": [examples]},
                              {"boundaries": [boundaries], "report": [report]},
@@ -119,21 +119,21 @@ def sketch_run(tmp_path_factory, examples):
 def test_exact_mode_equals_library_on_train_split_only(exact_run, train_data):
     payload, _ = exact_run
     watch, duration = train_data
-    assert payload["sketch"]["exact"] and payload["num_examples"] == NUM_TRAIN
+    assert payload.sketch_exact and payload.num_examples == NUM_TRAIN
     expected = buckets.boundaries_from_percentiles(watch, "uniform:20")
-    np.testing.assert_array_equal(payload["boundaries"], expected)
-    assert payload["num_buckets"] == expected.size
-    assert payload["boundaries"][-1] == watch.max() < 1e6  # eval never read
-    assert payload["rank_error"] == pytest.approx(1 / NUM_TRAIN)
-    for endpoint, level in zip(payload["boundaries"], payload["levels"]):
-        assert_brackets(np.sort(watch), endpoint, level / 100, payload["rank_error"])
+    np.testing.assert_array_equal(payload.boundaries, expected)
+    assert payload.num_buckets == expected.size
+    assert payload.boundaries[-1] == watch.max() < 1e6  # eval never read
+    assert payload.rank_error == pytest.approx(1 / NUM_TRAIN)
+    for endpoint, level in zip(payload.boundaries, payload.levels):
+        assert_brackets(np.sort(watch), endpoint, level / 100, payload.rank_error)
     cread = buckets.cread_boundaries(watch, num_buckets=50)
-    np.testing.assert_array_equal(payload["cread"]["boundaries"], cread.boundaries)
-    assert payload["cread"]["alpha"] == cread.alpha
+    np.testing.assert_array_equal(payload.cread_boundaries, cread.boundaries)
+    assert payload.cread_alpha == cread.alpha
     tables = buckets.d2q_tables(watch, duration, num_groups=30, num_quantiles=101)
-    np.testing.assert_array_equal(payload["d2q"]["duration_edges"], tables.duration_edges)
-    np.testing.assert_array_equal(payload["d2q"]["quantile_table"], tables.quantile_table)
-    assert payload["d2q"]["group_sizes"] == tables.group_sizes.tolist()
+    np.testing.assert_array_equal(payload.d2q_duration_edges, tables.duration_edges)
+    np.testing.assert_array_equal(payload.d2q_quantile_table, tables.quantile_table)
+    assert payload.d2q_group_sizes.tolist() == tables.group_sizes.tolist()
 
 
 @pytest.mark.slow
@@ -151,53 +151,51 @@ def test_two_worker_processes_give_the_in_process_result(tmp_path, examples, exa
     if mode == "exact":
         assert payload == in_process
     else:
-        assert payload["num_examples"] == in_process["num_examples"] == NUM_TRAIN
-        assert payload["rank_error"] == in_process["rank_error"]
+        assert payload.num_examples == in_process.num_examples == NUM_TRAIN
+        assert payload.rank_error == in_process.rank_error
 
 
 def test_sketch_mode_within_reported_rank_error(sketch_run, train_data):
     payload, _ = sketch_run
     watch = np.sort(train_data[0])
-    eps = payload["rank_error"]
-    assert not payload["sketch"]["exact"]
+    eps = payload.rank_error
+    assert not payload.sketch_exact
     assert eps == pytest.approx(1 / 500 + 2 / 499)
     levels = buckets.parse_grid_spec("swat_choice_4")
-    assert None not in payload["levels"] and set(payload["levels"]) <= set(levels)
-    for endpoint, level in zip(payload["boundaries"], payload["levels"]):
+    assert None not in payload.levels and set(payload.levels) <= set(levels)
+    for endpoint, level in zip(payload.boundaries, payload.levels):
         assert_brackets(watch, endpoint, level / 100, eps)
     exact = buckets.boundaries_from_percentiles(watch, "swat_choice_4")
     # Same top endpoint (max is exact in the sketch); K within a few of exact.
-    assert payload["boundaries"][-1] == exact[-1]
-    assert abs(payload["num_buckets"] - exact.size) <= 5
+    assert payload.boundaries[-1] == exact[-1]
+    assert abs(payload.num_buckets - exact.size) <= 5
 
 
 def test_sketch_mode_cread_within_rank_error(sketch_run, train_data):
     payload, _ = sketch_run
     watch = np.sort(train_data[0])
-    cread = payload["cread"]
-    for endpoint, level in zip(cread["boundaries"], cread["levels"]):
-        assert_brackets(watch, endpoint, level, payload["rank_error"])
+    for endpoint, level in zip(payload.cread_boundaries, payload.cread_levels):
+        assert_brackets(watch, endpoint, level, payload.rank_error)
     # The alpha picked on the sketch is near-optimal for the exact objective.
     exact = buckets.cread_boundaries(watch, num_buckets=50)
-    chosen = exact.objectives[np.flatnonzero(np.isclose(exact.alphas, cread["alpha"]))[0]]
+    chosen = exact.objectives[np.flatnonzero(np.isclose(exact.alphas, payload.cread_alpha))[0]]
     assert chosen <= exact.objective * 1.05
 
 
 def test_sketch_mode_d2q_within_rank_error(sketch_run, train_data):
     payload, _ = sketch_run
     watch, duration = train_data
-    d2q = payload["d2q"]
-    edges = np.asarray(d2q["duration_edges"])
+    edges = np.asarray(payload.d2q_duration_edges)
     assert edges.size == 29  # no ties big enough to merge groups in this data
     for k, edge in enumerate(edges, start=1):
-        assert_brackets(np.sort(duration), edge, k / 30, d2q["rank_error"])
+        assert_brackets(np.sort(duration), edge, k / 30, payload.d2q_rank_error)
     groups = np.searchsorted(edges, duration, side="right")
-    assert d2q["group_sizes"] == np.bincount(groups, minlength=30).tolist()  # exact
-    levels = np.linspace(0, 1, d2q["num_quantiles"])
-    for group, row in enumerate(d2q["quantile_table"]):
+    assert payload.d2q_group_sizes.tolist() == np.bincount(groups, minlength=30).tolist()  # exact
+    levels = np.linspace(0, 1, payload.d2q_quantile_table.shape[1])
+    for group, row in enumerate(payload.d2q_quantile_table):
         members = np.sort(watch[groups == group])
         for value, level in zip(row, levels):
-            assert_brackets(members, value, level, d2q["group_rank_errors"][group])
+            assert_brackets(members, value, level, payload.d2q_group_rank_errors[group])
 
 
 def test_time_scale_integerises_like_library(tmp_path, examples, train_data):
@@ -205,8 +203,8 @@ def test_time_scale_integerises_like_library(tmp_path, examples, train_data):
                                grid_spec="0-96:2,96-100:0.2")
     expected = buckets.boundaries_from_percentiles(
         train_data[0], "0-96:2,96-100:0.2", time_scale=0.5)
-    np.testing.assert_array_equal(payload["boundaries"], expected)
-    assert payload["time_scale"] == 0.5 and None not in payload["levels"]
+    np.testing.assert_array_equal(payload.boundaries, expected)
+    assert payload.time_scale == 0.5 and None not in payload.levels
 
 
 def test_time_scale_chosen_on_sub_six_second_labels(tmp_path):
@@ -219,15 +217,15 @@ def test_time_scale_chosen_on_sub_six_second_labels(tmp_path):
     report = bbg.BucketBoundaryReport()
     report.uri = os.path.join(str(tmp_path), "report")
     params = {key: value for key, value in PARAMS.items() if key != "time_scale"}  # absent
-    context = bbg.Executor.Context(tmp_dir=os.path.join(str(tmp_path), "tmp"))
+    context = bbg.Executor.Context(tmp_dir=os.path.join(str(tmp_path), "tmp"), unique_id="1")
     bbg.Executor(context).Do({"examples": [examples]},
                              {"boundaries": [boundaries], "report": [report]}, params)
     payload = bbg.load_bucket_boundaries(boundaries.uri)
     alpha = buckets.choose_time_scale(watch, "uniform:20")
     assert alpha > 1.0   # whole seconds would merge most of the 20 endpoints
-    assert payload["time_scale"] == alpha and payload["time_scale_source"] == "auto"
+    assert payload.time_scale == alpha and payload.time_scale_source == "auto"
     np.testing.assert_array_equal(
-        payload["boundaries"], buckets.boundaries_from_percentiles(watch, "uniform:20",
+        payload.boundaries, buckets.boundaries_from_percentiles(watch, "uniform:20",
                                                                    time_scale=alpha))
     with pytest.raises(ValueError, match=r"bucket\(s\) survive"):   # a fixed α = 1
         buckets.boundaries_from_percentiles(watch[watch < 0.6], "uniform:20", time_scale=1.0)
@@ -243,19 +241,20 @@ def test_report_png_and_summary(exact_run):
     with open(os.path.join(report_dir, "summary.json")) as handle:
         summary = json.load(handle)
     assert summary["num_examples"] == NUM_TRAIN
-    assert summary["num_buckets"] == payload["num_buckets"]
+    assert summary["num_buckets"] == payload.num_buckets
 
 
 def test_loader_accepts_file_and_rejects_broken_json(exact_run, tmp_path):
     payload, _ = exact_run
     path = bbg.write_bucket_boundaries(payload, str(tmp_path / "ok"))
     assert bbg.load_bucket_boundaries(path) == payload
-    broken = dict(payload, d2q=dict(payload["d2q"], quantile_table=[[1.0, 0.5]]))
+    written = json.loads(payload.to_json())
+    broken = dict(written, d2q=dict(written["d2q"], quantile_table=[[1.0, 0.5]]))
     (tmp_path / "bad.json").write_text(json.dumps(broken))
     with pytest.raises(ValueError, match="d2q.quantile_table has shape"):
         bbg.load_bucket_boundaries(str(tmp_path / "bad.json"))
     with pytest.raises(ValueError, match="missing key"):
-        bbg.validate_bucket_boundaries({"boundaries": [1.0, 2.0]})
+        buckets.BucketBoundaries.from_json({"boundaries": [1.0, 2.0]})
     with pytest.raises(FileNotFoundError, match="No bucket_boundaries.json"):
         bbg.load_bucket_boundaries(str(tmp_path))
 
@@ -328,7 +327,7 @@ def test_runs_in_local_dag_runner_and_compiles_for_kubeflow_v2(tmp_path, example
         .sqlite_metadata_connection_config(str(tmp_path / "metadata.db")))
     tfx.orchestration.LocalDagRunner().run(pipeline)
     [output_dir] = (tmp_path / "root" / "BucketBoundaryGen" / "boundaries").iterdir()
-    assert bbg.load_bucket_boundaries(str(output_dir))["num_examples"] == NUM_TRAIN
+    assert bbg.load_bucket_boundaries(str(output_dir)).num_examples == NUM_TRAIN
 
     runner = tfx.orchestration.experimental.KubeflowV2DagRunner(
         config=tfx.orchestration.experimental.KubeflowV2DagRunnerConfig(

@@ -32,6 +32,8 @@ import tensorflow as tf
 from google.protobuf import text_format
 from tensorflow_metadata.proto.v0 import schema_pb2
 
+from wt_keras.buckets import BucketBoundaries
+
 pytestmark = pytest.mark.slow
 ROWS = 4000
 
@@ -78,7 +80,7 @@ def data_dir(tmp_path_factory):
     (directory / "schema.pbtxt").write_text(text_format.MessageToString(_schema(frame)))
     tables = bucket_tables(train["watch_time_s"].to_numpy(), train["duration_s"].to_numpy(),
                            time_scale=1.0)
-    (directory / "tables.json").write_text(json.dumps(tables))
+    (directory / "tables.json").write_text(tables.to_json())
     custom = configs.PipelineConfig(epochs=2, batch_size=256).trainer_custom_config()
     (directory / "config.json").write_text(json.dumps(custom))
     return directory
@@ -140,7 +142,7 @@ def _worker_main(data_dir, output):
     schema = text_format.Parse(open(os.path.join(data_dir, "schema.pbtxt")).read(),
                                schema_pb2.Schema())
     with open(os.path.join(data_dir, "tables.json")) as handle:
-        tables = json.load(handle)
+        tables = BucketBoundaries.from_json(handle.read())
     with open(os.path.join(data_dir, "config.json")) as handle:
         custom = json.load(handle)
     os.makedirs(output, exist_ok=True)

@@ -114,6 +114,9 @@ def test_pushed_model_serves_the_distribution_in_a_process_without_wt_keras(firs
     assert completion.shape == (size,) and np.all((completion >= 0) & (completion <= 1))
     info = json.loads((model_dir / "assets.extra" / "wt_keras_model.json").read_text())
     assert info["quantile_levels"] == [0.1, 0.25, 0.5, 0.75, 0.9]
+    # The head was built from BucketBoundaryGen's output at its α: same K, same α.
+    assert info["bucket_boundaries"]["num_buckets"] == len(info["boundaries"])
+    assert info["bucket_boundaries"]["time_scale"] == info["time_scale"]
 
 
 def test_run_report_draws_the_completion_reliability_diagram(first_run):

@@ -11,6 +11,7 @@ from tensorflow_metadata.proto.v0 import anomalies_pb2, schema_pb2
 
 from pipelines.watch_time import (atomic_push, cli, configs, eval_config, model_factory, trainer,
                                   validation)
+from wt_keras.buckets import BucketBoundaries
 
 CONTRACT = validation.io_utils.SchemaReader().read(configs.SCHEMA_PATH)
 
@@ -93,8 +94,12 @@ def test_select_features_skips_label_side_columns_and_types_new_ones():
 
 
 def test_duration_groups_follow_the_d2q_edges():
-    tables = {"d2q": {"duration_edges": [10.0, 30.0]}}
-    transform = eval_config.duration_group_transform(tables, "duration_s")
+    boundaries = BucketBoundaries(
+        grid_spec="uniform:2", boundaries=[5.0, 60.0], time_scale=1.0,
+        cread_boundaries=[5.0, 60.0], cread_alpha=0.001, cread_num_buckets=2,
+        d2q_duration_edges=[10.0, 30.0], d2q_quantile_table=[[0.0, 9.0]] * 3,
+        d2q_group_sizes=[2, 2, 2], num_examples=6)
+    transform = eval_config.duration_group_transform(boundaries, "duration_s")
     groups = transform({"duration_s": tf.constant([[3.0], [10.0], [29.9], [400.0]])})
     assert [g.decode()[:2] for g in groups["duration_group"].numpy()] == ["00", "01", "01", "02"]
     assert eval_config.duration_group_labels([10.0])[1] == "01 [10s, infs)"

@@ -25,6 +25,10 @@ def test_trainer_export_serves_ids_and_duration_only(data_dir, tmp_path):  # noq
     model_dir = tmp_path / "model"
     info = json.loads((model_dir / "assets.extra" / "wt_keras_model.json").read_text())
     features = info["features"]
+    # The export records which boundaries the head was built from (one α, one grid).
+    assert info["bucket_boundaries"]["grid_spec"] == "uniform:20"
+    assert info["bucket_boundaries"]["time_scale"] == 1.0
+    assert info["bucket_boundaries"]["num_buckets"] == len(info["boundaries"])
     assert features["required"] == ["user_id", "video_id", "duration_s"]
     served = info["signatures"]["predict_raw"]["inputs"]
     assert sorted(features["optional"]) == sorted(set(served) - set(features["required"]))

@@ -14,6 +14,7 @@ import numpy as np
 import tensorflow as tf
 
 from compare.distribution import distribution_metrics
+from wt_keras.buckets import BucketBoundaries
 from wt_keras.models import bucket_tables
 from wt_keras.models.experiment import dataset, feature_columns, fit_and_evaluate, random_split
 
@@ -38,7 +39,7 @@ class PreparedSplit:
     train: object
     test: object
     test_columns: Dict[str, np.ndarray]
-    _tables: Dict[str, dict] = dataclasses.field(default_factory=dict)
+    _tables: Dict[str, BucketBoundaries] = dataclasses.field(default_factory=dict)
 
     @classmethod
     def from_frame(cls, frame, seed, test_fraction=0.2):

@@ -26,6 +26,7 @@ no baseline yet.
 """
 # wt_keras first: it selects Keras 2 (TFRS needs it) before TensorFlow loads.
 from wt_keras.export.serving import TRANSFORM_SIGNATURE  # isort: skip
+from wt_keras.ops.d2q import d2q_duration_group  # isort: skip
 
 import numpy as np
 import tensorflow as tf
@@ -49,25 +50,26 @@ def duration_group_labels(duration_edges):
             for index, (low, high) in enumerate(zip(bounds[:-1], bounds[1:]))]
 
 
-def duration_group_transform(tables, duration_key):
+def duration_group_transform(boundaries, duration_key):
     """features → {'duration_group': [B] string}, the D2Q group of each example.
 
-    Group g = number of edges <= duration (`wt_keras.buckets.D2QTables.group_index`).
+    Group g = number of edges <= duration: the head's own rule
+    (`wt_keras.ops.d2q.d2q_duration_group`, the TF twin of
+    `wt_keras.buckets.duration_group`) on the boundaries' D2Q edges.
     """
-    edges = np.asarray(tables["d2q"]["duration_edges"], np.float32).reshape(1, -1)
-    labels = np.asarray(duration_group_labels(tables["d2q"]["duration_edges"]), object)
+    edges = np.asarray(boundaries.d2q_duration_edges, np.float32)
+    labels = np.asarray(duration_group_labels(boundaries.d2q_duration_edges), object)
 
     def transform(features):
         # Constants made while tracing: they live in the signature's graph.
-        duration = tf.reshape(tf.cast(features[duration_key], tf.float32), [1, -1])
-        group = tf.searchsorted(tf.constant(edges), duration, side="right")
-        return {DURATION_GROUP: tf.gather(tf.constant(labels, tf.string),
-                                          tf.reshape(group, [-1]))}
+        duration = tf.reshape(tf.cast(features[duration_key], tf.float32), [-1])
+        group = d2q_duration_group(duration, tf.constant(edges))
+        return {DURATION_GROUP: tf.gather(tf.constant(labels, tf.string), group)}
 
     return transform
 
 
-def survival_grid(tables, head):
+def survival_grid(boundaries, head):
     """The CRPS grid in seconds: CURVE_POINTS points from 0 to the last endpoint + the head's endpoints.
 
     A point 1 ms before the head's last endpoint keeps OR/CREAD's drop to 0
@@ -75,25 +77,25 @@ def survival_grid(tables, head):
     a finer grid costs TFMA memory per example.
     """
     endpoints = np.asarray(getattr(head, "boundaries", []), np.float64).reshape(-1)
-    top = float(max(np.max(tables["boundaries"]), endpoints.max() if endpoints.size else 0.0))
+    top = float(max(np.max(boundaries.boundaries), endpoints.max() if endpoints.size else 0.0))
     points = [np.linspace(0.0, top, CURVE_POINTS), endpoints]
     if endpoints.size:
         points.append([endpoints[-1] - 1e-3])
     return np.unique(np.concatenate(points))
 
 
-def evaluation_transform(tables, duration_key, ranker):
+def evaluation_transform(boundaries, duration_key, ranker):
     """The `transform_features` signature's function for the Evaluator.
 
     features → the duration group (slice key) and, for heads with a
     distribution, `survival_curve` P(T > g_j) and `survival_grid` g_j ([B, J]
     each) for the CRPS metric.
     """
-    group_of = duration_group_transform(tables, duration_key)
+    group_of = duration_group_transform(boundaries, duration_key)
     head = ranker.head
     if not getattr(head, "has_distribution", False):
         return group_of
-    grid = survival_grid(tables, head).astype(np.float32)
+    grid = survival_grid(boundaries, head).astype(np.float32)
 
     def transform(features):
         logits = head(ranker.hidden(features))

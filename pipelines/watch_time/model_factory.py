@@ -1,4 +1,4 @@
-"""The Trainer's model: features from the schema, a ranker from config + bucket tables.
+"""The Trainer's model: features from the schema, a ranker from config + bucket boundaries.
 
 The head itself comes from `wt_keras.models.factory.build_head`, the same
 factory `wt-train` and the benchmarks use, so the pipeline trains exactly the
@@ -11,6 +11,7 @@ from wt_keras import heads  # isort: skip
 
 from tensorflow_metadata.proto.v0 import schema_pb2
 
+from wt_keras.buckets import BucketBoundaries
 from wt_keras.data import LABEL_SIDE_COLUMNS
 from wt_keras.models import WatchTimeRanker, build_head, default_features
 
@@ -89,19 +90,54 @@ def select_features(schema, label_key, override=None):
     return categorical, dense, skipped
 
 
-def build_ranker(custom_config, tables, categorical, dense, global_batch_size=None):
-    """A `WatchTimeRanker` with the configured head, built from bucket tables.
+def check_boundaries(boundaries, custom_config):
+    """Validates the Trainer's boundaries and that the training settings agree with them.
+
+    α (`time_scale`) and the grid spec have one source, the boundaries. The
+    custom_config repeats the pipeline settings BucketBoundaryGen ran with
+    only so that a mismatch (boundaries from other settings, e.g. a cached
+    output or a hand-wired artifact) stops training here instead of training
+    a head on the wrong units.
+
+    Raises:
+      TypeError: `boundaries` is not a BucketBoundaries.
+      ValueError: invalid boundaries, or a setting that contradicts them.
+    """
+    if not isinstance(boundaries, BucketBoundaries):
+        raise TypeError(f"The Trainer needs a wt_keras.buckets.BucketBoundaries, got "
+                        f"{type(boundaries).__name__}: read BucketBoundaryGen's output with "
+                        "BucketBoundaries.from_json(fn_args.hyperparameters).")
+    boundaries.validate(source="the Trainer's bucket boundaries")
+    expected = {"time_scale": custom_config.get("time_scale"),
+                "grid_spec": custom_config.get("grid_spec"),
+                "label_key": custom_config.get("label_key"),
+                "duration_key": custom_config.get("duration_key")}
+    for name, wanted in expected.items():
+        actual = getattr(boundaries, name)
+        if wanted is None or actual is None or wanted == actual:
+            continue
+        raise ValueError(
+            f"The bucket boundaries were built with {name}={actual!r} but the Trainer's "
+            f"settings say {name}={wanted!r}. BucketBoundaryGen and the Trainer must run with "
+            "the same PipelineConfig: rerun BucketBoundaryGen with these settings (or without "
+            "its cache) and train on its output.")
+    return boundaries
+
+
+def build_ranker(custom_config, boundaries, categorical, dense, global_batch_size=None):
+    """A `WatchTimeRanker` with the configured head, built from the bucket boundaries.
 
     Args:
       custom_config: the Trainer's custom_config (`PipelineConfig.trainer_custom_config`).
-      tables: the parsed bucket_boundaries.json of BucketBoundaryGen.
+      boundaries: `wt_keras.buckets.BucketBoundaries` from BucketBoundaryGen;
+        the count heads' α is its `time_scale` (see `check_boundaries`).
       categorical, dense: the model inputs (see `select_features`).
       global_batch_size: set under a multi-worker strategy (loss = SUM / global batch).
 
     Returns:
       an uncompiled, un-adapted `WatchTimeRanker`.
     """
-    head = build_head(custom_config["head"], tables, time_scale=custom_config["time_scale"],
+    head = build_head(custom_config["head"], boundaries,
                       confidence_penalty=custom_config.get("confidence_penalty"))
     tower = heads.ConfidenceTower(units=CONFIDENCE_TOWER_UNITS) if custom_config["exum"] else None
     id_lists = {name: bins for name, bins in categorical.items() if name.endswith(ID_LIST_SUFFIX)}

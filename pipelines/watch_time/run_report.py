@@ -168,7 +168,7 @@ def describe_failure(failure):
 
 
 def summarize(runs):
-    """A dict of rows, buckets, metrics, blessing and push destination."""
+    """A dict of rows, buckets (a `BucketBoundaries`), metrics, blessing and push destination."""
     summary = {"rows": None, "buckets": None, "metrics": {}, "blessed": None,
                "validation_failures": [], "pushed_to": None}
     statistics = _first_uri(runs.get("StatisticsGen"), "statistics")
@@ -205,10 +205,11 @@ def format_summary(runs, summary, wall_times, order):
         lines.append("rows: " + ", ".join(f"{split} {count:,}"
                                           for split, count in summary["rows"].items()))
     if summary["buckets"]:
-        tables = summary["buckets"]
-        lines.append(f"buckets: K={tables['num_buckets']} ({tables['grid_spec']}, rank error "
-                     f"{tables['rank_error']:.2g}), CREAD M={len(tables['cread']['boundaries'])}, "
-                     f"D2Q groups={len(tables['d2q']['group_sizes'])}")
+        buckets = summary["buckets"].describe()
+        lines.append(f"buckets: K={buckets['num_buckets']} ({buckets['grid_spec']}, "
+                     f"α={buckets['time_scale']:g}, rank error {buckets['rank_error']:.2g}), "
+                     f"CREAD M={buckets['cread_num_boundaries']}, "
+                     f"D2Q groups={buckets['d2q_num_groups']}")
     if summary["metrics"]:
         lines.append(f"{'metric (eval split)':<22}{'candidate':>12}{'served':>14}")
         for name, title in METRICS:

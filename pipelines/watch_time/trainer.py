@@ -2,7 +2,7 @@
 
 Referenced by dotted path (`configs.RUN_FN`). `run_fn` only unpacks
 `fn_args`; the work is in `train_and_export`, which takes file patterns, a
-schema, the bucket tables and the training settings, so it also runs
+schema, the bucket boundaries and the training settings, so it also runs
 without TFX (the multi-worker test launches it in several processes).
 
 Distribution: with a `TF_CONFIG` naming two or more workers (Kubeflow /
@@ -22,6 +22,7 @@ import time
 
 # wt_keras first: it selects Keras 2 (TFRS needs it) before TensorFlow loads.
 from wt_keras import export, metrics  # isort: skip
+from wt_keras.buckets import BucketBoundaries  # isort: skip
 
 import numpy as np
 import tensorflow as tf
@@ -113,14 +114,15 @@ def predict(ranker, rows, feature_names):
     return np.concatenate(chunks)
 
 
-def train_and_export(train_files, eval_files, schema, tables, custom_config, serving_model_dir,
+def train_and_export(train_files, eval_files, schema, boundaries, custom_config, serving_model_dir,
                      dataset_factory=tfrecord_dataset_factory, metrics_dir=None):
     """Trains the configured ranker and exports it (chief only).
 
     Args:
       train_files, eval_files: lists of file patterns of tf.Example records.
       schema: schema_pb2.Schema the examples are parsed with.
-      tables: parsed bucket_boundaries.json (BucketBoundaryGen's output).
+      boundaries: `wt_keras.buckets.BucketBoundaries` (BucketBoundaryGen's
+        output), validated and checked against `custom_config` first.
       custom_config: `PipelineConfig.trainer_custom_config()`.
       serving_model_dir: where the chief writes the SavedModel.
       dataset_factory: f(file_patterns, TensorFlowDatasetOptions, schema) →
@@ -130,6 +132,7 @@ def train_and_export(train_files, eval_files, schema, tables, custom_config, ser
     Returns:
       dict of held-out metrics (mae, xauc, pearson, num_eval, num_workers).
     """
+    model_factory.check_boundaries(boundaries, custom_config)
     num_workers, is_chief = cluster_spec()
     strategy = make_strategy(num_workers)
     tf.keras.utils.set_random_seed(custom_config["seed"])
@@ -147,12 +150,12 @@ def train_and_export(train_files, eval_files, schema, tables, custom_config, ser
     batch_size = custom_config["batch_size"]
     with strategy.scope():
         ranker = model_factory.build_ranker(
-            custom_config, tables, categorical, dense,
+            custom_config, boundaries, categorical, dense,
             global_batch_size=batch_size if num_workers > 1 else None)
         ranker.adapt(sample)
         ranker.compile(optimizer=tf.keras.optimizers.Adam(custom_config["learning_rate"]))
         _create_variables(ranker, sample, serving_names)
-    steps_per_epoch = max(1, math.ceil(tables["num_examples"] / batch_size))
+    steps_per_epoch = max(1, math.ceil(boundaries.num_examples / batch_size))
     # TFXIO's TensorFlowDataset reads and parses with AUTOTUNE threads and prefetches.
     fit_started = time.monotonic()
     ranker.fit(_training_dataset(dataset_factory, train_files, schema, batch_size,
@@ -184,7 +187,8 @@ def train_and_export(train_files, eval_files, schema, tables, custom_config, ser
             model_name=custom_config["model_name"], num_warmup_records=WARMUP_ROWS,
             quantile_levels=custom_config.get("quantile_levels", export.DEFAULT_QUANTILE_LEVELS),
             transform_features=eval_config.evaluation_transform(
-                tables, custom_config["duration_key"], ranker),
+                boundaries, custom_config["duration_key"], ranker),
+            bucket_boundaries=boundaries,
             feature_defaults=export.serving_defaults(sample, feature_spec, required),
             required_features=required)
     finally:
@@ -206,14 +210,17 @@ def run_fn(fn_args):
     """TFX Trainer entry point (GenericExecutor).
 
     Reads: fn_args.train_files / eval_files, schema_path, hyperparameters
-    (BucketBoundaryGen's bucket_boundaries.json), custom_config (training
+    (BucketBoundaryGen's bucket_boundaries.json, decoded by TFX; read and
+    validated with `BucketBoundaries.from_json`), custom_config (training
     settings), data_accessor; writes fn_args.serving_model_dir.
     """
     if not fn_args.hyperparameters:
         raise ValueError("The Trainer got no bucket boundaries: wire "
                          "BucketBoundaryGen.outputs['boundaries'] to Trainer(hyperparameters=...).")
+    boundaries = BucketBoundaries.from_json(
+        fn_args.hyperparameters, source="the Trainer's hyperparameters (BucketBoundaryGen output)")
     schema = tfx.utils.parse_pbtxt_file(fn_args.schema_path, schema_pb2.Schema())
-    train_and_export(fn_args.train_files, fn_args.eval_files, schema, fn_args.hyperparameters,
+    train_and_export(fn_args.train_files, fn_args.eval_files, schema, boundaries,
                      fn_args.custom_config, fn_args.serving_model_dir,
                      dataset_factory=fn_args.data_accessor.tf_dataset_factory,
                      metrics_dir=fn_args.model_run_dir)

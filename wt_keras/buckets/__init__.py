@@ -9,7 +9,10 @@
   >= 90 % of the grid's distinct endpoints.
 * `warp`, `cread_boundaries`: CREAD error-adaptive discretisation.
 * `d2q_tables`, `d2q_quantile_label`, `d2q_watch_time`: D2Q duration groups
-  and per-group quantile tables.
+  and per-group quantile tables; their parts `duration_edges`,
+  `duration_group` (the group rule) and `quantile_row`.
+* `BucketBoundaries`: all of the above for one training set as one
+  validated, JSON-serialisable value (what the pipeline passes around).
 
 Compute all of them on the training split only.
 
@@ -19,10 +22,12 @@ Example:
   >>> buckets.boundaries_from_percentiles(np.arange(11.0), "uniform:5").tolist()
   [2.0, 4.0, 6.0, 8.0, 10.0]
 """
+from wt_keras.buckets.boundaries import BucketBoundaries, InvalidBoundariesError
 from wt_keras.buckets.cread import (DEFAULT_ALPHAS, CreadDiscretization,
                                     cread_boundaries, warp)
 from wt_keras.buckets.d2q import (D2QTables, d2q_quantile_label, d2q_tables,
-                                  d2q_watch_time)
+                                  d2q_watch_time, duration_edges, duration_group,
+                                  quantile_row)
 from wt_keras.buckets.grid import PRESETS, parse_grid_spec
 from wt_keras.buckets.percentiles import (boundaries_from_percentiles,
                                           integerize, validate_boundaries,
@@ -35,5 +40,6 @@ __all__ = [
     "validate_boundaries", "widths", "choose_time_scale",
     "time_scale_for_boundaries", "warp", "cread_boundaries",
     "CreadDiscretization", "DEFAULT_ALPHAS", "d2q_tables",
-    "d2q_quantile_label", "d2q_watch_time", "D2QTables",
+    "d2q_quantile_label", "d2q_watch_time", "D2QTables", "duration_edges",
+    "duration_group", "quantile_row", "BucketBoundaries", "InvalidBoundariesError",
 ]

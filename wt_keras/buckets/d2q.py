@@ -23,8 +23,8 @@ class D2QTables:
 
     Attributes:
       duration_edges: [G-1] interior edges (seconds), strictly increasing.
-        Group of duration d: g = number of edges <= d, i.e.
-        np.searchsorted(duration_edges, d, side="right"), in 0..G-1.
+        Group of duration d: g = number of edges <= d, in 0..G-1
+        (`duration_group`).
       quantile_table: [G, Q] watch-time quantiles per group at levels
         linspace(0, 1, Q); rows are non-decreasing.
       group_sizes: [G] training samples per group.
@@ -42,9 +42,30 @@ class D2QTables:
         return np.linspace(0.0, 1.0, self.quantile_table.shape[1])
 
     def group_index(self, duration):
-        """Group g of each duration: np.searchsorted(edges, d, side="right")."""
-        return np.searchsorted(self.duration_edges,
-                               as_labels(duration, "duration"), side="right")
+        """Group g of each duration (`duration_group` with these edges)."""
+        return duration_group(as_labels(duration, "duration"), self.duration_edges)
+
+
+def duration_group(duration, duration_edges):
+    """D2Q group of each duration: g = number of edges <= d, in 0..G-1.
+
+    The one numpy statement of the rule (`wt_keras.ops.d2q.d2q_duration_group`
+    is its TensorFlow twin inside the head and the export): a duration equal
+    to an edge belongs to the group above it.
+
+    Args:
+      duration: array-like of durations (seconds).
+      duration_edges: [G-1] strictly increasing interior edges.
+
+    Returns:
+      np.ndarray (int64) of group indices, the shape of `duration`.
+
+    Example:
+      >>> duration_group([3.0, 10.0, 29.9, 400.0], [10.0, 30.0]).tolist()
+      [0, 1, 1, 2]
+    """
+    return np.searchsorted(np.asarray(duration_edges, np.float64),
+                           np.asarray(duration, np.float64), side="right")
 
 
 def _paired(first, second, first_name, second_name):
@@ -58,8 +79,7 @@ def _paired(first, second, first_name, second_name):
 def _merge_small_groups(edges, duration):
     """Drops edges until every group holds >= MIN_GROUP_SIZE samples."""
     while edges.size:
-        sizes = np.bincount(np.searchsorted(edges, duration, side="right"),
-                            minlength=edges.size + 1)
+        sizes = np.bincount(duration_group(duration, edges), minlength=edges.size + 1)
         small = int(np.argmin(sizes))
         if sizes[small] >= MIN_GROUP_SIZE:
             break
@@ -71,8 +91,14 @@ def _merge_small_groups(edges, duration):
     return edges
 
 
-def d2q_tables(watch_time, duration, num_groups=30, num_quantiles=101):
-    """Equal-frequency duration groups and per-group watch-time quantiles.
+def _check_count(value, name, low):
+    if int(value) != value or value < low:
+        raise ValueError(f"{name} must be an integer >= {low}, got {value!r}.")
+    return int(value)
+
+
+def duration_edges(duration, num_groups=30):
+    """Interior edges of G equal-frequency duration groups (D2Q).
 
     Edges split the sorted durations at ranks round(k n / G), k = 1..G-1, and
     sit midway between the neighbouring durations (so float32 rounding in the
@@ -81,6 +107,62 @@ def d2q_tables(watch_time, duration, num_groups=30, num_quantiles=101):
     edges are dropped and groups with fewer than 2 samples are merged into
     their smaller neighbour, so G (the number that survive) can be less than
     `num_groups`.
+
+    Args:
+      duration: training video durations d (seconds, >= 0).
+      num_groups: requested G (needs >= 2 samples per group).
+
+    Returns:
+      np.ndarray (float64) of G-1 strictly increasing edges (empty for G = 1).
+
+    Raises:
+      ValueError: NaN/inf/negative durations, a bad `num_groups`, or fewer
+        than 2 samples per requested group.
+
+    Example:
+      >>> duration_edges(np.arange(8.0), num_groups=2).tolist()
+      [3.5]
+    """
+    dur = as_labels(duration, "duration")
+    num_groups = _check_count(num_groups, "num_groups", 1)
+    if dur.size < MIN_GROUP_SIZE * num_groups:
+        raise ValueError(
+            f"{dur.size} samples are too few for {num_groups} duration groups "
+            f"(need >= {MIN_GROUP_SIZE} per group): lower num_groups or pass "
+            "more training samples.")
+    sorted_dur = np.sort(dur)
+    ranks = np.round(np.arange(1, num_groups) * dur.size / num_groups).astype(int)
+    edges = np.unique(0.5 * (sorted_dur[ranks - 1] + sorted_dur[ranks]))
+    return _merge_small_groups(edges, dur)
+
+
+def quantile_row(watch_time, num_quantiles=101):
+    """One group's table row: watch-time quantiles at levels linspace(0, 1, Q).
+
+    np.quantile with linear interpolation, so the first entry is the group's
+    minimum and the last its maximum.
+
+    Args:
+      watch_time: the group's training watch times (seconds, >= 0).
+      num_quantiles: Q >= 2 entries.
+
+    Returns:
+      np.ndarray (float64) [Q], non-decreasing.
+
+    Example:
+      >>> quantile_row([0.0, 1.0, 2.0, 3.0], num_quantiles=3).tolist()
+      [0.0, 1.5, 3.0]
+    """
+    values = as_labels(watch_time, "watch_time")
+    num_quantiles = _check_count(num_quantiles, "num_quantiles", 2)
+    return np.quantile(values, np.linspace(0.0, 1.0, num_quantiles))
+
+
+def d2q_tables(watch_time, duration, num_groups=30, num_quantiles=101):
+    """Equal-frequency duration groups and per-group watch-time quantiles.
+
+    Edges as `duration_edges`, rows as `quantile_row` over each group's
+    samples, groups as `duration_group`.
 
     Args:
       watch_time: training watch times T (seconds, >= 0).
@@ -101,23 +183,11 @@ def d2q_tables(watch_time, duration, num_groups=30, num_quantiles=101):
       ([3.5], [[0.0, 1.5, 3.0], [4.0, 5.5, 7.0]])
     """
     watch, dur = _paired(watch_time, duration, "watch_time", "duration")
-    if int(num_groups) != num_groups or num_groups < 1:
-        raise ValueError(f"num_groups must be an integer >= 1, got {num_groups!r}.")
-    if int(num_quantiles) != num_quantiles or num_quantiles < 2:
-        raise ValueError(f"num_quantiles must be an integer >= 2, got {num_quantiles!r}.")
-    num_groups, num_quantiles = int(num_groups), int(num_quantiles)
-    if dur.size < MIN_GROUP_SIZE * num_groups:
-        raise ValueError(
-            f"{dur.size} samples are too few for {num_groups} duration groups "
-            f"(need >= {MIN_GROUP_SIZE} per group): lower num_groups or pass "
-            "more training samples.")
-    sorted_dur = np.sort(dur)
-    ranks = np.round(np.arange(1, num_groups) * dur.size / num_groups).astype(int)
-    edges = np.unique(0.5 * (sorted_dur[ranks - 1] + sorted_dur[ranks]))
-    edges = _merge_small_groups(edges, dur)
-    groups = np.searchsorted(edges, dur, side="right")
-    levels = np.linspace(0.0, 1.0, num_quantiles)
-    table = np.stack([np.quantile(watch[groups == g], levels)
+    _check_count(num_groups, "num_groups", 1)
+    num_quantiles = _check_count(num_quantiles, "num_quantiles", 2)
+    edges = duration_edges(dur, num_groups)
+    groups = duration_group(dur, edges)
+    table = np.stack([quantile_row(watch[groups == g], num_quantiles)
                       for g in range(edges.size + 1)])
     return D2QTables(duration_edges=edges, quantile_table=table,
                      group_sizes=np.bincount(groups, minlength=edges.size + 1))

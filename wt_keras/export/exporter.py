@@ -58,7 +58,8 @@ def export_serving_model(ranker, export_dir, feature_spec, warmup_examples=None,
                          verify=True, transform_features=None, feature_defaults=None,
                          required_features=None, head=None, duration_feature=None,
                          output_key=None, feature_names=None,
-                         quantile_levels=distribution.DEFAULT_QUANTILE_LEVELS):
+                         quantile_levels=distribution.DEFAULT_QUANTILE_LEVELS,
+                         bucket_boundaries=None):
     """Writes a TF Serving SavedModel of a trained `WatchTimeRanker` or of your own model.
 
     The SavedModel holds the feature encoder, the shared bottom and the head
@@ -110,6 +111,9 @@ def export_serving_model(ranker, export_dir, feature_spec, warmup_examples=None,
         increasing in (0, 1); recorded as `quantile_levels` in
         `assets.extra/wt_keras_model.json`. None exports the point estimate
         only, without the distributional outputs.
+      bucket_boundaries: optional `wt_keras.buckets.BucketBoundaries` the
+        head was built from; its `describe()` (grid spec, α, K, rank error,
+        n) is recorded as `bucket_boundaries` in wt_keras_model.json.
 
     Returns:
       `export_dir` as a str.
@@ -139,6 +143,8 @@ def export_serving_model(ranker, export_dir, feature_spec, warmup_examples=None,
                          "real requests. Pass a few training rows as warmup_examples.")
         info = {"model_name": model_name, **module.info(),
                 "warmup_records": len(examples) if examples else 0}
+        if bucket_boundaries is not None:
+            info["bucket_boundaries"] = bucket_boundaries.describe()
         tf.io.gfile.makedirs(os.path.join(staging_dir, warmup.WARMUP_DIR))
         with tf.io.gfile.GFile(os.path.join(staging_dir, warmup.WARMUP_DIR, MODEL_INFO_FILE),
                                "w") as handle:

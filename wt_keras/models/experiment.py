@@ -90,7 +90,7 @@ def fit_and_evaluate(method, train, test, exum=False, confidence_penalty=None, g
     predicted = np.reshape(model.predict(dataset(test_columns, 4096), verbose=0), [-1])
     result = evaluate_predictions(test["watch_time_s"].to_numpy(), predicted,
                                   test["user_id"].to_numpy() if "user_id" in test else None)
-    result.update(train_seconds=train_seconds, num_buckets=tables["num_buckets"], model=model,
+    result.update(train_seconds=train_seconds, num_buckets=tables.num_buckets, model=model,
                   history=history, predictions=predicted,
                   mean_confidence=history.get("mean_confidence", [float("nan")])[-1],
                   guard_warnings=" | ".join(f"epoch {entry['epoch'] + 1}: " + "; ".join(entry["problems"])

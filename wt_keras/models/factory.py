@@ -1,12 +1,11 @@
-"""Builds heads and rankers by method name from bucket tables.
+"""Builds heads and rankers by method name from bucket boundaries.
 
 One place maps the method names used by the CLI, the benchmarks and the TFX
-trainer to configured heads, so they all train the same models. `tables`
-is the dict written by the pipeline's BucketBoundaryGen (approximate, Beam)
-or computed exactly here by `bucket_tables` (numpy); both share one schema.
+trainer to configured heads, so they all train the same models. The
+boundaries are a `wt_keras.buckets.BucketBoundaries`, from the pipeline's
+BucketBoundaryGen (approximate, Beam) or computed exactly here by
+`bucket_tables` (numpy).
 """
-import numpy as np
-
 from wt_keras import buckets, heads
 
 METHODS = ("regression", "wlr", "geometric", "d2q", "ordinal", "cread",
@@ -33,75 +32,75 @@ def default_features(columns):
 def bucket_tables(watch_time, duration, grid_spec="uniform:20", time_scale=None,
                   cread_num_buckets=50, d2q_num_groups=30, num_quantiles=101,
                   tpm_grid_spec="uniform:16"):
-    """Exact numpy version of BucketBoundaryGen's output (training labels only).
+    """Exact numpy `buckets.BucketBoundaries` of the training labels.
 
     `time_scale` None chooses α automatically (`buckets.choose_time_scale`:
     the smallest power of ten keeping >= 90 % of the grid's distinct
     endpoints) and integerises the endpoints at it; α > 0 integerises at that
-    α; 0 keeps the endpoints in seconds. The α used is recorded as
-    `time_scale` (0 = not integerised), and `build_head` gives it to the
-    count heads unless told otherwise.
+    α; 0 keeps the endpoints in seconds. The α used is the value's
+    `time_scale` (0 = not integerised), the one α `build_head` gives the
+    count heads.
 
     Adds TPM's own grid (`tpm_grid_spec`, the authors' 16 equal-frequency
-    leaves); tables without it (BucketBoundaryGen's) give TPM the main grid.
+    leaves); boundaries without it (BucketBoundaryGen's) give TPM the main grid.
     """
-    time_scale_source = "given"
-    if time_scale is None:
-        time_scale, time_scale_source = buckets.choose_time_scale(watch_time, grid_spec), "auto"
-    boundaries = buckets.boundaries_from_percentiles(watch_time, grid_spec,
-                                                     time_scale=time_scale or None)
-    tpm = buckets.boundaries_from_percentiles(watch_time, tpm_grid_spec)
-    cread = buckets.cread_boundaries(watch_time, num_buckets=cread_num_buckets)
-    d2q = buckets.d2q_tables(watch_time, duration, num_groups=d2q_num_groups,
-                             num_quantiles=num_quantiles)
-    return {"grid_spec": grid_spec, "time_scale": float(time_scale or 0.0),
-            "time_scale_source": time_scale_source,
-            "num_buckets": len(boundaries), "boundaries": boundaries.tolist(),
-            "rank_error": 0.0, "num_examples": int(len(watch_time)),
-            "cread": {"boundaries": cread.boundaries.tolist(), "alpha": float(cread.alpha),
-                      "num_buckets": len(cread.boundaries)},
-            "d2q": {"duration_edges": d2q.duration_edges.tolist(),
-                    "quantile_table": d2q.quantile_table.tolist(),
-                    "num_quantiles": int(d2q.quantile_table.shape[1]),
-                    "group_sizes": d2q.group_sizes.tolist()},
-            "tpm": {"grid_spec": tpm_grid_spec, "boundaries": tpm.tolist()}}
+    return buckets.BucketBoundaries.from_labels(
+        watch_time, duration, grid_spec=grid_spec, time_scale=time_scale,
+        cread_num_buckets=cread_num_buckets, d2q_num_groups=d2q_num_groups,
+        num_quantiles=num_quantiles, tpm_grid_spec=tpm_grid_spec)
 
 
-def build_head(method, tables, time_scale=None, confidence_penalty=None):
-    """A configured head for `method` (one of METHODS).
+def _time_scale(boundaries, time_scale):
+    """α of the count heads: the boundaries' own; `time_scale` may only confirm it."""
+    if time_scale is not None and float(time_scale) != boundaries.time_scale:
+        raise ValueError(
+            f"time_scale={time_scale:g} differs from the α the boundaries were built at "
+            f"({boundaries.time_scale:g}, {boundaries.time_scale_source}; 0 = seconds as they "
+            "are): α has one source. Build the boundaries with that time_scale "
+            "(bucket_tables(..., time_scale=...) / BucketBoundaryGen(time_scale=...)), or leave "
+            "time_scale out here.")
+    return boundaries.head_time_scale
 
-    Count models (`swat_geo`, `geometric`) use integer units at `time_scale`
-    (None: the α recorded in `tables`; if that is 0, SWaT-Geo chooses α from
-    its endpoints and the geometric head counts whole seconds); their
-    endpoints are integerised again here, as SPEC §3 prescribes.
+
+def build_head(method, boundaries, time_scale=None, confidence_penalty=None):
+    """A configured head for `method` (one of METHODS) from `buckets.BucketBoundaries`.
+
+    Count models (`swat_geo`, `geometric`) use integer units at the
+    boundaries' α (`time_scale`; if that is 0, SWaT-Geo chooses α from its
+    endpoints and the geometric head counts whole seconds). `time_scale`, if
+    given, must equal that α (a check, never a second source).
     """
+    if not isinstance(boundaries, buckets.BucketBoundaries):
+        raise TypeError(f"build_head needs a wt_keras.buckets.BucketBoundaries, got "
+                        f"{type(boundaries).__name__}: build one with bucket_tables(...) or "
+                        "BucketBoundaries.from_json(...).")
     options = {} if confidence_penalty is None else {"confidence_penalty": confidence_penalty}
-    if time_scale is None:
-        time_scale = float(tables.get("time_scale") or 0.0) or None
-    boundaries = np.asarray(tables["boundaries"], np.float64)
+    time_scale = _time_scale(boundaries, time_scale)
+    endpoints = boundaries.boundaries
     if method == "swat_binom":
-        return heads.BinomialSoftLabelHead(boundaries, **options)
+        return heads.BinomialSoftLabelHead(endpoints, **options)
     if method == "swat_geo":
-        return heads.BucketizedGeometricHead(boundaries, time_scale=time_scale, **options)
+        return heads.BucketizedGeometricHead(endpoints, time_scale=time_scale, **options)
     if method == "geometric":
         return heads.GeometricHead(time_scale=time_scale or 1.0, **options)
     if method == "wlr":
         return heads.WeightedLogisticHead(**options)
     if method == "ordinal":
-        return heads.OrdinalHead(boundaries, **options)
+        return heads.OrdinalHead(endpoints, **options)
     if method == "cread":
-        return heads.CreadHead(tables["cread"]["boundaries"], **options)
+        return heads.CreadHead(boundaries.cread_boundaries, **options)
     if method == "d2q":
-        return heads.D2QHead(tables["d2q"]["duration_edges"], tables["d2q"]["quantile_table"],
+        return heads.D2QHead(boundaries.d2q_duration_edges, boundaries.d2q_quantile_table,
                              **options)
     if method == "regression":
         return heads.RegressionHead(**options)
     if method == "tpm":
-        return heads.TPMHead(tables.get("tpm", {}).get("boundaries", boundaries), **options)
+        tpm = boundaries.tpm_boundaries
+        return heads.TPMHead(endpoints if tpm is None else tpm, **options)
     raise ValueError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}.")
 
 
-def build_ranker(method, tables, columns, exum=False, confidence_penalty=None, time_scale=None,
+def build_ranker(method, boundaries, columns, exum=False, confidence_penalty=None, time_scale=None,
                  confidence_tower_options=None, **ranker_options):
     """A `WatchTimeRanker` with the method's head and default features of `columns`.
 
@@ -112,5 +111,5 @@ def build_ranker(method, tables, columns, exum=False, confidence_penalty=None, t
     categorical, dense = default_features(columns)
     tower_options = {"units": (32,), **dict(confidence_tower_options or {})}
     tower = heads.ConfidenceTower(**tower_options) if exum else None
-    return WatchTimeRanker(build_head(method, tables, time_scale, confidence_penalty),
+    return WatchTimeRanker(build_head(method, boundaries, time_scale, confidence_penalty),
                            categorical, dense, confidence_tower=tower, **ranker_options)

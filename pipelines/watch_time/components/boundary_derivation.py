@@ -1,4 +1,4 @@
-"""From Beam's quantile summaries to the bucket_boundaries.json payload.
+"""From Beam's quantile summaries to a `wt_keras.buckets.BucketBoundaries`.
 
 Every output comes from the exact numpy functions of `wt_keras.buckets`
 applied to equal-weight summaries (see `quantile_sketch`): percentile
@@ -89,10 +89,10 @@ def _cread(values, num_buckets):
                                 f"{num_buckets}): {error}") from None
     levels = buckets.warp(np.arange(1, num_buckets + 1) / num_buckets, result.alpha)
     raw = np.quantile(values, levels)
-    return {"boundaries": result.boundaries.tolist(), "alpha": result.alpha,
-            "num_buckets": int(num_buckets),
-            "levels": _source_levels(raw, levels, result.boundaries),
-            "objective": result.objective}
+    return {"cread_boundaries": result.boundaries, "cread_alpha": result.alpha,
+            "cread_num_buckets": int(num_buckets),
+            "cread_levels": _source_levels(raw, levels, result.boundaries),
+            "cread_objective": result.objective}
 
 
 def _d2q(results, num_groups, num_quantiles):
@@ -110,30 +110,23 @@ def _d2q(results, num_groups, num_quantiles):
             raise BoundaryDataError(
                 f"D2Q duration group {group} holds fewer than 2 training "
                 "examples after the approximate split; lower d2q_num_groups.")
-        values = np.asarray(summary["values"])
-        # A single group of the library's d2q_tables is exactly its table row
-        # (quantiles at linspace(0, 1, Q)), so the convention lives in one place.
-        table = buckets.d2q_tables(values, np.zeros_like(values), num_groups=1,
-                                   num_quantiles=num_quantiles)
-        rows.append(table.quantile_table[0].tolist())
+        rows.append(buckets.quantile_row(summary["values"], num_quantiles))
         sizes.append(int(summary["count"]))
         errors.append(rank_error(summary))
-    return {"duration_edges": list(edges), "quantile_table": rows,
-            "num_quantiles": int(num_quantiles), "group_sizes": sizes,
-            "num_groups": len(rows),
-            "rank_error": rank_error(results["duration"]),
-            "group_rank_errors": errors}
+    return {"d2q_duration_edges": list(edges), "d2q_quantile_table": rows,
+            "d2q_group_sizes": sizes, "d2q_rank_error": rank_error(results["duration"]),
+            "d2q_group_rank_errors": errors}
 
 
-def derive_payload(results, params):
-    """Builds the bucket_boundaries.json dict from the Beam job's results.
+def derive_boundaries(results, params):
+    """Builds the `BucketBoundaries` from the Beam job's results.
 
     Args:
-      results: the dict written by `boundary_pipeline.SummarizeTrainingLabels`.
+      results: the dict of `boundary_pipeline.SummarizeTrainingLabels`.
       params: the component's execution properties (keys as in the component).
 
     Returns:
-      The JSON-ready payload (schema in `boundary_schema`).
+      a validated `wt_keras.buckets.BucketBoundaries`.
 
     Raises:
       BoundaryDataError: bad data or a grid that leaves fewer than 2 buckets.
@@ -144,21 +137,13 @@ def derive_payload(results, params):
     if time_scale is None:
         time_scale, source = _chosen_time_scale(values, params["grid_spec"]), "auto"
     endpoints, levels = _boundaries(values, params["grid_spec"], time_scale)
-    return {
-        "grid_spec": params["grid_spec"],
-        "time_scale": float(time_scale),
-        "time_scale_source": source,
-        "num_buckets": int(endpoints.size),
-        "boundaries": endpoints.tolist(),
-        "levels": levels,
-        "rank_error": rank_error(label),
-        "num_examples": int(label["count"]),
-        "label_key": params["label_key"],
-        "duration_key": params["duration_key"],
-        "split": params["split"],
-        "sketch": {"size": int(params["sketch_size"]), "exact": label["exact"],
-                   "epsilon": label["epsilon"]},
-        "cread": _cread(values, int(params["cread_num_buckets"])),
-        "d2q": _d2q(results, int(params["d2q_num_groups"]),
-                    int(params["num_quantiles"])),
-    }
+    return buckets.BucketBoundaries(
+        grid_spec=params["grid_spec"], boundaries=endpoints, levels=levels,
+        time_scale=float(time_scale), time_scale_source=source,
+        rank_error=rank_error(label), num_examples=int(label["count"]),
+        label_key=params["label_key"], duration_key=params["duration_key"],
+        split=params["split"], sketch_size=int(params["sketch_size"]),
+        sketch_exact=bool(label["exact"]), sketch_epsilon=float(label["epsilon"]),
+        **_cread(values, int(params["cread_num_buckets"])),
+        **_d2q(results, int(params["d2q_num_groups"]), int(params["num_quantiles"]))
+    ).validate(source="the boundaries derived from the Beam summaries")

@@ -1,7 +1,7 @@
 """The Beam part of BucketBoundaryGen: one pass of counts and quantile summaries.
 
 Input: Arrow RecordBatches of tf.Examples (from a TFXIO). Output of
-`SummarizeTrainingLabels`: one JSON-friendly dict with
+`SummarizeTrainingLabels`: one JSON string, an object with
   counts     row counts and invalid-value counts per column (exact),
   label      quantile summary of watch time (see `quantile_sketch`),
   duration   quantile summary of the video duration,
@@ -101,27 +101,23 @@ class _CountsFn(beam.CombineFn):
 def duration_edges(duration_summary, num_groups):
     """D2Q edges from the duration summary, with the library's own rule.
 
-    `wt_keras.buckets.d2q_tables` places edges at ranks round(k n / G) of the
-    sorted durations, mid-way between neighbours, and merges groups with < 2
-    samples; on an equal-weight summary the same rule lands within the
+    `wt_keras.buckets.duration_edges` places edges at ranks round(k n / G) of
+    the sorted durations, mid-way between neighbours, and merges groups with
+    < 2 samples; on an equal-weight summary the same rule lands within the
     summary's rank error of k / G. Returns None (and the pipeline skips the
     keyed stage) when the summary is too small; the executor then reports it.
     """
-    values = np.asarray(duration_summary["values"], dtype=np.float64)
     try:
-        # Only the edges are used here, so the watch-time argument is a stand-in.
-        tables = buckets.d2q_tables(values, values, num_groups=num_groups,
-                                    num_quantiles=2)
+        return buckets.duration_edges(duration_summary["values"], num_groups).tolist()
     except ValueError:
         return None
-    return tables.duration_edges.tolist()
 
 
 def _split_by_group(columns, edges):
     labels, durations = columns
     if edges is None:
         return
-    groups = np.searchsorted(np.asarray(edges), durations, side="right")
+    groups = buckets.duration_group(durations, edges)
     for group in np.unique(groups):
         yield int(group), labels[groups == group]
 

@@ -1,11 +1,13 @@
 """BucketBoundaryGen: a Beam-powered TFX component for watch-time buckets.
 
 Reads the training split of ExampleGen's Examples and writes
-  boundaries  HyperParameters artifact; exactly one file, bucket_boundaries.json
-              (grid endpoints, CREAD endpoints, D2Q tables; schema in
-              `boundary_schema`). Wire it to `Trainer(hyperparameters=...)`:
-              the Trainer json-loads the only file of that directory into
-              `fn_args.hyperparameters`.
+  boundaries  HyperParameters artifact; exactly one file, bucket_boundaries.json:
+              a `wt_keras.buckets.BucketBoundaries` (grid endpoints with their
+              α and grid spec, CREAD endpoints, D2Q tables, rank error) as
+              `to_json` writes it. Wire it to `Trainer(hyperparameters=...)`:
+              the Trainer decodes the only file of that directory into
+              `fn_args.hyperparameters`, and `run_fn` reads it back with
+              `BucketBoundaries.from_json`.
   report      BucketBoundaryReport artifact: label_distribution.png, summary.json.
 
 Example:
@@ -19,9 +21,31 @@ JSON as `rank_error`). Runs on any Beam runner via `beam_pipeline_args`;
 remote runners (Dataflow, Flink, Spark) need this project on their workers:
 add `--setup_file=<repo>/setup.py` or an `--sdk_container_image` with wt_keras
 installed (TFX itself only ships its own sdist to the workers).
+
+How the summaries reach the executor: the Beam job ends in one small
+record (counts and quantile summaries), written with WriteToText to this
+execution's temporary directory (TFX's per-execution tmp dir under the
+pipeline root, which remote workers can write and the launcher deletes),
+then read back here. No output artifact holds scratch files. A PCollection
+cannot be handed to the launching process on Dataflow/Flink/Spark, so a file
+is the one runner-independent channel; deriving the boundaries inside the
+Beam job instead would raise the data errors (`BoundaryDataError`) on a
+worker, where they surface as a job failure wrapped in a runner traceback,
+and the report could not show the job's wall time.
+
+Why not TFT/TFDV quantiles: TFDV's statistics hold a coarse quantile
+histogram per feature (`StatsOptions.num_quantiles_histogram_buckets`, 10 by
+default) and the statistics proto records no rank-error bound; `tft.quantiles`
+runs inside a Transform graph and returns bucket edges only. The D2Q tables
+need one watch-time summary per duration group, with groups whose edges are
+themselves learnt from the data (a keyed stage with the edges as a side
+input), and CREAD searches its warp on the label summary itself, so one Beam
+pass with Beam's `ApproximateQuantilesCombineFn` serves all of them with a
+reported ε.
 """
 import json
 import os
+import tempfile
 import time
 
 # wt_keras first: it selects Keras 2 (TFRS needs it) before TensorFlow loads.
@@ -39,11 +63,11 @@ from tfx.types.component_spec import ChannelParameter, ComponentSpec, ExecutionP
 from pipelines.watch_time.components import boundary_derivation, boundary_report
 from pipelines.watch_time.components.boundary_pipeline import SummarizeTrainingLabels
 from pipelines.watch_time.components.boundary_schema import (  # noqa: F401 (re-export)
-    FILE_NAME, load_bucket_boundaries, validate_bucket_boundaries, write_bucket_boundaries)
+    FILE_NAME, load_bucket_boundaries, write_bucket_boundaries)
 from pipelines.watch_time.components.quantile_sketch import MIN_CAPACITY
 
 DEFAULT_SKETCH_SIZE = 10_000
-_RESULTS_DIR = "_beam_results"
+_SUMMARIES_FILE = "training_label_summaries.json"
 
 
 class BucketBoundaryReport(artifact.Artifact):
@@ -76,7 +100,7 @@ class BucketBoundaryGenSpec(ComponentSpec):
         "label_key": ExecutionParameter(type=str),
         "duration_key": ExecutionParameter(type=str),
         "grid_spec": ExecutionParameter(type=str),
-        # Absent (None): chosen on the training labels, see `derive_payload`.
+        # Absent (None): chosen on the training labels, see `derive_boundaries`.
         "time_scale": ExecutionParameter(type=float, optional=True),
         "cread_num_buckets": ExecutionParameter(type=int),
         "d2q_num_groups": ExecutionParameter(type=int),
@@ -119,21 +143,19 @@ class Executor(base_beam_executor.BaseBeamExecutor):
         split = params["split"]
         self._check_split_files(examples, split)
 
-        results_dir = os.path.join(report.uri, _RESULTS_DIR)
         started = time.monotonic()
-        results = self._summarize(examples, params, results_dir)
+        results = self._summarize(examples, params)
         seconds = time.monotonic() - started
-        fileio.rmtree(results_dir)
 
         boundary_derivation.check_counts(results["counts"], params["label_key"],
                                          params["duration_key"], split, examples.uri)
-        payload = boundary_derivation.derive_payload(results, params)
-        path = write_bucket_boundaries(payload, boundaries.uri)
-        boundary_report.write_report(report.uri, results["label"], payload,
+        derived = boundary_derivation.derive_boundaries(results, params)
+        path = write_bucket_boundaries(derived, boundaries.uri)
+        boundary_report.write_report(report.uri, results["label"], derived,
                                      results["counts"], seconds)
         logging.info("BucketBoundaryGen: K=%d endpoints from n=%d examples "
-                     "(rank error %.3g) written to %s", payload["num_buckets"],
-                     payload["num_examples"], payload["rank_error"], path)
+                     "(rank error %.3g) written to %s", derived.num_buckets,
+                     derived.num_examples, derived.rank_error, path)
 
     @staticmethod
     def _check_split_files(examples, split):
@@ -147,12 +169,26 @@ class Executor(base_beam_executor.BaseBeamExecutor):
             raise ValueError(f"The {split!r} split of the Examples has no files "
                              f"matching {pattern}: it is empty. Check ExampleGen.")
 
-    def _summarize(self, examples, params, results_dir):
+    def _scratch_dir(self):
+        """(directory, made here): this execution's TFX tmp dir, or a local one.
+
+        Every TFX launcher sets the context's tmp_dir and unique_id. Called
+        directly (tests, benchmarks) with neither, a local temporary
+        directory serves, which only runners sharing this machine's disk
+        (DirectRunner) can write.
+        """
+        try:
+            return self._get_tmp_dir(), False
+        except RuntimeError:
+            return tempfile.mkdtemp(prefix="bucket_boundary_gen_"), True
+
+    def _summarize(self, examples, params):
         """Runs the Beam job and returns its single JSON result as a dict."""
         tfxio = tfxio_utils.get_split_tfxio(
             examples=[examples], split=params["split"],
             telemetry_descriptors=["BucketBoundaryGen"])
-        prefix = os.path.join(results_dir, "results.json")
+        scratch, made_here = self._scratch_dir()
+        prefix = os.path.join(scratch, _SUMMARIES_FILE)
         with self._make_beam_pipeline() as pipeline:
             _ = (pipeline
                  | "ReadTrainSplit" >> tfxio.BeamSource()
@@ -161,8 +197,14 @@ class Executor(base_beam_executor.BaseBeamExecutor):
                      params["d2q_num_groups"], params["sketch_size"])
                  | "Write" >> beam.io.WriteToText(prefix, num_shards=1,
                                                  shard_name_template=""))
-        with fileio.open(prefix, "r") as handle:
-            return json.loads(handle.read())
+        try:
+            with fileio.open(prefix, "r") as handle:
+                return json.loads(handle.read())
+        finally:
+            if made_here:
+                fileio.rmtree(scratch)
+            elif fileio.exists(prefix):
+                fileio.remove(prefix)
 
 
 class BucketBoundaryGen(base_beam_component.BaseBeamComponent):
