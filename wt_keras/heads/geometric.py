@@ -4,8 +4,8 @@ import tensorflow as tf
 
 from wt_keras import ops
 from wt_keras._keras import register
-from wt_keras.heads.base import WatchTimeHead
 from wt_keras.buckets.time_scale import check_time_scale
+from wt_keras.heads.base import WatchTimeHead
 from wt_keras.heads.swat import geometric_quantile, geometric_survival
 
 _NO_FINITE_BUCKETS = np.zeros([0])
