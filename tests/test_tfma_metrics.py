@@ -196,6 +196,64 @@ def test_exact_ranking_accumulator_holds_the_stated_bytes_per_row(metric, bytes_
     assert bytes_per_row * rows <= held <= 1.05 * bytes_per_row * rows, held
 
 
+def _held_bytes(build):
+    """Bytes still allocated (tracemalloc) by what `build()` returns, after garbage collection."""
+    import gc
+    import tracemalloc
+    gc.collect()
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    kept = build()
+    gc.collect()
+    held = tracemalloc.get_traced_memory()[0] - before
+    tracemalloc.stop()
+    return kept, held
+
+
+@pytest.mark.parametrize("metric, bytes_per_row", [(tfma_metrics.XAUC(), 16),
+                                                   (tfma_metrics.XGAUC("user_id"), 24)])
+def test_merged_accumulators_of_small_bundles_keep_the_stated_bytes_per_row(metric,
+                                                                            bytes_per_row):
+    # Beam gives every bundle its own accumulator: 5,000 bundles of 10 rows, merged.
+    [computation] = metric.computations()
+    combiner = computation.combiner
+    rows, bundle = 50_000, 10
+
+    def build():
+        parts = []
+        for _ in range(rows // bundle):
+            accumulator = combiner.create_accumulator()
+            for _ in range(bundle):
+                element = metric_types.StandardMetricInputs(
+                    labels=np.array([3.0]), predictions=np.array([2.5]),
+                    example_weights=np.array([1.0]), features={"user_id": np.array([b"user7"])})
+                accumulator = combiner.add_input(accumulator, element)
+            parts.append(combiner.compact(accumulator))
+        return combiner.merge_accumulators(parts)
+
+    merged, held = _held_bytes(build)
+    assert merged.nbytes() == bytes_per_row * rows
+    assert bytes_per_row * rows <= held <= 1.05 * bytes_per_row * rows, held / rows
+
+
+def test_pearson_accumulator_is_bounded_and_buffered_rows_cost_about_64_bytes():
+    [computation] = tfma_metrics.Pearson().computations()
+    combiner = computation.combiner
+
+    def fill(rows):
+        def build():
+            accumulator = combiner.create_accumulator()
+            for row in range(rows):   # a new float object per row, as TFMA's inputs give
+                accumulator = combiner.add_input(accumulator, _inputs(3.0 + 1e-9 * row, 2.5))
+            return accumulator
+        return _held_bytes(build)[1]
+
+    buffered = tfma_metrics.BUFFER_ROWS - 1              # all still in the list buffer
+    assert 56 <= fill(buffered) / buffered <= 80
+    flushed = 20 * tfma_metrics.BUFFER_ROWS              # flushed 20 times: six numbers remain
+    assert fill(flushed) / flushed < 1.0
+
+
 def test_chunked_combiners_agree_with_references_across_merges():
     # More rows than one buffer, split unevenly over accumulators as Beam would.
     rng = np.random.default_rng(11)

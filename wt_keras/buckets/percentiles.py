@@ -7,7 +7,7 @@ import numpy as np
 
 from wt_keras.buckets._checks import as_labels, increasing_positive
 from wt_keras.buckets.grid import parse_grid_spec
-from wt_keras.buckets.time_scale import choose_time_scale, rounded_endpoints
+from wt_keras.buckets.time_scale import check_time_scale, choose_time_scale, rounded_endpoints
 
 _FIX_HINT = ("Build endpoints with buckets.boundaries_from_percentiles(...) "
              "(it drops zeros and duplicates), or pass np.unique(t[t > 0]).")
@@ -67,14 +67,6 @@ def widths(boundaries):
     return np.diff(validate_boundaries(boundaries), prepend=0.0)
 
 
-def _check_time_scale(time_scale):
-    is_number = isinstance(time_scale, (int, float, np.integer, np.floating))
-    if not (is_number and np.isfinite(time_scale) and time_scale > 0):
-        raise ValueError(f"time_scale must be a finite number > 0 (units per "
-                         f"second, e.g. 1 or 10), got {time_scale!r}.")
-    return float(time_scale)
-
-
 def integerize(boundaries, time_scale):
     """Rounds endpoints to integer units: t -> round(alpha t) / alpha.
 
@@ -97,7 +89,7 @@ def integerize(boundaries, time_scale):
       >>> integerize([0.3, 1.2, 1.4, 2.6], time_scale=1).tolist()
       [1.0, 3.0]
     """
-    alpha = _check_time_scale(time_scale)
+    alpha = check_time_scale(time_scale)
     t = validate_boundaries(boundaries)
     rounded = rounded_endpoints(t, alpha)
     if rounded.size == 0:
@@ -147,7 +139,7 @@ def boundaries_from_percentiles(values, spec="uniform:20", time_scale=None,
     if isinstance(time_scale, str) and time_scale == "auto" and endpoints.size:
         time_scale = choose_time_scale(labels, spec)
     if time_scale is not None and endpoints.size:
-        endpoints = rounded_endpoints(endpoints, _check_time_scale(time_scale))
+        endpoints = rounded_endpoints(endpoints, check_time_scale(time_scale))
     if endpoints.size < min_buckets:
         scale = "" if time_scale is None else f" at time_scale={time_scale}"
         raise ValueError(

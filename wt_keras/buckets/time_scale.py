@@ -22,17 +22,55 @@ DEFAULT_MIN_EXPONENT = 0
 DEFAULT_MAX_EXPONENT = 6
 
 
-def rounded_endpoints(endpoints, time_scale):
-    """Endpoints rounded to integer units at α, in seconds, zeros and repeats dropped.
+def check_time_scale(time_scale):
+    """α as a float after checking it is a finite number > 0 (units per second).
 
-    Rounding is np.round (half to even), the same as tf.round in the heads.
+    Example:
+      >>> check_time_scale(10)
+      10.0
+    """
+    is_number = isinstance(time_scale, (int, float, np.integer, np.floating))
+    if not (is_number and np.isfinite(time_scale) and time_scale > 0):
+        raise ValueError(f"time_scale must be a finite number > 0 (units per "
+                         f"second, e.g. 1 or 10), got {time_scale!r}.")
+    return float(time_scale)
+
+
+def to_units(seconds, time_scale):
+    """round(α·x) of numpy seconds, half to even (as tf.round), float64.
+
+    Example:
+      >>> to_units([0.0, 0.05, 0.15, 2.0], 10.0).tolist()    # 0.5 -> 0, 1.5 -> 2
+      [0.0, 0.0, 2.0, 20.0]
+    """
+    return np.round(float(time_scale) * np.asarray(seconds, np.float64))
+
+
+def endpoint_units(endpoints, time_scale):
+    """Endpoints in integer units, round(α·t_k), zeros and repeats dropped.
+
+    The count heads' rule for their bucket endpoints (numpy constants; labels
+    go through `wt_keras.ops.watch_time_units`). Rounding is np.round, half to
+    even, the same as tf.round. May return an empty array (every endpoint
+    rounds to 0).
+
+    Example:
+      >>> endpoint_units([0.3, 1.2, 1.4, 2.6], 1.0).tolist()      # 0, 1, 1, 3 units
+      [1.0, 3.0]
+      >>> endpoint_units([0.25, 1.25, 1.35], 10.0).tolist()       # half to even: 2, 12, 14
+      [2.0, 12.0, 14.0]
+    """
+    return increasing_positive(to_units(endpoints, time_scale))
+
+
+def rounded_endpoints(endpoints, time_scale):
+    """`endpoint_units` in seconds: round(α·t_k) / α, zeros and repeats dropped.
 
     Example:
       >>> rounded_endpoints([0.3, 1.2, 1.4, 2.6], 1.0).tolist()
       [1.0, 3.0]
     """
-    alpha = float(time_scale)
-    return increasing_positive(np.round(alpha * np.asarray(endpoints, np.float64)) / alpha)
+    return endpoint_units(endpoints, time_scale) / float(time_scale)
 
 
 def time_scale_for_boundaries(boundaries, min_fraction=DEFAULT_MIN_FRACTION,

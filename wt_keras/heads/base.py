@@ -251,10 +251,7 @@ class WatchTimeHead(keras.layers.Layer):
 
     def _intercept_logits(self, watch_time, **context):
         targets, weights = self._confidence_targets(watch_time, None, **context)
-        weights = tf.ones_like(targets) if weights is None else weights
-        rate = tf.reduce_sum(weights * targets, 0) / tf.maximum(tf.reduce_sum(weights, 0), 1e-12)
-        rate = tf.clip_by_value(rate, 1e-4, 1.0 - 1e-4)
-        return (tf.math.log(rate) - tf.math.log1p(-rate)).numpy()
+        return ops.intercept_logits(targets, weights).numpy()
 
     def _check_logits(self, logits):
         logits = tf.convert_to_tensor(logits)

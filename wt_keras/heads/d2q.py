@@ -89,9 +89,9 @@ class D2QHead(WatchTimeHead):
                                        confidence_logit=confidence_logit)
 
     def _intercept_logits(self, watch_time, duration=None, **context):
-        mean_label = tf.reduce_mean(self.quantile_label(watch_time, duration))
-        mean_label = tf.clip_by_value(mean_label, 1e-4, 1 - 1e-4)
-        return [float(tf.math.log(mean_label) - tf.math.log1p(-mean_label))]
+        # The mean label is also the squared error's optimum of the sigmoid output.
+        labels = self.quantile_label(watch_time, duration)[:, None]
+        return ops.intercept_logits(labels).numpy().tolist()
 
     def expected_value(self, logits, duration=None, **context):
         logits = self._check_logits(logits)

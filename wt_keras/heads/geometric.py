@@ -4,8 +4,9 @@ import tensorflow as tf
 
 from wt_keras import ops
 from wt_keras._keras import register
+from wt_keras.buckets.time_scale import check_time_scale
 from wt_keras.heads.base import WatchTimeHead
-from wt_keras.heads.swat import geometric_quantile, geometric_survival, integer_units
+from wt_keras.heads.swat import geometric_quantile, geometric_survival
 
 _NO_FINITE_BUCKETS = np.zeros([0])
 
@@ -28,17 +29,18 @@ class GeometricHead(WatchTimeHead):
     """
 
     def __init__(self, time_scale=1.0, max_logit=20.0, confidence_penalty=10.0, **kwargs):
-        integer_units([1.0], time_scale)   # validates α
+        time_scale = check_time_scale(time_scale)
         super().__init__(num_logits=1, confidence_penalty=confidence_penalty, **kwargs)
-        self.time_scale = float(time_scale)
+        self.time_scale = time_scale
         self.max_logit = float(max_logit)
 
     def _likelihood_loss(self, watch_time, logits, **context):
-        return ops.geometric_nll(tf.round(watch_time * self.time_scale), logits[:, 0])
+        return ops.geometric_nll(ops.watch_time_units(watch_time, self.time_scale), logits[:, 0])
 
     def _confidence_targets(self, watch_time, logits, **context):
-        units = tf.round(watch_time * self.time_scale)[:, None]
-        return units / (units + 1.0), units + 1.0
+        # One open bucket: every unit watched is a stay, and there is one exit.
+        units = ops.watch_time_units(watch_time, self.time_scale)[:, None]
+        return ops.continuation_targets(units, tf.ones_like(units))
 
     def expected_value(self, logits, **context):
         logits = self._check_logits(logits)
@@ -86,11 +88,12 @@ class WeightedLogisticHead(WatchTimeHead):
         return ops.weighted_logistic_loss(watch_time, logits[:, 0], clicked)
 
     def _confidence_targets(self, watch_time, logits, clicked=None, **context):
+        # The likelihood's positives of weight T are stays, its negatives of weight 1 exits.
         watch_time = watch_time[:, None]
         if clicked is None:
-            return watch_time / (watch_time + 1.0), watch_time + 1.0
+            return ops.continuation_targets(watch_time, tf.ones_like(watch_time))
         clicked = tf.reshape(tf.cast(clicked, watch_time.dtype), [-1, 1])
-        return clicked, clicked * watch_time + (1.0 - clicked)
+        return ops.continuation_targets(clicked * watch_time, 1.0 - clicked)
 
     def expected_value(self, logits, **context):
         logits = self._check_logits(logits)

@@ -5,7 +5,7 @@ import tensorflow as tf
 from wt_keras import ops
 from wt_keras._keras import register
 from wt_keras.buckets import time_scale_for_boundaries, validate_boundaries
-from wt_keras.buckets.time_scale import rounded_endpoints
+from wt_keras.buckets.time_scale import check_time_scale, endpoint_units
 from wt_keras.heads.base import WatchTimeHead
 
 
@@ -16,15 +16,13 @@ def integer_units(boundaries, time_scale):
     real-valued percentile endpoints work as they are; fails only if no
     endpoint is left (all round to 0).
     """
-    if not time_scale > 0:
-        raise ValueError(f"time_scale (α) must be > 0, got {time_scale}.")
-    kept = rounded_endpoints(boundaries, time_scale)
-    if kept.size == 0:
+    units = endpoint_units(boundaries, check_time_scale(time_scale))
+    if units.size == 0:
         raise ValueError(
             f"At time_scale={time_scale}, every boundary of {np.asarray(boundaries).tolist()} "
             "rounds to 0 integer units. Increase time_scale, or leave it out to choose "
             "it automatically.")
-    return np.round(kept * time_scale)
+    return units
 
 
 @register
@@ -74,11 +72,9 @@ class BinomialSoftLabelHead(WatchTimeHead):
         boundaries = validate_boundaries(boundaries)
         super().__init__(num_logits=len(boundaries),
                          confidence_penalty=confidence_penalty, **kwargs)
-        if not time_scale > 0:
-            raise ValueError(f"time_scale (α) must be > 0, got {time_scale}.")
         self.boundaries = boundaries
         self.weight_by_width = bool(weight_by_width)
-        self.time_scale = float(time_scale)
+        self.time_scale = check_time_scale(time_scale)
         self._lower, self._upper = ops.bucket_edges(boundaries)
         self.widths = self._upper - self._lower
         self.trials = ops.binomial_trials(boundaries, self.time_scale)
@@ -88,8 +84,7 @@ class BinomialSoftLabelHead(WatchTimeHead):
                                             self.weight_by_width)
 
     def _confidence_targets(self, watch_time, logits, **context):
-        soft_labels = (ops.bucket_coverage(watch_time, self._lower, self._upper)
-                       / tf.cast(self.widths, watch_time.dtype))
+        soft_labels = ops.bucket_soft_labels(watch_time, self._lower, self._upper)
         weights = None
         if self.weight_by_width:
             weights = tf.broadcast_to(tf.cast(self.widths, watch_time.dtype), tf.shape(soft_labels))
@@ -186,7 +181,7 @@ class BucketizedGeometricHead(WatchTimeHead):
         self.unit_widths = np.diff(np.concatenate([[0.0], units]))
 
     def _units(self, watch_time):
-        return tf.round(watch_time * self.time_scale)
+        return ops.watch_time_units(watch_time, self.time_scale)
 
     def _likelihood_loss(self, watch_time, logits, **context):
         return ops.bucketized_geometric_nll(self._units(watch_time), logits,
@@ -194,10 +189,8 @@ class BucketizedGeometricHead(WatchTimeHead):
 
     def _confidence_targets(self, watch_time, logits, **context):
         units = self._units(watch_time)
-        stays = ops.bucket_coverage(units, self._lower, self._upper)
-        exits = ops.bucket_exit(units, self._lower, self._upper)
-        trials = stays + exits
-        return tf.math.divide_no_nan(stays, trials), trials
+        return ops.continuation_targets(ops.bucket_coverage(units, self._lower, self._upper),
+                                        ops.bucket_exit(units, self._lower, self._upper))
 
     def expected_value(self, logits, **context):
         expected_units = ops.bucketized_geometric_expected_watch_time(

@@ -19,7 +19,7 @@ import tensorflow as tf
 
 from wt_keras._keras import keras, register
 from wt_keras.metrics.calibration import reliability
-from wt_keras.metrics.keras_metrics import _WeightedMean, _vector
+from wt_keras.metrics.keras_metrics import _ExampleMean, _vector
 from wt_keras.metrics.scoring import crps
 
 LOGITS_KEY, DURATION_KEY = "logits", "duration"
@@ -58,7 +58,7 @@ def _check_head(head):
 
 
 @register
-class CRPS(_WeightedMean):
+class CRPS(_ExampleMean):
     """Mean continuous ranked probability score of the head's predictive distribution.
 
         CRPS_i = ∫_0^∞ (S_i(t) − 1[t < T_i])² dt,   S_i(t) = P(T > t | x_i)
@@ -79,7 +79,7 @@ class CRPS(_WeightedMean):
     """
 
     def __init__(self, head, grid, interpolation=None, name="crps", dtype=None):
-        super().__init__(name=name, dtype=dtype)
+        super().__init__(self._scores, name=name, dtype=dtype)
         self.head = _check_head(head)
         self.grid = np.asarray(grid, np.float64).reshape(-1)
         if self.grid.size == 0 or np.any(self.grid < 0) or np.any(np.diff(self.grid) <= 0):
@@ -87,16 +87,22 @@ class CRPS(_WeightedMean):
                              "np.arange(0.0, 600.0).")
         self.interpolation = interpolation or curve_interpolation(head)
 
-    def _per_example(self, y_true, y_pred):
+    def _inputs(self, y_true, y_pred):
         logits = _logits(y_pred)
         watch_time = _vector(y_true, "watch_time", "y_true")
         times = tf.tile(tf.constant(self.grid[None, :], logits.dtype), [tf.shape(logits)[0], 1])
         survival = tf.clip_by_value(self.head.survival(logits, times), 0.0, 1.0)
+        return watch_time, tf.cast(survival, tf.float64)
 
+    def _scores(self, watch_time, survival):
+        """CRPS of each example, [B] (Keras averages them)."""
         def score(y, s):
             return crps(y, self.grid, s, self.interpolation, average=False).astype(np.float64)
 
-        values = tf.numpy_function(score, [watch_time, tf.cast(survival, tf.float64)], tf.float64)
+        # Keras squeezes a one-point grid's [B, 1] survival to [B].
+        survival = tf.reshape(tf.cast(survival, tf.float64), [tf.shape(watch_time)[0], -1])
+        values = tf.numpy_function(score, [tf.cast(watch_time, tf.float64), survival],
+                                   tf.float64)
         return tf.reshape(values, tf.shape(watch_time))
 
     def get_config(self):

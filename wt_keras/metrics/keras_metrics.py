@@ -17,6 +17,7 @@ import tensorflow as tf
 
 from wt_keras._keras import HeadReference, deserialize_head, keras, register
 from wt_keras.losses import split_labels
+from wt_keras.metrics.moments import merge_pearson_moments, pearson_from_moments, pearson_moments
 
 WATCH_TIME_KEY = "watch_time"
 CONFIDENCE_KEY = "confidence"
@@ -102,46 +103,46 @@ def _weights(sample_weight, like: tf.Tensor) -> tf.Tensor:
     return weights * tf.ones_like(like)
 
 
-class _WeightedMean(tf.keras.metrics.Metric):
-    """Weighted mean of a per-example value, accumulated in float64."""
+class _ExampleMean(keras.metrics.MeanMetricWrapper):
+    """Keras' weighted mean of a per-example function `fn(y_true, y_pred)`.
 
-    def __init__(self, name, dtype=None):
-        # float32 by default, not the global policy: under mixed precision Keras would
-        # wrap the float64 statistics in AutoCastVariables read back as float16.
-        super().__init__(name=name, dtype=dtype or "float32")
-        self.weighted_sum = self.add_weight(
-            name="weighted_sum", shape=(), initializer="zeros", dtype=tf.float64)
-        self.weight_total = self.add_weight(
-            name="weight_total", shape=(), initializer="zeros", dtype=tf.float64)
+    Subclasses only turn their inputs (dicts, a head's logits) into the
+    tensors `fn` takes (`_inputs`); Keras' `MeanMetricWrapper` does the
+    weighting, the sums, `result()` (0 before any update), `reset_state()`
+    and the merging across replicas. The sums are kept in `dtype`, float64
+    by default, so long evaluations add up exactly.
+    """
 
-    def _per_example(self, y_true, y_pred) -> tf.Tensor:
+    def __init__(self, fn, name, dtype=None):
+        # An explicit dtype, not the global policy: under mixed precision Keras would
+        # keep the sums in AutoCastVariables read back as float16.
+        super().__init__(fn, name=name, dtype=dtype or "float64")
+
+    def _inputs(self, y_true, y_pred):
+        """(y_true, y_pred) as the tensors `fn` takes."""
         raise NotImplementedError
 
     def update_state(self, y_true, y_pred, sample_weight=None):
-        values = self._per_example(y_true, y_pred)
-        weights = _weights(sample_weight, values)
-        self.weighted_sum.assign_add(tf.reduce_sum(weights * values))
-        self.weight_total.assign_add(tf.reduce_sum(weights))
-
-    def result(self):
-        # 0 before any update, like Keras' own mean metrics.
-        return tf.cast(tf.math.divide_no_nan(self.weighted_sum, self.weight_total),
-                       self.dtype)
-
-    def reset_state(self):
-        self.weighted_sum.assign(tf.zeros((), tf.float64))
-        self.weight_total.assign(tf.zeros((), tf.float64))
+        y_true, y_pred = self._inputs(y_true, y_pred)
+        if sample_weight is not None:
+            sample_weight = tf.cast(sample_weight, self.dtype)
+            if sample_weight.shape.rank != 0:
+                sample_weight = tf.reshape(sample_weight, [-1])
+        super().update_state(y_true, y_pred, sample_weight=sample_weight)
 
 
 @register
-class MeanAbsoluteError(_HeadSeconds, _WeightedMean):
+class MeanAbsoluteError(_HeadSeconds, _ExampleMean):
     """Weighted MAE of watch time in seconds: sum_i w_i |T_i - That_i| / sum_i w_i.
+
+    Keras' `mean_absolute_error` per example, averaged by `MeanMetricWrapper`.
 
     Args:
       head: optional watch-time head; `y_pred` is then its logits, converted
         to seconds with `head.expected_value` (for `compile(metrics=...)` of a
         model whose output is the head's logits).
       context_keys: context columns of a packed `y_true` (with `head`).
+      dtype: of the sums and the result (float64 by default).
 
     Example:
       >>> m = MeanAbsoluteError()
@@ -155,19 +156,25 @@ class MeanAbsoluteError(_HeadSeconds, _WeightedMean):
     """
 
     def __init__(self, name="mae", dtype=None, head=None, context_keys=()):
-        super().__init__(name=name, dtype=dtype)
+        super().__init__(keras.metrics.mean_absolute_error, name=name, dtype=dtype)
         self._set_head(head, context_keys)
 
-    def _per_example(self, y_true, y_pred):
+    def _inputs(self, y_true, y_pred):
         labels, predictions = self._seconds(y_true, y_pred)
-        return tf.abs(labels - predictions)
+        return labels[:, None], predictions[:, None]   # one value per example: [B, 1]
 
     def get_config(self):
         return {**super().get_config(), **self._head_config()}
 
 
+def _prediction(y_true, y_pred):
+    """The prediction itself, for means of a model output alone."""
+    del y_true
+    return y_pred
+
+
 @register
-class MeanConfidence(_WeightedMean):
+class MeanConfidence(_ExampleMean):
     """Weighted mean of the EXUM confidence c in (0, 1); ignores `y_true`.
 
     A mean drifting towards 0 or 1 signals confidence collapse. `y_pred` is the
@@ -181,38 +188,24 @@ class MeanConfidence(_WeightedMean):
     """
 
     def __init__(self, name="mean_confidence", dtype=None):
-        super().__init__(name=name, dtype=dtype)
+        super().__init__(_prediction, name=name, dtype=dtype)
 
-    def _per_example(self, y_true, y_pred):
+    def _inputs(self, y_true, y_pred):
         del y_true  # Confidence is a property of the model alone.
-        return _vector(y_pred, CONFIDENCE_KEY, "y_pred")
-
-
-def merge_moments(first, second):
-    """Chan et al.'s exact merge of two (n, mean_x, mean_y, M_x, M_y, C_xy) summaries."""
-    n_a, mean_x_a, mean_y_a, m2_x_a, m2_y_a, c_a = first
-    n_b, mean_x_b, mean_y_b, m2_x_b, m2_y_b, c_b = second
-    total = n_a + n_b
-    cross = tf.math.divide_no_nan(n_a * n_b, total)
-    share = tf.math.divide_no_nan(n_b, total)
-    delta_x, delta_y = mean_x_b - mean_x_a, mean_y_b - mean_y_a
-    return (total, mean_x_a + delta_x * share, mean_y_a + delta_y * share,
-            m2_x_a + m2_x_b + delta_x * delta_x * cross,
-            m2_y_a + m2_y_b + delta_y * delta_y * cross,
-            c_a + c_b + delta_x * delta_y * cross)
+        confidence = _vector(y_pred, CONFIDENCE_KEY, "y_pred")
+        return confidence, confidence
 
 
 @register
 class PearsonCorrelation(_HeadSeconds, tf.keras.metrics.Metric):
     """Exact streaming (weighted) Pearson correlation of label and prediction.
 
-    r = C_xy / sqrt(M_x * M_y) with weight total n, weighted means, centred sums
-    of squares M_x, M_y and co-moment C_xy. Batches are merged with Chan et al.'s
-    update (delta = batch mean - running mean):
-      M_x += M_x,batch + delta_x^2 * n * n_b / (n + n_b)
-      C_xy += C_xy,batch + delta_x * delta_y * n * n_b / (n + n_b).
-    These sufficient statistics give the same r as sum x, sum x^2, ... but in
-    float64 avoid the cancellation of sum x^2 - (sum x)^2 / n for large times.
+    r = C_xy / sqrt(M_x * M_y) from the weight total n, weighted means, centred
+    sums of squares M_x, M_y and co-moment C_xy, kept in float64; each batch's
+    moments are merged in with Chan et al.'s exact update
+    (`wt_keras.metrics.moments`, shared with `metrics.pearson` and the TFMA
+    metric), which avoids the cancellation of sum x^2 - (sum x)^2 / n for
+    large times.
     `result()` is NaN while either side has zero variance (undefined).
     Under a multi-replica `tf.distribute` strategy `result()` merges the
     replicas' summaries with the same update, so r stays exact.
@@ -240,27 +233,17 @@ class PearsonCorrelation(_HeadSeconds, tf.keras.metrics.Metric):
 
     def update_state(self, y_true, y_pred, sample_weight=None):
         x, y = self._seconds(y_true, y_pred)
-        w = _weights(sample_weight, x)
-        batch_total = tf.reduce_sum(w)
-        batch_mean_x = tf.math.divide_no_nan(tf.reduce_sum(w * x), batch_total)
-        batch_mean_y = tf.math.divide_no_nan(tf.reduce_sum(w * y), batch_total)
-        dx, dy = x - batch_mean_x, y - batch_mean_y
-        batch = (batch_total, batch_mean_x, batch_mean_y, tf.reduce_sum(w * dx * dx),
-                 tf.reduce_sum(w * dy * dy), tf.reduce_sum(w * dx * dy))
+        batch = pearson_moments(x, y, _weights(sample_weight, x))
         running = tuple(tf.identity(getattr(self, name)) for name in self._STATISTICS)
-        for name, value in zip(self._STATISTICS, merge_moments(running, batch)):
+        for name, value in zip(self._STATISTICS, merge_pearson_moments(running, batch)):
             getattr(self, name).assign(value)
 
     def result(self):
         per_replica = zip(*(replica_values(getattr(self, name)) for name in self._STATISTICS))
         merged = next(per_replica)
         for summary in per_replica:
-            merged = merge_moments(merged, summary)
-        _, _, _, m2_true, m2_pred, comoment = merged
-        scale = tf.sqrt(m2_true * m2_pred)
-        r = tf.where(scale > 0, comoment / tf.where(scale > 0, scale, 1.0),
-                     tf.constant(float("nan"), tf.float64))
-        return tf.cast(tf.clip_by_value(r, -1.0, 1.0), self.dtype)
+            merged = merge_pearson_moments(merged, summary)
+        return tf.cast(pearson_from_moments(merged), self.dtype)
 
     def get_config(self):
         return {**super().get_config(), **self._head_config()}

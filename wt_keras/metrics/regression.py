@@ -2,6 +2,7 @@
 import numpy as np
 
 from wt_keras.metrics import _checks
+from wt_keras.metrics.moments import pearson_from_moments, pearson_moments
 
 
 def mae(y_true, y_pred) -> float:
@@ -62,9 +63,4 @@ def pearson(y_true, y_pred) -> float:
                 f"(every value is {values[0]}), so its variance is 0. A constant "
                 "y_pred usually means the model predicts the same value for "
                 "every example; check training or report MAE/XAUC instead.")
-    centred_labels = labels - labels.mean()
-    centred_predictions = predictions - predictions.mean()
-    covariance = np.dot(centred_labels, centred_predictions)
-    scale = np.sqrt(np.dot(centred_labels, centred_labels)
-                    * np.dot(centred_predictions, centred_predictions))
-    return float(np.clip(covariance / scale, -1.0, 1.0))
+    return float(pearson_from_moments(pearson_moments(labels, predictions)))

@@ -4,12 +4,13 @@ Layers in `wt_keras.heads` and losses in `wt_keras.losses` are thin wrappers
 around these functions (the TF-Ranking `losses_impl` pattern). All functions
 take logits, never probabilities: log p = log σ(z) and log(1 − p) = log σ(−z).
 """
-from wt_keras.ops.bucketing import bucket_coverage, bucket_edges, bucket_exit
+from wt_keras.ops.bucketing import bucket_coverage, bucket_edges, bucket_exit, bucket_soft_labels
 from wt_keras.ops.d2q import d2q_duration_group, d2q_quantile_label, d2q_watch_time
-from wt_keras.ops.exum import confidence_penalty, fused_binary_cross_entropy
+from wt_keras.ops.exum import confidence_penalty, continuation_targets, fused_binary_cross_entropy
 from wt_keras.ops.exum import fused_squared_error
 from wt_keras.ops.geometric import geometric_expected_watch_time, geometric_nll
 from wt_keras.ops.geometric import weighted_logistic_loss
+from wt_keras.ops.intercept import intercept_logits
 from wt_keras.ops.ordinal import cread_restoration_loss, huber, ordinal_cross_entropy, ordinal_labels
 from wt_keras.ops.ordinal import ordinal_monotonicity_penalty, ordinal_restored_watch_time
 from wt_keras.ops.swat import binomial_expected_watch_time, binomial_soft_label_loss
@@ -26,3 +27,4 @@ from wt_keras.ops.binomial_distribution import survival_from_table
 from wt_keras.ops.tpm import tpm_expected_watch_time, tpm_leaf_index, tpm_leaf_log_probabilities
 from wt_keras.ops.tpm import tpm_leaf_probabilities, tpm_path_targets, tpm_regularizers
 from wt_keras.ops.tpm import tpm_tree, tpm_tree_cross_entropy, tpm_variance
+from wt_keras.ops.units import watch_time_units

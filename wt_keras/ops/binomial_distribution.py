@@ -20,6 +20,8 @@ is odd (θ_j ≠ π), so the gradient is finite for every p.
 import numpy as np
 import tensorflow as tf
 
+from wt_keras.buckets.time_scale import to_units
+
 # Rounding noise of the (float64) transform, in float64 machine epsilons
 # (measured: under 10 eps for a few hundred trials; see the tests).
 _NOISE_ULPS = 64
@@ -27,8 +29,8 @@ _NOISE_ULPS = 64
 
 def binomial_trials(boundaries, time_scale):
     """Integer trial counts n_k = round(α·t_k) − round(α·t_{k−1}) (numpy, may be 0)."""
-    units = np.round(np.concatenate([[0.0], np.asarray(boundaries, np.float64)]) * time_scale)
-    return np.diff(units)
+    return np.diff(to_units(np.concatenate([[0.0], np.asarray(boundaries, np.float64)]),
+                            time_scale))
 
 
 def _frequencies(total_trials):

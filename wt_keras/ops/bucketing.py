@@ -46,3 +46,17 @@ def bucket_exit(watch_time, lower, upper):
     lower = tf.cast(lower, watch_time.dtype)
     upper = tf.cast(upper, watch_time.dtype)
     return tf.cast((t >= lower) & (t < upper), watch_time.dtype)
+
+
+def bucket_soft_labels(watch_time, lower, upper):
+    """Share of each finite bucket covered by T: ŷ_k = y_k / w_k ∈ [0, 1], shape [B, K].
+
+    SWaT-Binom's soft labels (and its EXUM targets).
+
+    Example:
+    >>> lower, upper = bucket_edges([3.0, 8.0, 20.0])
+    >>> bucket_soft_labels(tf.constant([5.0], tf.float64), lower, upper).numpy().tolist()
+    [[1.0, 0.4, 0.0]]
+    """
+    widths = tf.cast(upper, watch_time.dtype) - tf.cast(lower, watch_time.dtype)
+    return bucket_coverage(watch_time, lower, upper) / widths

@@ -86,6 +86,33 @@ def fused_squared_error(predictions, targets, confidence=None, scale=1.0, confid
     return tf.reduce_sum(0.5 * tf.square(scale * error), axis=-1)
 
 
+def continuation_targets(stays, exits):
+    """EXUM targets of a continuation output: (y / (y + n), weight y + n).
+
+    An output whose likelihood is p^y (1 − p)^n (y units watched on, n exits:
+    the geometric heads) has the binary cross-entropy of the empirical
+    continuation frequency y / (y + n) with weight y + n, up to a constant:
+    these are the target and weight that EXUM fuses (beyond the EXUM paper).
+    An output without trials (y + n = 0: SWaT-Geo's buckets after the exit)
+    gets target 0 and weight 0.
+
+    Args:
+      stays: [B, K] units watched on, y ≥ 0 (a soft count is fine).
+      exits: [B, K] exits, n ≥ 0.
+
+    Returns:
+      (targets [B, K], weights [B, K]).
+
+    Example:
+    >>> targets, weights = continuation_targets(tf.constant([[3.0, 2.0, 0.0]]),
+    ...                                         tf.constant([[0.0, 1.0, 0.0]]))
+    >>> [round(float(v), 4) for v in targets[0]], weights.numpy().tolist()
+    ([1.0, 0.6667, 0.0], [[3.0, 3.0, 0.0]])
+    """
+    trials = stays + exits
+    return tf.math.divide_no_nan(stays, trials), trials
+
+
 def confidence_penalty(confidence=None, num_outputs=None, labelled=None, confidence_logit=None):
     """Σ over the labelled outputs of −log c, shape [B]; the heads multiply it by λ.
 

@@ -8,7 +8,7 @@ second of bucket k the user continues with probability p_k; the last bucket
 """
 import tensorflow as tf
 
-from wt_keras.ops.bucketing import bucket_coverage, bucket_exit
+from wt_keras.ops.bucketing import bucket_coverage, bucket_exit, bucket_soft_labels
 
 # Below this value of w·(−log p) the partial geometric sum is evaluated by its
 # Taylor expansion: the closed form divides 0 by 0 once p rounds to 1.
@@ -34,9 +34,8 @@ def binomial_soft_label_loss(watch_time, logits, lower, upper,
     Returns:
       [B] per-example loss.
     """
-    coverage = bucket_coverage(watch_time, lower, upper)
+    soft_labels = bucket_soft_labels(watch_time, lower, upper)
     widths = tf.cast(upper, logits.dtype) - tf.cast(lower, logits.dtype)
-    soft_labels = coverage / widths
     per_bucket = tf.nn.sigmoid_cross_entropy_with_logits(
         labels=soft_labels, logits=logits)
     if weight_by_width:

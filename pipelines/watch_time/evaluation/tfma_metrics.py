@@ -9,12 +9,19 @@
 XAUC and XGAUC are exact, so their combiners keep every (label, prediction[,
 group]) of a slice as float64 numpy arrays: 16 bytes per evaluation row (1.6 GB
 for 1e8 rows in one slice), XGAUC 8 more for a reference to the row's group id
-(each distinct id is stored once per accumulator). Rows arrive one example at
-a time; they are appended to a short list and turned into one numpy chunk
-every 4,096 rows, merging concatenates chunks, and scoring runs on whole
-arrays (`wt_keras.metrics.xauc`, O(n log n)). Pearson keeps six numbers,
-folds each chunk in with vectorised moments and merges with Chan et al.'s
-update, which stays accurate where the naive sum-of-squares formula cancels.
+(string ids are interned, so each distinct id is one object per process; other
+ids are stored once per accumulator). Rows arrive one example at a time; they
+are appended to a short list of Python floats (~64 bytes per row: two float
+objects and two list slots) and turned into one numpy chunk every 4,096 rows,
+so the list never holds more than 4,096 rows (~256 KB). Merging concatenates
+chunks and joins the small ones (one per Beam bundle) into one array, so
+accumulators of many small bundles keep the 16 bytes per row too; scoring runs
+on whole arrays (`wt_keras.metrics.xauc`, O(n log n)). The tests measure the
+bytes per row with tracemalloc. Pearson keeps six numbers plus the same
+bounded buffer, folds each chunk in with vectorised moments and merges with
+Chan et al.'s update (`wt_keras.metrics.moments`, shared with the numpy and
+Keras Pearson), which stays accurate where the naive sum-of-squares formula
+cancels.
 
 Use `metrics_specs()` (or `metric_configs()`) in the EvalConfig:
 
@@ -26,9 +33,11 @@ Use `metrics_specs()` (or `metric_configs()`) in the EvalConfig:
       slicing_specs=[tfma.SlicingSpec()])
 """
 import json
+import sys
 
 # wt_keras first: it selects Keras 2 (TFRS needs it) before TensorFlow loads.
 from wt_keras import metrics as wt_metrics  # isort: skip
+from wt_keras.metrics import moments  # isort: skip
 
 import apache_beam as beam
 import numpy as np
@@ -90,6 +99,24 @@ class _RowsAccumulator:
         return (join(self.labels, np.float64), join(self.predictions, np.float64),
                 join(self.groups, object))
 
+    def consolidate(self):
+        """Joins the chunks of fewer than BUFFER_ROWS rows into one.
+
+        Merging many small accumulators (Beam gives each bundle its own)
+        would otherwise keep one small array per bundle, each with ~100 bytes
+        of header: 43 bytes per row for bundles of 10 rows instead of 16.
+        """
+        small = [i for i, chunk in enumerate(self.labels) if chunk.size < BUFFER_ROWS]
+        if len(small) < 2:
+            return self
+        large = [i for i, chunk in enumerate(self.labels) if chunk.size >= BUFFER_ROWS]
+        for name in ("labels", "predictions", "groups"):
+            chunks = getattr(self, name)
+            if chunks:
+                joined = np.concatenate([chunks[i] for i in small])
+                setattr(self, name, [chunks[i] for i in large] + [joined])
+        return self
+
     def nbytes(self):
         """Bytes held in numpy chunks (what the 16 bytes per row refer to)."""
         return sum(chunk.nbytes for chunk in self.labels + self.predictions + self.groups)
@@ -118,6 +145,7 @@ class _ExactRankingCombiner(beam.CombineFn):
                     "the per-user id feature.")
             group = np.asarray(features[self._group_key]).ravel()[0]
             group = group.decode() if isinstance(group, bytes) else group
+            group = sys.intern(group) if isinstance(group, str) else group
             group = accumulator.group_ids.setdefault(group, group)
             buffered_groups.extend([group] * len(labels))
         if len(buffered_labels) >= BUFFER_ROWS:
@@ -132,7 +160,7 @@ class _ExactRankingCombiner(beam.CombineFn):
             merged.labels.extend(accumulator.labels)
             merged.predictions.extend(accumulator.predictions)
             merged.groups.extend(accumulator.groups)
-        return merged
+        return merged.consolidate()
 
     def compact(self, accumulator):
         return accumulator.flush()
@@ -182,7 +210,8 @@ class _MomentsCombiner(beam.CombineFn):
     """Weighted count, means, centred second moments and co-moment.
 
     The accumulator is [moments (6 floats), buffered rows]; each full buffer is
-    folded in as one chunk's vectorised moments.
+    folded in as one chunk's vectorised moments (`wt_keras.metrics.moments`,
+    the same functions as `wt_keras.metrics.pearson` and the Keras metric).
     """
 
     def __init__(self, key, eval_config, example_weighted):
@@ -190,8 +219,8 @@ class _MomentsCombiner(beam.CombineFn):
         self._example_weighted = example_weighted
 
     def create_accumulator(self):
-        # weight, mean_x, mean_y, m2_x, m2_y, c_xy; then buffered labels, predictions, weights.
-        return [np.zeros(6), [], [], []]
+        # (n, mean_x, mean_y, m2_x, m2_y, c_xy); then buffered labels, predictions, weights.
+        return [moments.EMPTY_MOMENTS, [], [], []]
 
     def add_input(self, accumulator, element):
         _, labels, predictions, weights = accumulator
@@ -210,49 +239,28 @@ class _MomentsCombiner(beam.CombineFn):
             accumulator = self._flush(accumulator)
         return accumulator
 
-    def _flush(self, accumulator):
-        moments, labels, predictions, weights = accumulator
+    @staticmethod
+    def _flush(accumulator):
+        summary, labels, predictions, weights = accumulator
         if not labels:
             return accumulator
-        x, y = np.asarray(labels, np.float64), np.asarray(predictions, np.float64)
-        w = np.asarray(weights, np.float64) if weights else np.ones_like(x)
-        total = w.sum()
-        if total > 0:
-            mean_x, mean_y = np.dot(w, x) / total, np.dot(w, y) / total
-            dx, dy = x - mean_x, y - mean_y
-            chunk = np.array([total, mean_x, mean_y, np.dot(w, dx * dx), np.dot(w, dy * dy),
-                              np.dot(w, dx * dy)])
-            moments = self._merge_two(moments, chunk)
-        return [moments, [], [], []]
-
-    @staticmethod
-    def _merge_two(a, b):
-        """Chan, Golub & LeVeque's pairwise update of weighted moments."""
-        total = a[0] + b[0]
-        if b[0] == 0:
-            return a
-        if a[0] == 0:
-            return b.copy()
-        dx, dy = b[1] - a[1], b[2] - a[2]
-        share = a[0] * b[0] / total
-        return np.array([total, a[1] + dx * b[0] / total, a[2] + dy * b[0] / total,
-                         a[3] + b[3] + dx * dx * share, a[4] + b[4] + dy * dy * share,
-                         a[5] + b[5] + dx * dy * share])
+        chunk = moments.pearson_moments(np.asarray(labels, np.float64),
+                                        np.asarray(predictions, np.float64),
+                                        np.asarray(weights, np.float64) if weights else None)
+        return [moments.merge_pearson_moments(summary, chunk), [], [], []]
 
     def merge_accumulators(self, accumulators):
-        merged = np.zeros(6)
+        merged = moments.EMPTY_MOMENTS
         for accumulator in accumulators:
-            merged = self._merge_two(merged, self._flush(accumulator)[0])
+            merged = moments.merge_pearson_moments(merged, self._flush(accumulator)[0])
         return [merged, [], [], []]
 
     def compact(self, accumulator):
         return self._flush(accumulator)
 
     def extract_output(self, accumulator):
-        moments = self._flush(accumulator)[0]
-        denominator = np.sqrt(moments[3] * moments[4])
-        value = moments[5] / denominator if denominator > 0 else float("nan")
-        return {self._key: float(value)}
+        summary = self._flush(accumulator)[0]
+        return {self._key: float(moments.pearson_from_moments(summary))}
 
 
 def _pearson_computations(name=PEARSON_NAME, eval_config=None, model_name="",
