@@ -6,7 +6,8 @@
   `widths`: endpoints 0 = t_0 < t_1 < ... < t_K from training percentiles.
 * `choose_time_scale`, `time_scale_for_boundaries`: alpha (integer units
   per second of the count heads), the smallest power of ten that keeps
-  >= 90 % of the grid's distinct endpoints.
+  >= 90 % of the grid's distinct endpoints; `check_time_scale`, `to_units`
+  (round(alpha * x)) and `endpoint_units` (the count heads' endpoint rule).
 * `warp`, `cread_boundaries`: CREAD error-adaptive discretisation.
 * `d2q_tables`, `d2q_quantile_label`, `d2q_watch_time`: D2Q duration groups
   and per-group quantile tables; their parts `duration_edges`,
@@ -32,13 +33,14 @@ from wt_keras.buckets.grid import PRESETS, parse_grid_spec
 from wt_keras.buckets.percentiles import (boundaries_from_percentiles,
                                           integerize, validate_boundaries,
                                           widths)
-from wt_keras.buckets.time_scale import (choose_time_scale,
-                                         time_scale_for_boundaries)
+from wt_keras.buckets.time_scale import (check_time_scale, choose_time_scale,
+                                         endpoint_units, time_scale_for_boundaries,
+                                         to_units)
 
 __all__ = [
     "PRESETS", "parse_grid_spec", "boundaries_from_percentiles", "integerize",
     "validate_boundaries", "widths", "choose_time_scale",
-    "time_scale_for_boundaries", "warp", "cread_boundaries",
+    "time_scale_for_boundaries", "check_time_scale", "to_units", "endpoint_units", "warp", "cread_boundaries",
     "CreadDiscretization", "DEFAULT_ALPHAS", "d2q_tables",
     "d2q_quantile_label", "d2q_watch_time", "D2QTables", "duration_edges",
     "duration_group", "quantile_row", "BucketBoundaries", "InvalidBoundariesError",

@@ -53,7 +53,7 @@ def check_counts(counts, label_key, duration_key, split, location):
 
 def _source_levels(raw, levels, endpoints, time_scale=None):
     """Target level of each surviving endpoint: the first level giving it."""
-    mapped = raw if not time_scale else np.round(time_scale * raw) / time_scale
+    mapped = raw if not time_scale else buckets.to_units(raw, time_scale) / time_scale
     found = []
     for endpoint in endpoints:
         match = np.flatnonzero(mapped == endpoint)
