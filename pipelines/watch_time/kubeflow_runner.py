@@ -6,9 +6,9 @@ built from the repository's `Dockerfile` (the package and its schema are
 installed there; `TF_USE_LEGACY_KERAS=1` is set). Paths must be reachable
 from the cluster (gs://...); Beam components take `beam_pipeline_args`,
 e.g. `--runner=DataflowRunner --project=... --region=... --temp_location=gs://...`.
+The command line around it is `wt-pipeline compile` (`pipelines.watch_time.cli`).
 """
 import os
-import sys
 
 # wt_keras first: it selects Keras 2 (TFRS needs it) before TensorFlow loads.
 import wt_keras  # noqa: F401  isort: skip
@@ -49,13 +49,3 @@ def compile_pipeline(config, output_path, image=DEFAULT_IMAGE):
         output_dir=os.path.dirname(output_path), output_filename=os.path.basename(output_path))
     runner.run(wt_pipeline.create_pipeline(config))
     return output_path
-
-
-def main(argv=None):
-    """`python -m pipelines.watch_time.kubeflow_runner`: `wt-pipeline compile` with its flags."""
-    from pipelines.watch_time import cli  # pylint: disable=import-outside-toplevel
-    return cli.main(["compile"] + list(sys.argv[1:] if argv is None else argv))
-
-
-if __name__ == "__main__":
-    sys.exit(main())

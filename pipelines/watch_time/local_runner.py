@@ -5,6 +5,10 @@ Beam components use the DirectRunner with the pipeline's
 `beam_pipeline_args` (all local cores by default). ML Metadata lives in a
 SQLite file, so a second run reuses every component whose inputs and
 settings did not change (TFX caching).
+
+This module only runs a `PipelineConfig`; the command line around it is
+`wt-pipeline run` (`pipelines.watch_time.cli`), which imports it, never the
+other way round.
 """
 import logging
 import os
@@ -106,13 +110,3 @@ def run(config, stream=None, verbose=False):
         absl_logger.propagate = saved_propagate
     runs = run_report.component_runs(store, config.pipeline_name, handler.order, before)
     return runs, run_report.summarize(runs), handler
-
-
-def main(argv=None):
-    """`python -m pipelines.watch_time.local_runner`: `wt-pipeline run` with its flags."""
-    from pipelines.watch_time import cli  # pylint: disable=import-outside-toplevel
-    return cli.main(["run"] + list(sys.argv[1:] if argv is None else argv))
-
-
-if __name__ == "__main__":
-    sys.exit(main())

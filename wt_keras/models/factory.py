@@ -1,16 +1,16 @@
 """Builds heads and rankers by method name from bucket tables.
 
-One place maps the method names used by the CLI, the benchmarks and the TFX
-trainer to configured heads, so they all train the same models. `tables`
+The method names live in `wt_keras.methods.METHODS` (no TensorFlow), which
+points at the `<name>_head` factories below; the CLIs, the benchmarks and the
+TFX trainer all build heads through `build_head`, so they train the same
+models. `tables`
 is the dict written by the pipeline's BucketBoundaryGen (approximate, Beam)
 or computed exactly here by `bucket_tables` (numpy); both share one schema.
 """
 import numpy as np
 
 from wt_keras import buckets, heads
-
-METHODS = ("regression", "wlr", "geometric", "d2q", "ordinal", "cread",
-           "swat_binom", "swat_geo", "tpm")
+from wt_keras.methods import METHODS, get_method  # noqa: F401  (METHODS: re-exported)
 
 # Columns of the built-in simulator / KuaiRand log, used when present.
 CATEGORICAL_FEATURES = {"user_id": 100_003, "video_id": 100_003, "user_active_degree": 17,
@@ -67,38 +67,69 @@ def bucket_tables(watch_time, duration, grid_spec="uniform:20", time_scale=None,
             "tpm": {"grid_spec": tpm_grid_spec, "boundaries": tpm.tolist()}}
 
 
+def regression_head(tables, time_scale=None, **options):
+    """Squared error on seconds: the baseline."""
+    return heads.RegressionHead(**options)
+
+
+def wlr_head(tables, time_scale=None, **options):
+    """Weighted logistic regression (YouTube)."""
+    return heads.WeightedLogisticHead(**options)
+
+
+def geometric_head(tables, time_scale=None, **options):
+    """Vanilla geometric counts of integer units at α (whole seconds if unset)."""
+    return heads.GeometricHead(time_scale=time_scale or 1.0, **options)
+
+
+def d2q_head(tables, time_scale=None, **options):
+    """Duration-deconfounded quantiles: the duration groups' quantile tables."""
+    return heads.D2QHead(tables["d2q"]["duration_edges"], tables["d2q"]["quantile_table"],
+                         **options)
+
+
+def ordinal_head(tables, time_scale=None, **options):
+    """Ordinal regression over the main grid's endpoints."""
+    return heads.OrdinalHead(_endpoints(tables), **options)
+
+
+def cread_head(tables, time_scale=None, **options):
+    """CREAD: ordinal regression over its own EAD endpoints."""
+    return heads.CreadHead(tables["cread"]["boundaries"], **options)
+
+
+def swat_binom_head(tables, time_scale=None, **options):
+    """SWaT with binomial soft labels over the main grid."""
+    return heads.BinomialSoftLabelHead(_endpoints(tables), **options)
+
+
+def swat_geo_head(tables, time_scale=None, **options):
+    """SWaT with bucketized geometric counts at α."""
+    return heads.BucketizedGeometricHead(_endpoints(tables), time_scale=time_scale, **options)
+
+
+def tpm_head(tables, time_scale=None, **options):
+    """TPM's tree over its own grid (the main grid when the tables have none)."""
+    return heads.TPMHead(tables.get("tpm", {}).get("boundaries", _endpoints(tables)), **options)
+
+
+def _endpoints(tables):
+    return np.asarray(tables["boundaries"], np.float64)
+
+
 def build_head(method, tables, time_scale=None, confidence_penalty=None):
-    """A configured head for `method` (one of METHODS).
+    """A configured head for `method` (a name of `wt_keras.methods.METHODS`).
 
     Count models (`swat_geo`, `geometric`) use integer units at `time_scale`
     (None: the α recorded in `tables`; if that is 0, SWaT-Geo chooses α from
     its endpoints and the geometric head counts whole seconds); their
     endpoints are integerised again here, as SPEC §3 prescribes.
     """
+    factory = get_method(method).load_head_factory()
     options = {} if confidence_penalty is None else {"confidence_penalty": confidence_penalty}
     if time_scale is None:
         time_scale = float(tables.get("time_scale") or 0.0) or None
-    boundaries = np.asarray(tables["boundaries"], np.float64)
-    if method == "swat_binom":
-        return heads.BinomialSoftLabelHead(boundaries, **options)
-    if method == "swat_geo":
-        return heads.BucketizedGeometricHead(boundaries, time_scale=time_scale, **options)
-    if method == "geometric":
-        return heads.GeometricHead(time_scale=time_scale or 1.0, **options)
-    if method == "wlr":
-        return heads.WeightedLogisticHead(**options)
-    if method == "ordinal":
-        return heads.OrdinalHead(boundaries, **options)
-    if method == "cread":
-        return heads.CreadHead(tables["cread"]["boundaries"], **options)
-    if method == "d2q":
-        return heads.D2QHead(tables["d2q"]["duration_edges"], tables["d2q"]["quantile_table"],
-                             **options)
-    if method == "regression":
-        return heads.RegressionHead(**options)
-    if method == "tpm":
-        return heads.TPMHead(tables.get("tpm", {}).get("boundaries", boundaries), **options)
-    raise ValueError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}.")
+    return factory(tables, time_scale=time_scale, **options)
 
 
 def build_ranker(method, tables, columns, exum=False, confidence_penalty=None, time_scale=None,
