@@ -9,6 +9,7 @@ e.g. `--runner=DataflowRunner --project=... --region=... --temp_location=gs://..
 The command line around it is `wt-pipeline compile` (`pipelines.watch_time.cli`).
 """
 import os
+import sys
 
 # wt_keras first: it selects Keras 2 (TFRS needs it) before TensorFlow loads.
 import wt_keras  # noqa: F401  isort: skip
@@ -49,3 +50,9 @@ def compile_pipeline(config, output_path, image=DEFAULT_IMAGE):
         output_dir=os.path.dirname(output_path), output_filename=os.path.basename(output_path))
     runner.run(wt_pipeline.create_pipeline(config))
     return output_path
+
+
+if __name__ == "__main__":
+    # The command line lives in `cli`, which imports this module (never the reverse).
+    sys.exit("error: kubeflow_runner is a library module; on the command line use "
+             "`wt-pipeline compile` (python -m pipelines.watch_time.cli compile).")

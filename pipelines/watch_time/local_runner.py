@@ -110,3 +110,9 @@ def run(config, stream=None, verbose=False):
         absl_logger.propagate = saved_propagate
     runs = run_report.component_runs(store, config.pipeline_name, handler.order, before)
     return runs, run_report.summarize(runs), handler
+
+
+if __name__ == "__main__":
+    # The command line lives in `cli`, which imports this module (never the reverse).
+    sys.exit("error: local_runner is a library module; on the command line use "
+             "`wt-pipeline run` (python -m pipelines.watch_time.cli run).")
