@@ -45,9 +45,10 @@ from compare.variants import (ABLATION_UNIFORM_K, BASE_LABELS, EXUM_METHODS,  # 
                               MEDIAN_METHODS, SWAT_METHODS, Variant, ablation_grids,
                               median_label)
 from wt_keras.models import build_head  # noqa: E402
+from wt_keras.training_settings import TRAINING_DEFAULTS  # noqa: E402
 
 # Default size: fits the 30-minute budget on 2 CPU cores (see results/README.md).
-FULL = {"rows": 100_000, "seeds": 3, "ablation_seeds": 1, "epochs": 3,
+FULL = {"rows": 100_000, "seeds": 3, "ablation_seeds": 1, "epochs": TRAINING_DEFAULTS.epochs,
         "bucket_k": ABLATION_UNIFORM_K, "presets": None, "lambdas": LAMBDA_MULTIPLIERS}
 # --quick: a smoke test of every code path for CI (about a minute or two).
 QUICK = {"rows": 3_000, "seeds": 1, "ablation_seeds": 1, "epochs": 1,
@@ -62,9 +63,10 @@ def parse_args(argv):
     parser.add_argument("--seeds", type=int, help="random splits of the main table (default 3)")
     parser.add_argument("--ablation-seeds", type=int,
                         help="random splits of the bucket and λ studies (default 1)")
-    parser.add_argument("--epochs", type=int, help="epochs for every method (default 3)")
-    parser.add_argument("--batch-size", type=int, default=512)
-    parser.add_argument("--learning-rate", type=float, default=2e-3,
+    parser.add_argument("--epochs", type=int,
+                        help=f"epochs for every method (default {FULL['epochs']})")
+    parser.add_argument("--batch-size", type=int, default=TRAINING_DEFAULTS.batch_size)
+    parser.add_argument("--learning-rate", type=float, default=TRAINING_DEFAULTS.learning_rate,
                         help="Adam learning rate shared by every method")
     parser.add_argument("--studies", default="main,buckets,lambda",
                         help="comma list among main, buckets, lambda")

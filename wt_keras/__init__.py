@@ -41,7 +41,7 @@ def _select_keras():
 _select_keras()
 
 _SUBMODULES = ("buckets", "heads", "losses", "metrics", "models", "data", "ops",
-               "export")
+               "export", "methods")
 
 
 def __getattr__(name):

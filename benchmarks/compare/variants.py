@@ -3,13 +3,14 @@ import dataclasses
 from typing import Optional
 
 from wt_keras import buckets
-from wt_keras.models import METHODS
+from wt_keras.methods import METHODS
+from wt_keras.training_settings import TRAINING_DEFAULTS
 
 # The grid spec every bucketed head (SWaT-Binom, SWaT-Geo, OR) uses in the main
 # table: `fit_and_evaluate`'s default, equal to the SWaT paper's bucket choice 1
 # (5-percentiles). CREAD and D2Q build their own discretisations (M = 50 EAD
 # buckets, 30 duration groups) from the same training labels.
-MAIN_GRID_SPEC = "uniform:20"
+MAIN_GRID_SPEC = TRAINING_DEFAULTS.grid_spec
 
 # EXUM confidence is flagged as collapsed when its mean falls below this.
 COLLAPSE_THRESHOLD = 0.05
@@ -29,7 +30,7 @@ class Variant:
 
     Attributes:
       label: name printed in the tables, e.g. "EXUM-SWaT-Binom".
-      method: `wt_keras.models.METHODS` name.
+      method: a `wt_keras.methods.METHODS` name.
       exum: attach the EXUM confidence tower.
       confidence_penalty: EXUM λ; None keeps the head's default.
       grid_spec: percentile grid of the bucketed heads.
@@ -47,17 +48,8 @@ class Variant:
         return dataclasses.replace(self, **changes)
 
 
-BASE_LABELS = {
-    "regression": "MSE regression",
-    "wlr": "WLR",
-    "geometric": "Vanilla geometric",
-    "d2q": "D2Q",
-    "ordinal": "OR",
-    "cread": "CREAD",
-    "swat_binom": "SWaT-Binom",
-    "swat_geo": "SWaT-Geo",
-    "tpm": "TPM",
-}
+# Every registered method, under the label of `wt_keras.methods`.
+BASE_LABELS = {name: method.label for name, method in METHODS.items()}
 # Every head that supports EXUM, TPM included (with the tower starting at c ≈ 1 it no longer hurts).
 EXUM_METHODS = ("d2q", "cread", "swat_binom", "swat_geo", "tpm")
 SWAT_METHODS = ("swat_binom", "swat_geo")

@@ -13,6 +13,7 @@ import os
 import sys
 
 from wt_keras._quiet import quiet_command_line  # no TensorFlow: `wt_keras` loads lazily
+from wt_keras.cli.flags import add_flags, flag_values
 
 from pipelines.watch_time import configs, preflight, run_settings  # light: no TensorFlow
 
@@ -27,37 +28,28 @@ def _names(text):
     return names
 
 
+# `PipelineConfig` fields exposed as flags of both commands, in --help order.
+TRAINING_FLAGS = ("head", "exum", "confidence_penalty", "point_estimate", "grid_spec",
+                  "time_scale", "epochs", "batch_size", "learning_rate",
+                  "mae_max_relative_increase", "xauc_max_decrease", "min_xauc",
+                  "beam_pipeline_args", "model_name", "pipeline_name")
+# Per command: flags whose default is "decide from the other flags", not the config's.
+RUN_OVERRIDES = {
+    "data_root": {"default": None, "help": "directory of CSV or TFRecord files (default: "
+                                           "simulate the built-in data into the work dir)"},
+    "input_format": {"default": None, "help": "format of --data (default: csv if it holds "
+                                              ".csv files; the built-in data is written as "
+                                              "tf.Example TFRecords)"},
+}
+COMPILE_OVERRIDES = {
+    "data_root": {"default": None,
+                  "help": "input directory on the cluster (default <root>/data)"},
+}
+
+
 def _training_flags(parser):
     group = parser.add_argument_group("model and training")
-    group.add_argument("--head", default="swat_geo", choices=configs.HEADS)
-    group.add_argument("--exum", action="store_true", help="train with EXUM's confidence tower")
-    group.add_argument("--confidence-penalty", type=float, help="EXUM λ (default: the head's)")
-    group.add_argument("--point-estimate", default="mean",
-                       help="served watch_time: mean (default), median, or a quantile level q "
-                            "in (0, 1) such as 0.25 (median/q: heads with a distribution only)")
-    group.add_argument("--grid-spec", default="uniform:20",
-                       help="bucket grid: uniform:K, A-B:STEP,... or swat_choice_1..6")
-    group.add_argument("--time-scale", type=float,
-                       help="α: integer units per second of the count heads (default: the "
-                            "smallest power of ten keeping >= 90%% of the grid's buckets, "
-                            "chosen on the training labels)")
-    group.add_argument("--epochs", type=int, default=3)
-    group.add_argument("--batch-size", type=int, default=512)
-    group.add_argument("--learning-rate", type=float, default=2e-3)
-    group.add_argument("--mae-max-relative-increase", type=float, default=0.02,
-                       help="bless only if MAE is at most this much worse than the served "
-                            "model's (0.02 = 2%%)")
-    group.add_argument("--xauc-max-decrease", type=float, default=0.01,
-                       help="bless only if XAUC is at most this much below the served "
-                            "model's (absolute; default %(default)s)")
-    group.add_argument("--min-xauc", type=float, default=0.55,
-                       help="sanity bound every model must pass, the first included")
-    group.add_argument("--beam-arg", action="append", default=None, metavar="ARG",
-                       help="Beam pipeline option, repeatable; write it as "
-                            "--beam-arg=--runner=DataflowRunner (default: DirectRunner on "
-                            "all local cores)")
-    group.add_argument("--model-name", default=configs.MODEL_NAME)
-    group.add_argument("--pipeline-name", default=configs.PIPELINE_NAME)
+    add_flags(group, configs.PipelineConfig, TRAINING_FLAGS)
 
 
 def build_parser():
@@ -67,21 +59,14 @@ def build_parser():
     run = commands.add_parser("run", help="run the pipeline locally (LocalDagRunner)",
                               description="Run the whole pipeline locally and push a blessed "
                                           "model to <saved-models>/<model-name>/<version>/.")
-    run.add_argument("--data", help="directory of CSV or TFRecord files (default: simulate "
-                                    "the built-in data into the work dir)")
-    run.add_argument("--input-format", choices=configs.INPUT_FORMATS,
-                     help="format of --data (default: csv if it holds .csv files; the "
-                          "built-in data is written as tf.Example TFRecords)")
-    run.add_argument("--input-pattern", help="glob of the data files in --data (default: "
-                                             "*.csv for CSV, * for TFRecord)")
+    add_flags(run, configs.PipelineConfig, ("data_root", "input_format", "input_pattern"),
+              RUN_OVERRIDES)
     run.add_argument("--rows", type=int, default=DEFAULT_ROWS,
                      help=f"rows of simulated data (default {DEFAULT_ROWS})")
-    run.add_argument("--seed", type=int, default=0, help="simulator and training seed")
+    add_flags(run, configs.PipelineConfig, ("seed",))
     run.add_argument("--work-dir", default=configs.WORK_DIR,
                      help="pipeline outputs and ML Metadata (default ./%(default)s)")
-    run.add_argument("--saved-models", default=configs.SAVED_MODELS_DIR,
-                     help="TF Serving base path (default ./%(default)s)")
-    run.add_argument("--no-cache", action="store_true", help="rerun every component")
+    add_flags(run, configs.PipelineConfig, ("serving_model_dir", "enable_cache"))
     checks = run.add_argument_group("input checks (CSV, before any Beam work)")
     checks.add_argument("--features", type=_names,
                         help="comma-separated model inputs (default: the ids and features of "
@@ -109,9 +94,8 @@ def build_parser():
     compile_.add_argument("--root", default=None,
                           help="bucket prefix for data/, pipeline_root/ and saved_models/ "
                                "(e.g. gs://my-bucket/wt_keras)")
-    compile_.add_argument("--data", help="input directory on the cluster (default <root>/data)")
-    compile_.add_argument("--input-format", choices=configs.INPUT_FORMATS, default="csv")
-    compile_.add_argument("--seed", type=int, default=0)
+    add_flags(compile_, configs.PipelineConfig, ("data_root", "input_format", "seed"),
+              COMPILE_OVERRIDES)
     vertex = compile_.add_argument_group(
         "multi-machine training on Vertex AI (default: train inside the pipeline step)")
     vertex.add_argument("--vertex-project",
@@ -126,17 +110,8 @@ def build_parser():
 
 
 def _common_settings(args):
-    settings = dict(
-        head=args.head, exum=args.exum, confidence_penalty=args.confidence_penalty,
-        point_estimate=args.point_estimate,
-        grid_spec=args.grid_spec, time_scale=args.time_scale, epochs=args.epochs,
-        batch_size=args.batch_size, learning_rate=args.learning_rate, seed=args.seed,
-        mae_max_relative_increase=args.mae_max_relative_increase,
-        xauc_max_decrease=args.xauc_max_decrease, min_xauc=args.min_xauc,
-        model_name=args.model_name, pipeline_name=args.pipeline_name)
-    if args.beam_arg is not None:
-        settings["beam_pipeline_args"] = tuple(args.beam_arg)
-    return settings
+    """The `PipelineConfig` settings both commands take from their flags."""
+    return flag_values(args, configs.PipelineConfig, TRAINING_FLAGS + ("seed",))
 
 
 # Written beside the data by `wt-data prepare`; never data.
@@ -197,7 +172,7 @@ def command_run(args):
         data_root=data, input_format=input_format, input_pattern=input_pattern,
         pipeline_root=os.path.join(args.work_dir, "pipeline_root"),
         metadata_path=os.path.join(args.work_dir, "metadata.sqlite"),
-        serving_model_dir=args.saved_models, enable_cache=not args.no_cache,
+        **flag_values(args, configs.PipelineConfig, ("serving_model_dir", "enable_cache")),
         **_common_settings(args))
     if not args.data:
         ensure_simulated_data(data, args.rows, args.seed)

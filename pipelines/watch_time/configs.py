@@ -2,14 +2,22 @@
 
 `PipelineConfig` holds everything `create_pipeline` needs: where data,
 pipeline outputs and pushed models live, the bucket grid, the head and its
-training knobs, the blessing thresholds and the Beam options. Runners build
-one (CLI flags override the defaults) and pass it on; the Trainer receives
-the training part as `custom_config` (`trainer_custom_config`).
+training knobs, the blessing thresholds and the Beam options. It is the one
+declaration of these settings: each field carries its default and its
+`--help` text (`wt_keras.cli.flags.setting`), the `wt-pipeline` flags are
+generated from the fields, and the training settings it shares with
+`wt-train` come from `wt_keras.training_settings`. Runners build one and pass
+it on; the Trainer receives the training part as `custom_config`
+(`trainer_custom_config`).
 """
 import dataclasses
 import math
 import os
 from typing import Dict, List, Optional, Tuple, Union
+
+from wt_keras.cli.flags import setting
+from wt_keras.methods import METHODS, NO_DISTRIBUTION_METHODS
+from wt_keras.training_settings import shared_setting
 
 # Kubeflow accepts only [a-z0-9][a-z0-9-]{0,127}.
 PIPELINE_NAME = "wt-keras-watch-time"
@@ -23,9 +31,8 @@ WORK_DIR = "tfx_pipeline_output"
 SAVED_MODELS_DIR = "saved_models"
 # DirectRunner on every local core; Dataflow/Flink/Spark users replace these.
 LOCAL_BEAM_ARGS = ("--direct_running_mode=multi_processing", "--direct_num_workers=0")
-HEADS = ("swat_geo", "swat_binom", "geometric", "wlr", "ordinal", "cread", "d2q",
-         "regression", "tpm")
-NO_DISTRIBUTION_HEADS = ("d2q", "regression")   # they predict one number: mean only
+HEADS = tuple(METHODS)   # the method registry's names
+NO_DISTRIBUTION_HEADS = NO_DISTRIBUTION_METHODS   # they predict one number: mean only
 INPUT_FORMATS = ("csv", "tfrecord")
 BASELINES = ("served", "latest_blessed")
 # Files ExampleGen reads in `data_root`: `wt-data prepare` writes metadata.json and
@@ -87,48 +94,70 @@ class PipelineConfig:
         MultiWorkerMirroredStrategy). None trains inside the pipeline step.
       beam_pipeline_args: options of every Beam-powered component.
     """
-    data_root: str = ""
-    input_format: str = "csv"
-    input_pattern: Optional[str] = None
-    pipeline_name: str = PIPELINE_NAME
-    model_name: str = MODEL_NAME
-    pipeline_root: str = os.path.join(WORK_DIR, "pipeline_root")
-    metadata_path: Optional[str] = os.path.join(WORK_DIR, "metadata.sqlite")
-    serving_model_dir: str = SAVED_MODELS_DIR
-    schema_path: str = SCHEMA_PATH
-    label_key: str = "watch_time_s"
-    duration_key: str = "duration_s"
-    train_eval_buckets: Tuple[int, int] = (4, 1)
+    data_root: str = setting(
+        "", flag="--data", help="directory of CSV (header row) or TFRecord (tf.Example) files")
+    input_format: str = setting("csv", choices=INPUT_FORMATS,
+                                help="format of the files in --data (default %(default)s)")
+    input_pattern: Optional[str] = setting(
+        None, help="glob of the data files in --data (default: *.csv for CSV, * for TFRecord)")
+    pipeline_name: str = setting(PIPELINE_NAME, help="TFX pipeline name (default %(default)s)")
+    model_name: str = setting(
+        MODEL_NAME, help="pushes land in <saved-models>/<model-name>/<version>/ "
+                         "(default %(default)s)")
+    pipeline_root: str = setting(os.path.join(WORK_DIR, "pipeline_root"),
+                                 help="where TFX writes component outputs")
+    metadata_path: Optional[str] = setting(os.path.join(WORK_DIR, "metadata.sqlite"),
+                                           help="local ML Metadata SQLite file")
+    serving_model_dir: str = setting(SAVED_MODELS_DIR, flag="--saved-models",
+                                     help="TF Serving base path (default ./%(default)s)")
+    schema_path: str = setting(SCHEMA_PATH, help="curated schema: the data contract")
+    label_key: str = setting("watch_time_s", help="label column (seconds)")
+    duration_key: str = setting("duration_s", help="video duration column (seconds)")
+    train_eval_buckets: Tuple[int, int] = setting(
+        (4, 1), help="hash buckets of the train/eval split in ExampleGen")
     # Bucket boundaries (BucketBoundaryGen).
-    grid_spec: str = "uniform:20"
-    time_scale: Optional[float] = None
-    cread_num_buckets: int = 50
-    d2q_num_groups: int = 30
-    num_quantiles: int = 101
-    # Model and training (Trainer custom_config).
-    head: str = "swat_geo"
-    exum: bool = False
-    confidence_penalty: Optional[float] = None
-    point_estimate: str = "mean"
-    quantile_levels: Tuple[float, ...] = (0.1, 0.25, 0.5, 0.75, 0.9)
-    epochs: int = 3
-    batch_size: int = 512
-    learning_rate: float = 2e-3
-    embedding_dim: int = 16
-    bottom_units: Tuple[int, ...] = (128, 64, 32)
-    features: Optional[Union[Dict, List[str]]] = None
-    seed: int = 0
+    grid_spec: str = shared_setting("grid_spec")
+    time_scale: Optional[float] = shared_setting("time_scale")
+    cread_num_buckets: int = setting(50, help="CREAD's EAD buckets M")
+    d2q_num_groups: int = setting(30, help="D2Q's duration groups")
+    num_quantiles: int = setting(101, help="quantiles of each D2Q duration group")
+    # Model and training (Trainer custom_config); the shared ones as `wt-train`'s.
+    head: str = shared_setting("method")
+    exum: bool = shared_setting("exum")
+    confidence_penalty: Optional[float] = shared_setting("confidence_penalty")
+    point_estimate: str = shared_setting("point_estimate")
+    quantile_levels: Tuple[float, ...] = setting((0.1, 0.25, 0.5, 0.75, 0.9),
+                                                 help="levels of the served quantiles")
+    epochs: int = shared_setting("epochs")
+    batch_size: int = shared_setting("batch_size")
+    learning_rate: float = shared_setting("learning_rate")
+    embedding_dim: int = setting(16, help="embedding size of the categorical features")
+    bottom_units: Tuple[int, ...] = setting((128, 64, 32), help="shared bottom layer sizes")
+    features: Optional[Union[Dict, List[str]]] = setting(
+        None, help="model inputs (None: chosen from the schema)")
+    seed: int = shared_setting("seed")
     # Blessing (Evaluator).
-    mae_max_relative_increase: Optional[float] = 0.02
-    mae_max_absolute_increase: Optional[float] = None
-    xauc_max_decrease: Optional[float] = 0.01
-    min_xauc: float = 0.55
-    max_mae: Optional[float] = None
-    baseline: str = "served"
+    mae_max_relative_increase: Optional[float] = setting(
+        0.02, help="bless only if MAE is at most this much worse than the served model's "
+                   "(0.02 = 2%%)")
+    mae_max_absolute_increase: Optional[float] = setting(
+        None, help="bless only if MAE is at most this many seconds worse (None: off)")
+    xauc_max_decrease: Optional[float] = setting(
+        0.01, help="bless only if XAUC is at most this much below the served model's "
+                   "(absolute; default %(default)s)")
+    min_xauc: float = setting(0.55, help="sanity bound every model must pass, the first "
+                                         "included")
+    max_mae: Optional[float] = setting(None, help="sanity bound on MAE in seconds (None: off)")
+    baseline: str = setting("served", choices=BASELINES,
+                            help="model the candidate is compared with (default %(default)s)")
     # Execution.
-    vertex_training: Optional[Dict] = None
-    beam_pipeline_args: Tuple[str, ...] = LOCAL_BEAM_ARGS
-    enable_cache: bool = True
+    vertex_training: Optional[Dict] = setting(
+        None, help="run the Trainer as a Vertex AI custom job (None: inside the step)")
+    beam_pipeline_args: Tuple[str, ...] = setting(
+        LOCAL_BEAM_ARGS, flag="--beam-arg", action="append", metavar="ARG",
+        help="Beam pipeline option, repeatable; write it as --beam-arg=--runner=DataflowRunner "
+             "(default: DirectRunner on all local cores)")
+    enable_cache: bool = setting(True, flag="--no-cache", help="rerun every component")
 
     def __post_init__(self):
         self.check()

@@ -6,6 +6,7 @@ built from the repository's `Dockerfile` (the package and its schema are
 installed there; `TF_USE_LEGACY_KERAS=1` is set). Paths must be reachable
 from the cluster (gs://...); Beam components take `beam_pipeline_args`,
 e.g. `--runner=DataflowRunner --project=... --region=... --temp_location=gs://...`.
+The command line around it is `wt-pipeline compile` (`pipelines.watch_time.cli`).
 """
 import os
 import sys
@@ -51,11 +52,7 @@ def compile_pipeline(config, output_path, image=DEFAULT_IMAGE):
     return output_path
 
 
-def main(argv=None):
-    """`python -m pipelines.watch_time.kubeflow_runner`: `wt-pipeline compile` with its flags."""
-    from pipelines.watch_time import cli  # pylint: disable=import-outside-toplevel
-    return cli.main(["compile"] + list(sys.argv[1:] if argv is None else argv))
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    # The command line lives in `cli`, which imports this module (never the reverse).
+    sys.exit("error: kubeflow_runner is a library module; on the command line use "
+             "`wt-pipeline compile` (python -m pipelines.watch_time.cli compile).")

@@ -5,6 +5,10 @@ Beam components use the DirectRunner with the pipeline's
 `beam_pipeline_args` (all local cores by default). ML Metadata lives in a
 SQLite file, so a second run reuses every component whose inputs and
 settings did not change (TFX caching).
+
+This module only runs a `PipelineConfig`; the command line around it is
+`wt-pipeline run` (`pipelines.watch_time.cli`), which imports it, never the
+other way round.
 """
 import logging
 import os
@@ -108,11 +112,7 @@ def run(config, stream=None, verbose=False):
     return runs, run_report.summarize(runs), handler
 
 
-def main(argv=None):
-    """`python -m pipelines.watch_time.local_runner`: `wt-pipeline run` with its flags."""
-    from pipelines.watch_time import cli  # pylint: disable=import-outside-toplevel
-    return cli.main(["run"] + list(sys.argv[1:] if argv is None else argv))
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    # The command line lives in `cli`, which imports this module (never the reverse).
+    sys.exit("error: local_runner is a library module; on the command line use "
+             "`wt-pipeline run` (python -m pipelines.watch_time.cli run).")

@@ -12,31 +12,27 @@ import numpy as np
 import pandas as pd
 
 from wt_keras._quiet import quiet_command_line
+from wt_keras.cli.flags import add_flags, flag_values
+from wt_keras.methods import METHODS, get_method
+from wt_keras.training_settings import TrainingSettings
 
 REQUIRED_COLUMNS = ("user_id", "video_id", "watch_time_s", "duration_s")
+
+
+# Flags of the shared training settings (`wt_keras.training_settings`), in --help order.
+TRAINING_FLAGS = ("seed", "method", "exum", "confidence_penalty", "grid_spec", "time_scale",
+                  "point_estimate", "epochs", "batch_size", "learning_rate")
+SIMULATED_ROWS = 100_000
 
 
 def _parser():
     parser = argparse.ArgumentParser(prog="wt-train", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", help="CSV from `wt-data prepare` (default: simulate)")
-    parser.add_argument("--rows", type=int, default=100_000, help="simulated rows (default 100000)")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--method", default="swat_geo",
-                        help="regression, wlr, geometric, d2q, ordinal, cread, swat_binom, swat_geo, tpm")
-    parser.add_argument("--exum", action="store_true", help="train with EXUM's confidence tower")
-    parser.add_argument("--confidence-penalty", type=float, help="EXUM λ (default: the head's)")
-    parser.add_argument("--grid-spec", default="uniform:20", help="bucket grid, e.g. swat_choice_4")
-    parser.add_argument("--time-scale", type=float,
-                        help="α: integer units per second of the count heads (default: the "
-                             "smallest power of ten keeping >= 90%% of the grid's buckets)")
-    parser.add_argument("--point-estimate", default="mean",
-                        help="what the model predicts: mean (default), median, or a quantile "
-                             "level q in (0, 1) such as 0.25; median/q need a head with a "
-                             "distribution (not d2q, regression)")
-    parser.add_argument("--epochs", type=int, default=3)
-    parser.add_argument("--batch-size", type=int, default=512)
-    parser.add_argument("--learning-rate", type=float, default=2e-3)
+    parser.add_argument("--rows", type=int, default=SIMULATED_ROWS,
+                        help="simulated rows (default %(default)s)")
+    # --method is checked by `_train` (a one-line error, like every other bad setting).
+    add_flags(parser, TrainingSettings, TRAINING_FLAGS, overrides={"method": {"choices": None}})
     parser.add_argument("--verbose", action="store_true",
                         help="show TensorFlow's start-up logs and full tracebacks")
     return parser
@@ -136,29 +132,30 @@ def main(argv=None):
 
 
 def _train(args):
+    try:
+        method = get_method(args.method)
+    except ValueError:
+        raise ValueError(f"unknown --method {args.method!r}; choose one of "
+                         f"{', '.join(METHODS)}") from None
     frame = _load(args)   # before TensorFlow loads: data errors come in a second
     import wt_keras  # noqa: F401  (selects Keras 2 before TensorFlow loads)
     from wt_keras import metrics
-    from wt_keras.models import METHODS, parse_point_estimate
+    from wt_keras.models import parse_point_estimate
     from wt_keras.models.experiment import fit_and_evaluate, random_split
-    if args.method not in METHODS:
-        raise ValueError(f"unknown --method {args.method!r}; choose one of {', '.join(METHODS)}")
     try:
         point_estimate = parse_point_estimate(args.point_estimate)
     except ValueError as error:
         raise ValueError(f"--point-estimate: {error}") from None
-    if point_estimate != "mean" and args.method in ("d2q", "regression"):
+    if point_estimate != "mean" and not method.has_distribution:
         raise ValueError(f"--point-estimate {args.point_estimate} needs a head with a "
                          f"distribution; {args.method} predicts a single number: use "
                          "--point-estimate mean.")
     train, test = random_split(frame, seed=args.seed)
     print(f"data: {len(frame)} rows ({'simulated' if not args.data else args.data}), "
           f"train {len(train)}, test {len(test)}")
-    result = fit_and_evaluate(args.method, train, test, exum=args.exum,
-                              confidence_penalty=args.confidence_penalty, grid_spec=args.grid_spec,
-                              time_scale=args.time_scale, epochs=args.epochs,
-                              batch_size=args.batch_size, learning_rate=args.learning_rate,
-                              seed=args.seed, verbose=2, point_estimate=point_estimate)
+    settings = flag_values(args, TrainingSettings, TRAINING_FLAGS)
+    settings["point_estimate"] = point_estimate
+    result = fit_and_evaluate(settings.pop("method"), train, test, verbose=2, **settings)
     truth = test["watch_time_s"].to_numpy()
     constant = np.full_like(truth, np.median(train["watch_time_s"]))
     name = args.method + (" + EXUM" if args.exum else "")

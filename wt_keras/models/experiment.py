@@ -7,6 +7,7 @@ import tensorflow as tf
 from wt_keras import metrics
 from wt_keras.models.factory import build_ranker, bucket_tables, default_features
 from wt_keras.models.guard import PredictionGuard
+from wt_keras.training_settings import TRAINING_DEFAULTS
 
 # Training rows the PredictionGuard predicts on after every epoch.
 GUARD_ROWS = 4096
@@ -49,11 +50,20 @@ def evaluate_predictions(truth, predicted, groups=None):
     return result
 
 
-def fit_and_evaluate(method, train, test, exum=False, confidence_penalty=None, grid_spec="uniform:20",
-                     time_scale=None, epochs=3, batch_size=512, learning_rate=2e-3, seed=0,
-                     tables=None, callbacks=None, verbose=0, point_estimate="mean",
-                     confidence_tower_options=None):
+_DEFAULTS = TRAINING_DEFAULTS
+
+
+def fit_and_evaluate(method, train, test, exum=_DEFAULTS.exum,
+                     confidence_penalty=_DEFAULTS.confidence_penalty,
+                     grid_spec=_DEFAULTS.grid_spec, time_scale=_DEFAULTS.time_scale,
+                     epochs=_DEFAULTS.epochs, batch_size=_DEFAULTS.batch_size,
+                     learning_rate=_DEFAULTS.learning_rate, seed=_DEFAULTS.seed,
+                     tables=None, callbacks=None, verbose=0,
+                     point_estimate=_DEFAULTS.point_estimate, confidence_tower_options=None):
     """Trains `method` on `train` (a DataFrame) and evaluates it on `test`.
+
+    The training settings default to `wt_keras.training_settings.TRAINING_DEFAULTS`
+    (those of `wt-train` and the pipeline).
 
     `time_scale` None chooses α from the training labels (see `bucket_tables`);
     `confidence_tower_options` are passed to `build_ranker`.

@@ -1,15 +1,14 @@
 """Builds heads and rankers by method name from bucket boundaries.
 
-One place maps the method names used by the CLI, the benchmarks and the TFX
-trainer to configured heads, so they all train the same models. The
-boundaries are a `wt_keras.buckets.BucketBoundaries`, from the pipeline's
-BucketBoundaryGen (approximate, Beam) or computed exactly here by
+The method names live in `wt_keras.methods.METHODS` (no TensorFlow), which
+points at the `<name>_head` factories below; the CLIs, the benchmarks and the
+TFX trainer all build heads through `build_head`, so they train the same
+models. The boundaries are a `wt_keras.buckets.BucketBoundaries`, from the
+pipeline's BucketBoundaryGen (approximate, Beam) or computed exactly here by
 `bucket_tables` (numpy).
 """
 from wt_keras import buckets, heads
-
-METHODS = ("regression", "wlr", "geometric", "d2q", "ordinal", "cread",
-           "swat_binom", "swat_geo", "tpm")
+from wt_keras.methods import METHODS, get_method  # noqa: F401  (METHODS: re-exported)
 
 # Columns of the built-in simulator / KuaiRand log, used when present.
 CATEGORICAL_FEATURES = {"user_id": 100_003, "video_id": 100_003, "user_active_degree": 17,
@@ -62,8 +61,55 @@ def _time_scale(boundaries, time_scale):
     return boundaries.head_time_scale
 
 
+def regression_head(boundaries, time_scale=None, **options):
+    """Squared error on seconds: the baseline."""
+    return heads.RegressionHead(**options)
+
+
+def wlr_head(boundaries, time_scale=None, **options):
+    """Weighted logistic regression (YouTube)."""
+    return heads.WeightedLogisticHead(**options)
+
+
+def geometric_head(boundaries, time_scale=None, **options):
+    """Vanilla geometric counts of integer units at α (whole seconds if unset)."""
+    return heads.GeometricHead(time_scale=time_scale or 1.0, **options)
+
+
+def d2q_head(boundaries, time_scale=None, **options):
+    """Duration-deconfounded quantiles: the duration groups' quantile tables."""
+    return heads.D2QHead(boundaries.d2q_duration_edges, boundaries.d2q_quantile_table,
+                         **options)
+
+
+def ordinal_head(boundaries, time_scale=None, **options):
+    """Ordinal regression over the main grid's endpoints."""
+    return heads.OrdinalHead(boundaries.boundaries, **options)
+
+
+def cread_head(boundaries, time_scale=None, **options):
+    """CREAD: ordinal regression over its own EAD endpoints."""
+    return heads.CreadHead(boundaries.cread_boundaries, **options)
+
+
+def swat_binom_head(boundaries, time_scale=None, **options):
+    """SWaT with binomial soft labels over the main grid."""
+    return heads.BinomialSoftLabelHead(boundaries.boundaries, **options)
+
+
+def swat_geo_head(boundaries, time_scale=None, **options):
+    """SWaT with bucketized geometric counts at α."""
+    return heads.BucketizedGeometricHead(boundaries.boundaries, time_scale=time_scale, **options)
+
+
+def tpm_head(boundaries, time_scale=None, **options):
+    """TPM's tree over its own grid (the main grid when the boundaries have none)."""
+    tpm = boundaries.tpm_boundaries
+    return heads.TPMHead(boundaries.boundaries if tpm is None else tpm, **options)
+
+
 def build_head(method, boundaries, time_scale=None, confidence_penalty=None):
-    """A configured head for `method` (one of METHODS) from `buckets.BucketBoundaries`.
+    """A configured head for `method` (a name of `wt_keras.methods.METHODS`) from `buckets.BucketBoundaries`.
 
     Count models (`swat_geo`, `geometric`) use integer units at the
     boundaries' α (`time_scale`; if that is 0, SWaT-Geo chooses α from its
@@ -74,30 +120,9 @@ def build_head(method, boundaries, time_scale=None, confidence_penalty=None):
         raise TypeError(f"build_head needs a wt_keras.buckets.BucketBoundaries, got "
                         f"{type(boundaries).__name__}: build one with bucket_tables(...) or "
                         "BucketBoundaries.from_json(...).")
+    factory = get_method(method).load_head_factory()
     options = {} if confidence_penalty is None else {"confidence_penalty": confidence_penalty}
-    time_scale = _time_scale(boundaries, time_scale)
-    endpoints = boundaries.boundaries
-    if method == "swat_binom":
-        return heads.BinomialSoftLabelHead(endpoints, **options)
-    if method == "swat_geo":
-        return heads.BucketizedGeometricHead(endpoints, time_scale=time_scale, **options)
-    if method == "geometric":
-        return heads.GeometricHead(time_scale=time_scale or 1.0, **options)
-    if method == "wlr":
-        return heads.WeightedLogisticHead(**options)
-    if method == "ordinal":
-        return heads.OrdinalHead(endpoints, **options)
-    if method == "cread":
-        return heads.CreadHead(boundaries.cread_boundaries, **options)
-    if method == "d2q":
-        return heads.D2QHead(boundaries.d2q_duration_edges, boundaries.d2q_quantile_table,
-                             **options)
-    if method == "regression":
-        return heads.RegressionHead(**options)
-    if method == "tpm":
-        tpm = boundaries.tpm_boundaries
-        return heads.TPMHead(endpoints if tpm is None else tpm, **options)
-    raise ValueError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}.")
+    return factory(boundaries, time_scale=_time_scale(boundaries, time_scale), **options)
 
 
 def build_ranker(method, boundaries, columns, exum=False, confidence_penalty=None, time_scale=None,
