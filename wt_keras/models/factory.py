@@ -36,7 +36,7 @@ def bucket_tables(watch_time, duration, grid_spec="uniform:20", time_scale=None,
     """Exact numpy version of BucketBoundaryGen's output (training labels only).
 
     `time_scale` None chooses α automatically (`buckets.choose_time_scale`:
-    the smallest power of ten keeping >= 90 % of the grid's distinct
+    the smallest power of ten keeping ≥ 90 % of the grid's distinct
     endpoints) and integerises the endpoints at it; α > 0 integerises at that
     α; 0 keeps the endpoints in seconds. The α used is recorded as
     `time_scale` (0 = not integerised), and `build_head` gives it to the
@@ -73,7 +73,7 @@ def build_head(method, tables, time_scale=None, confidence_penalty=None):
     Count models (`swat_geo`, `geometric`) use integer units at `time_scale`
     (None: the α recorded in `tables`; if that is 0, SWaT-Geo chooses α from
     its endpoints and the geometric head counts whole seconds); their
-    endpoints are integerised again here, as SPEC §3 prescribes.
+    endpoints are integerised again here (round(α·t_k), deduplicated).
     """
     options = {} if confidence_penalty is None else {"confidence_penalty": confidence_penalty}
     if time_scale is None:
