@@ -116,6 +116,7 @@ def sketch_run(tmp_path_factory, examples):
                          grid_spec="swat_choice_4", sketch_size=500)
 
 
+@pytest.mark.slow   # runs the executor on Beam
 def test_exact_mode_equals_library_on_train_split_only(exact_run, train_data):
     payload, _ = exact_run
     watch, duration = train_data
@@ -155,6 +156,7 @@ def test_two_worker_processes_give_the_in_process_result(tmp_path, examples, exa
         assert payload.rank_error == in_process.rank_error
 
 
+@pytest.mark.slow   # runs the executor on Beam
 def test_sketch_mode_within_reported_rank_error(sketch_run, train_data):
     payload, _ = sketch_run
     watch = np.sort(train_data[0])
@@ -171,6 +173,7 @@ def test_sketch_mode_within_reported_rank_error(sketch_run, train_data):
     assert abs(payload.num_buckets - exact.size) <= 5
 
 
+@pytest.mark.slow   # runs the executor on Beam
 def test_sketch_mode_cread_within_rank_error(sketch_run, train_data):
     payload, _ = sketch_run
     watch = np.sort(train_data[0])
@@ -182,6 +185,7 @@ def test_sketch_mode_cread_within_rank_error(sketch_run, train_data):
     assert chosen <= exact.objective * 1.05
 
 
+@pytest.mark.slow   # runs the executor on Beam
 def test_sketch_mode_d2q_within_rank_error(sketch_run, train_data):
     payload, _ = sketch_run
     watch, duration = train_data
@@ -198,6 +202,7 @@ def test_sketch_mode_d2q_within_rank_error(sketch_run, train_data):
             assert_brackets(members, value, level, payload.d2q_group_rank_errors[group])
 
 
+@pytest.mark.slow   # runs the executor on Beam
 def test_time_scale_integerises_like_library(tmp_path, examples, train_data):
     payload, _ = run_component(str(tmp_path), examples, time_scale=0.5,
                                grid_spec="0-96:2,96-100:0.2")
@@ -207,6 +212,7 @@ def test_time_scale_integerises_like_library(tmp_path, examples, train_data):
     assert payload.time_scale == 0.5 and None not in payload.levels
 
 
+@pytest.mark.slow   # runs the executor on Beam
 def test_time_scale_chosen_on_sub_six_second_labels(tmp_path):
     """No time_scale (the pipeline's default): α is chosen on the training labels."""
     watch, duration = skewed_train_data(2000, seed=4)
@@ -231,6 +237,7 @@ def test_time_scale_chosen_on_sub_six_second_labels(tmp_path):
         buckets.boundaries_from_percentiles(watch[watch < 0.6], "uniform:20", time_scale=1.0)
 
 
+@pytest.mark.slow   # runs the executor on Beam
 def test_report_png_and_summary(exact_run):
     payload, report_dir = exact_run
     assert sorted(os.listdir(report_dir)) == ["label_distribution.png", "summary.json"]
@@ -244,6 +251,7 @@ def test_report_png_and_summary(exact_run):
     assert summary["num_buckets"] == payload.num_buckets
 
 
+@pytest.mark.slow   # runs the executor on Beam
 def test_loader_accepts_file_and_rejects_broken_json(exact_run, tmp_path):
     payload, _ = exact_run
     path = bbg.write_bucket_boundaries(payload, str(tmp_path / "ok"))
@@ -259,6 +267,7 @@ def test_loader_accepts_file_and_rejects_broken_json(exact_run, tmp_path):
         bbg.load_bucket_boundaries(str(tmp_path))
 
 
+@pytest.mark.slow   # runs the executor on Beam
 @pytest.mark.parametrize("case, match", [
     ("missing_label", r"label column 'watch_time' is missing .*present: duration_s, watch_time_s"),
     ("empty_split", r"holds no examples"),
@@ -283,6 +292,7 @@ def test_readable_errors(tmp_path, train_data, case, match):
         run_component(str(tmp_path), examples, **overrides)
 
 
+@pytest.mark.slow   # runs the executor on Beam
 def test_unknown_split_and_bad_parameters(tmp_path, examples):
     with pytest.raises(ValueError, match="Split 'training' is not in the Examples"):
         run_component(str(tmp_path), examples, split="training")

@@ -3,13 +3,11 @@
 Expected values are worked out by hand (numpy's linear percentile: level p of
 n sorted values sits at position p/100 * (n-1)) or by plain-Python loops.
 """
-import doctest
-
 import numpy as np
 import pytest
 
 from wt_keras import buckets
-from wt_keras.buckets import cread, d2q, grid, percentiles, time_scale
+from wt_keras.buckets import grid
 
 
 def _reference_endpoints(values, levels):
@@ -244,9 +242,3 @@ def test_auto_time_scale_on_labels_below_six_seconds():
         buckets.time_scale_for_boundaries([1.0], min_fraction=0)
     with pytest.raises(ValueError, match="keeps fewer"):
         buckets.time_scale_for_boundaries([1e-9, 2e-9], max_exponent=3)
-
-
-@pytest.mark.parametrize("module", [buckets, grid, percentiles, cread, d2q, time_scale])
-def test_docstring_examples(module):
-    result = doctest.testmod(module, extraglobs={"np": np})
-    assert result.failed == 0 and result.attempted > 0

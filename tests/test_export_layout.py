@@ -8,7 +8,7 @@ import tensorflow as tf
 
 from wt_keras import export, heads, models
 from wt_keras.export import exporter, versions
-from test_export import FEATURES, export_ranker, synthetic_rows, train_ranker
+from _export_models import FEATURES, export_ranker, synthetic_rows, train_ranker
 from _files import tree_digest
 
 

@@ -10,7 +10,7 @@ import tensorflow as tf
 
 from wt_keras import export
 from wt_keras.export import check
-from test_export import FEATURES, export_ranker, fresh_process_env, synthetic_rows, train_ranker
+from _export_models import FEATURES, export_ranker, fresh_process_env, synthetic_rows, train_ranker
 
 pytestmark = pytest.mark.slow
 

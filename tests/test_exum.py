@@ -275,10 +275,3 @@ def test_initial_confidence_starts_every_sample_there():
     assert revived.initial_confidence == 0.99
     with pytest.raises(ValueError, match="initial_confidence"):
         heads.ConfidenceTower(initial_confidence=1.0)
-
-
-def test_confidence_tower_docstring_examples():
-    import doctest
-    from wt_keras.heads import confidence
-    result = doctest.testmod(confidence, extraglobs={"tf": tf})
-    assert result.failed == 0 and result.attempted > 0

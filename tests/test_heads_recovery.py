@@ -10,7 +10,9 @@ import tensorflow as tf
 from scipy import stats
 
 from wt_keras import buckets, heads
-from test_heads_likelihood import simulate_bucketized_geometric
+from _samplers import simulate_bucketized_geometric
+
+pytestmark = pytest.mark.slow   # hundreds of optimiser steps per head
 
 SAMPLES_PER_SEGMENT = 20_000
 

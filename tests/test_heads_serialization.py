@@ -104,6 +104,7 @@ def test_layers_losses_and_metrics_run_under_keras3():
     assert "KERAS3_OK 3." in result.stdout
 
 
+@pytest.mark.slow   # a second Python process importing TensorFlow
 def test_importing_after_keras3_tensorflow_raises_a_clear_error():
     script = "import tensorflow as tf; tf.keras.layers; import wt_keras"
     env = {k: v for k, v in os.environ.items() if k != "TF_USE_LEGACY_KERAS"}

@@ -45,7 +45,7 @@ def test_mismatched_logits_width():
 
 
 def test_count_heads_integerise_the_boundaries_they_are_given():
-    # α = 1: 1.2 and 1.4 both round to 1 unit, so one of them goes (SPEC §3).
+    # α = 1: 1.2 and 1.4 both round to 1 unit, so one of them goes (round(α·t_k), deduplicated).
     head = heads.BucketizedGeometricHead([1.2, 1.4, 3.0], time_scale=1.0)
     assert head.num_logits == 3 and head.boundaries.tolist() == [1.0, 3.0]
     head = heads.BucketizedGeometricHead([1.2, 1.4, 3.0], time_scale=10.0)   # 12, 14, 30 units

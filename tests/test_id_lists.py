@@ -85,11 +85,3 @@ def test_a_ranker_with_id_lists_learns_from_them():
                                verbose=0).reshape(-1)
     # Two groups at 1 s and 4 s: only the tokens tell them apart.
     assert predicted[is_slow].mean() - predicted[~is_slow].mean() > 2.0
-
-
-@pytest.mark.parametrize("module_name", ["wt_keras.models.features", "wt_keras.heads.swat"])
-def test_docstring_examples(module_name):
-    import doctest
-    import importlib
-    result = doctest.testmod(importlib.import_module(module_name), extraglobs={"tf": tf})
-    assert result.failed == 0 and result.attempted > 0

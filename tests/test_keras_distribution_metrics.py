@@ -4,7 +4,7 @@ import pytest
 import tensorflow as tf
 
 from wt_keras import heads, metrics, models
-from test_export import synthetic_rows
+from _export_models import synthetic_rows
 
 
 def _geometric_crps(label, p, horizon=400):

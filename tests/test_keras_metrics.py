@@ -138,6 +138,7 @@ def test_dict_without_watch_time_key_is_rejected():
         metrics.MeanAbsoluteError().update_state([1.0], {"logits": [[0.0]]})
 
 
+@pytest.mark.slow   # two epochs of fit, then evaluate and predict
 def test_metrics_in_model_fit_and_evaluate():
     rng = np.random.default_rng(5)
     features = rng.normal(size=(512, 4)).astype(np.float32)

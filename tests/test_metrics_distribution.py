@@ -1,6 +1,4 @@
 """crps, reliability/ECE and PIT against numerical integration, closed forms and Monte-Carlo."""
-import doctest
-
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -8,7 +6,6 @@ from scipy import integrate, stats
 
 from _distribution_reference import geo_unit_survival
 from wt_keras import heads, metrics
-from wt_keras.metrics import calibration, scoring
 
 
 def _random_curves(rng, n, grid):
@@ -142,9 +139,3 @@ def test_pit_is_uniform_for_the_true_law_continuous_and_discrete():
 def test_bad_input_gives_a_clear_error(call, message):
     with pytest.raises(ValueError, match=message):
         call()
-
-
-@pytest.mark.parametrize("module", [scoring, calibration])
-def test_docstring_examples(module):
-    result = doctest.testmod(module, extraglobs={"np": np})
-    assert result.failed == 0 and result.attempted > 0

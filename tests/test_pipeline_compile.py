@@ -14,6 +14,8 @@ STEPS = ("CsvExampleGen", "StatisticsGen", "ImportSchemaGen", "ExampleValidator"
          "Evaluator", "Pusher")
 
 
+pytestmark = pytest.mark.slow   # each compile is a subprocess importing TFX and KFP
+
 IMAGE = "europe-docker.pkg.dev/p/r/wt-keras-pipeline:1"
 
 

@@ -21,7 +21,7 @@ import tensorflow_model_analysis as tfma
 
 from pipelines.watch_time import configs, run_report
 from _files import tree_digest
-from test_export import fresh_process_env
+from _export_models import fresh_process_env
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 UPSTREAM = ("ImportExampleGen", "ImportSchemaGen", "StatisticsGen", "ExampleValidator",

@@ -112,13 +112,16 @@ def _zero_duration(data):
     return ["line 5", "duration_s is 0"]
 
 
-@pytest.mark.parametrize("corrupt", [_missing_label, _different_headers, _latin1, _constant,
-                                     _infinite, _negative, _zero_duration])
+# Each case is a CLI subprocess: one in the quick suite, all of them in the full one.
+@pytest.mark.parametrize("corrupt", [_missing_label] + [
+    pytest.param(corrupt, marks=pytest.mark.slow)
+    for corrupt in (_different_headers, _latin1, _constant, _infinite, _negative, _zero_duration)])
 def test_bad_input_files_stop_the_run_naming_file_and_line(tmp_path, corrupt):
     words = corrupt(tmp_path / "data")
     _assert_one_line_error(_cli(tmp_path, "--data", str(tmp_path / "data")), *words)
 
 
+@pytest.mark.slow   # a CLI subprocess
 def test_a_feature_copying_the_label_is_reported_and_stops_the_run(tmp_path):
     frame = _frame()
     frame["stay_ms"] = frame["watch_time_s"] * 1000.0
@@ -214,6 +217,7 @@ def test_select_features_keeps_exactly_the_declared_columns():
         model_factory.select_features(schema, "watch_time_s", ["user_id", "nope"])
 
 
+@pytest.mark.slow   # two CLI subprocesses
 def test_tensorflow_start_up_noise_is_silenced_unless_verbose(tmp_path):
     """TFRecord input imports TensorFlow in the preflight: its C++ lines must not show."""
     import tensorflow as tf
@@ -228,16 +232,6 @@ def test_tensorflow_start_up_noise_is_silenced_unless_verbose(tmp_path):
     verbose = _cli(tmp_path, "--data", str(data), "--verbose")
     assert verbose.returncode == 2
     assert len(verbose.stderr.strip().splitlines()) > 1   # TF's own lines are back
-
-
-@pytest.mark.parametrize("module", ["pipelines.watch_time.outliers",
-                                    "pipelines.watch_time.features_selection",
-                                    "wt_keras._quiet"])
-def test_docstring_examples_run(module):
-    import doctest
-    import importlib
-    result = doctest.testmod(importlib.import_module(module))
-    assert result.attempted > 0 and result.failed == 0
 
 
 def test_library_callers_get_the_declared_features_and_the_leak_stop(tmp_path):

@@ -227,10 +227,3 @@ def test_simulated_data_is_written_as_examples_with_the_csv_types(tmp_path):
                 assert list(features[name].float_list.value) == [float(np.float32(value))], name
             else:
                 assert list(features[name].bytes_list.value) == [str(value).encode()], name
-
-
-def test_tfrecord_writer_docstring_example_runs():
-    import doctest
-    from wt_keras.data import tfrecord
-    result = doctest.testmod(tfrecord)
-    assert result.failed == 0 and result.attempted > 0

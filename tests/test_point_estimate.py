@@ -9,7 +9,7 @@ import tensorflow as tf
 from wt_keras import buckets, heads, models
 from wt_keras.cli import train as train_cli
 from pipelines.watch_time import configs
-from test_export import FEATURES, export_ranker, synthetic_rows
+from _export_models import FEATURES, export_ranker, synthetic_rows
 
 BOUNDARIES = [3.0, 8.0, 20.0, 40.0]
 

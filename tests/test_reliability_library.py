@@ -65,11 +65,3 @@ def test_keras_xauc_and_numpy_xauc_both_raise_on_a_non_finite_prediction(bad):
     # (pairs (1,2) wrong, (1,3) right, (2,3) right: 2/3).
     metric.update_state(labels, {"watch_time": [0.3, 0.1, 0.5]})
     assert float(metric.result()) == pytest.approx(2 / 3)
-
-
-def test_serving_defaults_docstring_examples_run():
-    import doctest
-
-    from wt_keras.export import defaults
-    result = doctest.testmod(defaults, extraglobs={"np": np, "tf": tf})
-    assert result.attempted >= 3 and result.failed == 0

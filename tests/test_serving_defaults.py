@@ -202,7 +202,7 @@ def test_tf1_session_loader_serves_ids_and_duration_without_wt_keras(exported):
     import subprocess
     import sys
 
-    from test_export import fresh_process_env
+    from _export_models import fresh_process_env
 
     export_dir, signatures, _, _ = exported
     cli = os.path.join(os.path.dirname(sys.executable), "saved_model_cli")

@@ -100,6 +100,7 @@ def test_two_worker_processes_give_the_in_process_metrics(evaluation, tmp_path):
             ours, rel=1e-12, nan_ok=True), slice_key
 
 
+@pytest.mark.slow
 def test_overall_metrics_match_reference_implementations(evaluation):
     by_slice, labels, predictions, users, _ = evaluation
     overall = by_slice[()]
@@ -113,6 +114,7 @@ def test_overall_metrics_match_reference_implementations(evaluation):
                                              abs=1e-12)
 
 
+@pytest.mark.slow
 def test_per_slice_metrics_use_only_the_slice(evaluation):
     by_slice, labels, predictions, _, platforms = evaluation
     for platform in ("android", "ios"):
@@ -173,6 +175,7 @@ def test_weighted_xauc_is_refused():
         tfma_metrics.XAUC().computations(example_weighted=True)
 
 
+@pytest.mark.slow   # 50k add_input calls under tracemalloc
 @pytest.mark.parametrize("metric, bytes_per_row", [(tfma_metrics.XAUC(), 16),
                                                    (tfma_metrics.XGAUC("user_id"), 24)])
 def test_exact_ranking_accumulator_holds_the_stated_bytes_per_row(metric, bytes_per_row):

@@ -112,11 +112,3 @@ def test_rejects_a_single_bucket_and_bad_leaf_values():
         heads.TPMHead([5.0])
     with pytest.raises(ValueError, match="leaf_values"):
         heads.TPMHead([1.0, 2.0], leaf_values=[1.0])
-
-
-def test_docstring_examples():
-    import doctest
-
-    from wt_keras.heads import tpm
-    result = doctest.testmod(tpm, extraglobs={"tf": tf})
-    assert result.failed == 0 and result.attempted > 0

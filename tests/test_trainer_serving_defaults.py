@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from test_pipeline_distributed import data_dir, _worker_main  # noqa: F401  (fixture)
+from _trainer_inputs import run_trainer, write_trainer_inputs
 
 pytestmark = pytest.mark.slow
 
@@ -20,8 +20,13 @@ def _example(**features):
     return tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString()
 
 
-def test_trainer_export_serves_ids_and_duration_only(data_dir, tmp_path):  # noqa: F811
-    _worker_main(str(data_dir), str(tmp_path))
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory):
+    return write_trainer_inputs(tmp_path_factory.mktemp("trainer_inputs"))
+
+
+def test_trainer_export_serves_ids_and_duration_only(data_dir, tmp_path):
+    run_trainer(str(data_dir), str(tmp_path))
     model_dir = tmp_path / "model"
     info = json.loads((model_dir / "assets.extra" / "wt_keras_model.json").read_text())
     features = info["features"]

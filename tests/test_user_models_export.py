@@ -15,7 +15,8 @@ def _served(export_dir, features):
                        if name in raw.structured_input_signature[1]})
 
 
-@pytest.mark.parametrize("name", ["swat_geo", "d2q", "wlr", "ordinal"])
+@pytest.mark.parametrize("name", ["swat_geo"] + [pytest.param(name, marks=pytest.mark.slow)
+                                                 for name in ("d2q", "wlr", "ordinal")])
 def test_functional_model_with_dict_inputs_exports(name, tmp_path):
     head = make_heads()[name]
     model = dict_input_model(head)
@@ -42,6 +43,7 @@ def test_single_input_functional_model_exports_with_feature_names(tmp_path):
                                head.expected_value(model(matrix(features))).numpy(), rtol=1e-5)
 
 
+@pytest.mark.slow   # trains, then exports
 def test_tfrs_multitask_model_exports_its_watch_time_output(tmp_path):
     head = heads.BucketizedGeometricHead([3.0, 8.0, 20.0])
     model = MultiTaskModel(head)

@@ -13,7 +13,9 @@ from _head_cases import HEAD_NAMES, make_heads
 from _user_models import SubclassedModel, functional_model, matrix, rows
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-FORMATS = ("model.keras", "model.h5", "saved_model")
+# SavedModel traces every function of the model: seconds per head, so only in the full suite.
+SAVED_MODEL = pytest.param("saved_model", marks=pytest.mark.slow, id="saved_model")
+FORMATS = ("model.keras", "model.h5", SAVED_MODEL)
 
 
 def _compiled(model, head):
@@ -44,7 +46,7 @@ def test_functional_model_with_a_head_round_trips(name, fmt, tmp_path):
     np.testing.assert_allclose(revived_head.projection.kernel.numpy(), head.projection.kernel.numpy())
 
 
-@pytest.mark.parametrize("fmt", ["model.keras", "saved_model"])   # Keras: no .h5 for subclassed models
+@pytest.mark.parametrize("fmt", ["model.keras", SAVED_MODEL])   # Keras: no .h5 for subclassed models
 @pytest.mark.parametrize("name", ["swat_geo", "d2q", "wlr"])
 def test_subclassed_model_with_a_head_round_trips(name, fmt, tmp_path):
     head = make_heads()[name]
@@ -82,6 +84,7 @@ def test_loss_and_metric_come_back_with_the_compiled_model(fmt, tmp_path):
     assert actual["mae"] == pytest.approx(expected["mae"], rel=1e-5)
 
 
+@pytest.mark.slow   # a second Python process importing TensorFlow
 def test_h5_loads_in_a_fresh_process_that_imports_the_heads(tmp_path):
     head = heads.BucketizedGeometricHead([3.0, 8.0, 20.0])
     model = _compiled(functional_model(head), head)

@@ -83,6 +83,7 @@ class WatchTimeLoss(HeadReference, keras.losses.Loss):
         packed `y_true`, e.g. ("duration",) for D2Q, ("clicked",) for WLR.
 
     Example:
+    >>> from wt_keras import heads
     >>> head = heads.BucketizedGeometricHead(boundaries=[3.0, 8.0, 20.0])
     >>> loss = WatchTimeLoss(head)
     >>> value = loss(tf.constant([5.0, 30.0]), head(tf.zeros([2, 4])))

@@ -3,8 +3,8 @@
 * `parse_grid_spec`, `PRESETS`: percentile grids ("uniform:K", "A-B:STEP,...",
   the six SWaT bucket choices).
 * `boundaries_from_percentiles`, `integerize`, `validate_boundaries`,
-  `widths`: endpoints 0 = t_0 < t_1 < ... < t_K from training percentiles.
-* `choose_time_scale`, `time_scale_for_boundaries`: alpha (integer units
+  `widths`: endpoints 0 = t_0 < t_1 < … < t_K from training percentiles.
+* `choose_time_scale`, `time_scale_for_boundaries`: α (integer units
   per second of the count heads), the smallest power of ten that keeps
   >= 90 % of the grid's distinct endpoints; `check_time_scale`, `to_units`
   (round(alpha * x)) and `endpoint_units` (the count heads' endpoint rule).

@@ -1,17 +1,17 @@
 """CREAD error-adaptive discretisation (EAD) of watch time.
 
 Sun et al., "CREAD", AAAI 2024 (arXiv 2401.07521). From the paper (as
-restated in research notes, math.md section 4.2): endpoints
-t_m = Psi^{-1}(gamma(m / M; a)), m = 1..M, with Psi the training CDF of T and
-gamma(z; a) = (1 - e^{-a z}) / (1 - e^{-a}); a is chosen to minimise the
-learning error plus beta times the restoration error (the paper's Eq. 21).
+restated in a public summary of it): endpoints
+t_m = Ψ⁻¹(γ(m/M; a)), m = 1…M, with Ψ the training CDF of T and
+γ(z; a) = (1 − e^{−az}) / (1 − e^{−a}); a is chosen to minimise the
+learning error plus β times the restoration error (the paper's Eq. 21).
 
 The concrete error formulas are a re-implementation's reading (EGMN
 baseline code; the paper's formulas were not available as text): with
-dPsi_m = gamma(m/M) - gamma((m-1)/M) and dt_m = t_m - t_{m-1} (t_0 = 0),
-A_w = sum(dPsi^2) * sum(dt^2 / dPsi) and A_b = sum(dPsi^2) * sum(dt^2);
-the alpha grid 0.001, 0.101, ..., 4.901 and beta = 50 are also theirs.
-Our own choices: Psi^{-1} is np.quantile (linear interpolation); times are
+ΔΨ_m = γ(m/M) − γ((m−1)/M) and Δt_m = t_m − t_{m−1} (t_0 = 0),
+A_w = Σ ΔΨ² · Σ Δt²/ΔΨ and A_b = Σ ΔΨ² · Σ Δt²;
+the grid of a (0.001, 0.101, …, 4.901) and β = 50 are also theirs.
+Our own choices: Ψ⁻¹ is np.quantile (linear interpolation); times are
 divided by max(T) inside the errors; endpoints are deduplicated.
 """
 import dataclasses
@@ -24,11 +24,11 @@ DEFAULT_ALPHAS = np.round(0.001 + 0.1 * np.arange(50), 3)
 
 
 def warp(z, a):
-    """CREAD's warp gamma(z; a) = (1 - exp(-a z)) / (1 - exp(-a)).
+    """CREAD's warp γ(z; a) = (1 − e^{−az}) / (1 − e^{−a}).
 
-    gamma(0) = 0, gamma(1) = 1, monotone increasing; a > 0 is concave (buckets
+    γ(0) = 0, γ(1) = 1, monotone increasing; a > 0 is concave (buckets
     hold less probability mass as m grows: finer in the tail), a < 0 convex,
-    and a = 0 is the limit gamma(z) = z (equal-frequency buckets).
+    and a = 0 is the limit γ(z) = z (equal-frequency buckets).
 
     Args:
       z: array-like in [0, 1].
@@ -59,14 +59,14 @@ class CreadDiscretization:
     """Result of `cread_boundaries`.
 
     Attributes:
-      boundaries: t_1..t_K (seconds), strictly increasing, > 0, K <= M.
+      boundaries: t_1…t_K (seconds), strictly increasing, > 0, K ≤ M.
       alpha: chosen warp parameter a.
       num_buckets_requested: M.
-      learning_error: A_w at the chosen alpha (times divided by max(T)).
-      restoration_error: A_b at the chosen alpha (times divided by max(T)).
-      objective: A_w + beta * A_b at the chosen alpha.
-      alphas: the alpha grid tried.
-      objectives: objective for each alpha in `alphas`.
+      learning_error: A_w at the chosen a (times divided by max(T)).
+      restoration_error: A_b at the chosen a (times divided by max(T)).
+      objective: A_w + β·A_b at the chosen a.
+      alphas: the grid of a tried.
+      objectives: objective for each a in `alphas`.
     """
     boundaries: np.ndarray
     alpha: float
@@ -79,7 +79,7 @@ class CreadDiscretization:
 
 
 def _ead_errors(labels, num_buckets, alpha):
-    """Returns (raw endpoints t_1..t_M, A_w, A_b) for one alpha."""
+    """Returns (raw endpoints t_1…t_M, A_w, A_b) for one warp parameter a."""
     cdf_levels = warp(np.arange(num_buckets + 1) / num_buckets, alpha)
     endpoints = np.quantile(labels, cdf_levels[1:])
     mass = np.diff(cdf_levels)
@@ -94,17 +94,17 @@ def _ead_errors(labels, num_buckets, alpha):
 
 def cread_boundaries(values, num_buckets=50, beta=50.0, alphas=None,
                      min_buckets=2):
-    """CREAD EAD endpoints: grid search over alpha of A_w + beta * A_b.
+    """CREAD EAD endpoints: grid search over a of A_w + β·A_b.
 
     See the module docstring for which parts are the paper's and which the
     re-implementation's. Ties in the labels can repeat endpoints; repeats and
-    zeros are dropped (after choosing alpha on the raw M endpoints).
+    zeros are dropped (after choosing a on the raw M endpoints).
 
     Args:
-      values: training watch times in seconds (>= 0, finite).
-      num_buckets: M, endpoints requested (>= 2).
-      beta: weight of the restoration error (>= 0).
-      alphas: 1-D grid of finite alphas; default `DEFAULT_ALPHAS`.
+      values: training watch times in seconds (≥ 0, finite).
+      num_buckets: M, endpoints requested (≥ 2).
+      beta: β, weight of the restoration error (≥ 0).
+      alphas: 1-D grid of finite values of a; default `DEFAULT_ALPHAS`.
       min_buckets: minimum number of endpoints that must survive.
 
     Returns:

@@ -3,7 +3,7 @@
 Zhan et al., "Deconfounding Duration Bias in Watch-time Prediction for Video
 Recommendation", KDD 2022: split training samples into G equal-frequency
 duration groups; the label is q = F_g(T), the empirical CDF of watch time
-inside the sample's group g; serving maps a predicted q back with F_g^{-1}.
+inside the sample's group g; serving maps a predicted q back with F_g⁻¹.
 F_g is stored as a table of Q quantiles per group (levels linspace(0, 1, Q))
 and interpolated piecewise-linearly both ways (conventions in the docstrings
 of `d2q_quantile_label` and `d2q_watch_time`; the TF head mirrors them).
@@ -77,7 +77,7 @@ def _paired(first, second, first_name, second_name):
 
 
 def _merge_small_groups(edges, duration):
-    """Drops edges until every group holds >= MIN_GROUP_SIZE samples."""
+    """Drops edges until every group holds ≥ MIN_GROUP_SIZE samples."""
     while edges.size:
         sizes = np.bincount(duration_group(duration, edges), minlength=edges.size + 1)
         small = int(np.argmin(sizes))
@@ -196,14 +196,14 @@ def d2q_tables(watch_time, duration, num_groups=30, num_quantiles=101):
 def d2q_quantile_label(watch_time, duration, tables):
     """Label q = F_g(T) in [0, 1] (numpy reference for the TF head).
 
-    With row v_0 <= ... <= v_{Q-1} = tables.quantile_table[g] at levels
-    L_j = j / (Q-1), g = tables.group_index(d), lo = #{j: v_j < T} and
-    hi = #{j: v_j <= T}:
-      * hi > lo (T equals the tied entries v_lo..v_{hi-1}): q = (L_lo +
-        L_{hi-1}) / 2, the mid-point (30 % mass at 0 s gives q = 0.15);
+    With row v_0 ≤ … ≤ v_{Q−1} = tables.quantile_table[g] at levels
+    L_j = j / (Q − 1), g = tables.group_index(d), lo = #{j: v_j < T} and
+    hi = #{j: v_j ≤ T}:
+      * hi > lo (T equals the tied entries v_lo…v_{hi−1}): q = (L_lo +
+        L_{hi−1}) / 2, the mid-point (30 % mass at 0 s gives q = 0.15);
       * lo == 0 (T below the table): q = 0; lo == Q (above): q = 1;
-      * otherwise q = L_{lo-1} + (L_lo - L_{lo-1}) (T - v_{lo-1}) /
-        (v_lo - v_{lo-1}).
+      * otherwise q = L_{lo−1} + (L_lo − L_{lo−1})·(T − v_{lo−1}) /
+        (v_lo − v_{lo−1}).
 
     Example:
       >>> tables = d2q_tables(np.arange(8.0), np.arange(8.0), 2, 3)
@@ -232,10 +232,10 @@ def d2q_quantile_label(watch_time, duration, tables):
 
 
 def d2q_watch_time(quantile, duration, tables):
-    """Inverse map T = F_g^{-1}(q) (numpy reference for the TF head).
+    """Inverse map T = F_g⁻¹(q) (numpy reference for the TF head).
 
-    q is clipped to [0, 1]; with p = q (Q-1), j = min(floor(p), Q-2) and
-    row = tables.quantile_table[g]: T = row[j] + (p - j) (row[j+1] - row[j]),
+    q is clipped to [0, 1]; with p = q·(Q − 1), j = min(⌊p⌋, Q − 2) and
+    row = tables.quantile_table[g]: T = row[j] + (p − j)·(row[j+1] − row[j]),
     i.e. np.interp(q, linspace(0, 1, Q), row).
 
     Example:

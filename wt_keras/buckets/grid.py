@@ -1,7 +1,7 @@
 """Percentile grid specs for bucket endpoints, and the SWaT presets.
 
 A grid spec lists the percent levels (in (0, 100]) at which the training
-labels' percentiles become bucket endpoints t_1 < ... < t_K (t_0 = 0 is
+labels' percentiles become bucket endpoints t_1 < … < t_K (t_0 = 0 is
 implicit). The presets are the six choices of the SWaT paper's bucket
 ablation (Yang et al., KDD 2025, Section 4.2.6 / Table 3).
 """
@@ -70,8 +70,8 @@ def _segment_levels(spec, segment, expected_start):
 def parse_grid_spec(spec):
     """Parses a grid spec into percent levels in (0, 100], strictly increasing.
 
-    `uniform:K` gives levels 100 k / K for k = 1..K. A segment `A-B:STEP`
-    gives A + STEP, A + 2 STEP, ..., B; segments chain from 0 upwards.
+    `uniform:K` gives levels 100·k / K for k = 1…K. A segment `A-B:STEP`
+    gives A + STEP, A + 2·STEP, …, B; segments chain from 0 upwards.
 
     Args:
       spec: `"uniform:K"`, a segment list such as `"0-96:2,96-100:0.2"`, or a

@@ -1,7 +1,7 @@
 """Bucket endpoints from training percentiles; integerisation; validation.
 
-Notation (SPEC section 3): endpoints 0 = t_0 < t_1 < ... < t_K, bucket k is
-[t_{k-1}, t_k), width w_k = t_k - t_{k-1}. Only t_1..t_K are stored.
+Notation (the SWaT paper's, Section 3.1): endpoints 0 = t_0 < t_1 < … < t_K, bucket k is
+[t_{k−1}, t_k), width w_k = t_k − t_{k−1}. Only t_1…t_K are stored.
 """
 import numpy as np
 
@@ -14,7 +14,7 @@ _FIX_HINT = ("Build endpoints with buckets.boundaries_from_percentiles(...) "
 
 
 def validate_boundaries(boundaries):
-    """Checks bucket endpoints t_1..t_K and returns them as float64.
+    """Checks bucket endpoints t_1…t_K and returns them as float64.
 
     Args:
       boundaries: 1-D array-like; finite, all > 0, strictly increasing, at
@@ -58,7 +58,7 @@ def validate_boundaries(boundaries):
 
 
 def widths(boundaries):
-    """Bucket widths w_k = t_k - t_{k-1}, with t_0 = 0.
+    """Bucket widths w_k = t_k − t_{k−1}, with t_0 = 0.
 
     Example:
       >>> widths([2, 5, 6]).tolist()
@@ -68,15 +68,15 @@ def widths(boundaries):
 
 
 def integerize(boundaries, time_scale):
-    """Rounds endpoints to integer units: t -> round(alpha t) / alpha.
+    """Rounds endpoints to integer units: t → round(α·t) / α.
 
-    Count models (SWaT-Geo, geometric) work on Y = round(alpha T); their
+    Count models (SWaT-Geo, geometric) work on Y = round(α·T); their
     endpoints must lie on the same grid. Rounding is np.round (half to even,
     the same as tf.round); endpoints that round to 0 or repeat are dropped.
 
     Args:
-      boundaries: valid endpoints t_1..t_K (see `validate_boundaries`).
-      time_scale: alpha > 0, integer units per second.
+      boundaries: valid endpoints t_1…t_K (see `validate_boundaries`).
+      time_scale: α > 0, integer units per second.
 
     Returns:
       np.ndarray (float64) of strictly increasing endpoints > 0, in seconds.
@@ -101,10 +101,10 @@ def integerize(boundaries, time_scale):
 
 def boundaries_from_percentiles(values, spec="uniform:20", time_scale=None,
                                 min_buckets=2):
-    """Bucket endpoints t_1..t_K from percentiles of training labels.
+    """Bucket endpoints t_1…t_K from percentiles of training labels.
 
     t_k = np.percentile(values, level_k) (linear interpolation) for the levels
-    of `spec`; t_0 = 0 is implicit. Endpoints <= 0 or not above the previous
+    of `spec`; t_0 = 0 is implicit. Endpoints ≤ 0 or not above the previous
     one are dropped (ties are common: many 0 s, rounded seconds), so K is the
     number that survive, e.g. 18 of 20 for SWaT choice 1 in the paper.
     Level 100 gives t_K = max(values): finite-bucket heads (SWaT-Binom,
@@ -114,15 +114,15 @@ def boundaries_from_percentiles(values, spec="uniform:20", time_scale=None,
     Args:
       values: training watch times in seconds (training split only).
       spec: grid spec or preset name, see `parse_grid_spec`.
-      time_scale: None keeps the endpoints in seconds as they are; alpha > 0
-        integerises them (round(alpha t) / alpha, deduplicated again, as
+      time_scale: None keeps the endpoints in seconds as they are; α > 0
+        integerises them (round(α·t) / α, deduplicated again, as
         `integerize`); "auto" integerises at `choose_time_scale(values, spec)`,
-        the smallest power of ten keeping >= 90 % of the distinct endpoints
-        (call `choose_time_scale` to read which alpha that is).
+        the smallest power of ten keeping ≥ 90 % of the distinct endpoints
+        (call `choose_time_scale` to read which α that is).
       min_buckets: minimum number K of buckets that must survive.
 
     Returns:
-      np.ndarray (float64) t_1..t_K, strictly increasing, all > 0.
+      np.ndarray (float64) t_1…t_K, strictly increasing, all > 0.
 
     Raises:
       ValueError: for empty/NaN/inf/negative values, a malformed spec, or

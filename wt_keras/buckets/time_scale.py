@@ -1,9 +1,9 @@
 """Choosing α (`time_scale`), the integer units per second of the count heads.
 
 Count models (SWaT-Geo, geometric) work on Y = round(α·T) with endpoints
-round(α·t_k), deduplicated (SPEC section 3). The SWaT paper picks α by the
+round(α·t_k), deduplicated. The SWaT paper (Section 4.1.3) picks α by the
 scale of each dataset; here the rule is explicit: α is the smallest power of
-ten, 10^k for k = `min_exponent`, `min_exponent` + 1, ..., for which rounding
+ten, 10^k for k = `min_exponent`, `min_exponent` + 1, …, for which rounding
 keeps at least `min_fraction` (90 %) of the grid's distinct endpoints. On
 labels of tens of seconds this is α = 1 (whole seconds); on labels in
 [0, 6) s it is typically 10 or 100.
@@ -76,10 +76,10 @@ def rounded_endpoints(endpoints, time_scale):
 def time_scale_for_boundaries(boundaries, min_fraction=DEFAULT_MIN_FRACTION,
                               min_exponent=DEFAULT_MIN_EXPONENT,
                               max_exponent=DEFAULT_MAX_EXPONENT):
-    """The smallest α = 10^k that keeps >= `min_fraction` of the distinct endpoints.
+    """The smallest α = 10^k that keeps ≥ `min_fraction` of the distinct endpoints.
 
     Args:
-      boundaries: endpoints t_1..t_K in seconds (> 0; repeats and zeros are
+      boundaries: endpoints t_1…t_K in seconds (> 0; repeats and zeros are
         ignored, they are not buckets).
       min_fraction: share of the K distinct endpoints that must stay distinct
         and > 0 after rounding to integer units.
@@ -125,7 +125,7 @@ def choose_time_scale(values, spec="uniform:20", min_fraction=DEFAULT_MIN_FRACTI
 
     The requested distinct buckets are the grid's endpoints at full precision
     (percentiles of tied labels already repeat; those repeats were never
-    buckets); α is the smallest power of ten keeping >= `min_fraction` of
+    buckets); α is the smallest power of ten keeping ≥ `min_fraction` of
     them after rounding (see `time_scale_for_boundaries`).
 
     Example:

@@ -108,6 +108,7 @@ class WatchTimeHead(keras.layers.Layer):
         continuous in them).
 
         Example:
+        >>> from wt_keras.heads import GeometricHead
         >>> head = GeometricHead()                   # P(Y ≥ y) = p^y, e^z = p / (1 − p)
         >>> round(float(head.survival(tf.math.log([[3.0]]), 1.0)[0]), 4)   # P(Y ≥ 2) = 0.75²
         0.5625
@@ -124,6 +125,7 @@ class WatchTimeHead(keras.layers.Layer):
         `quantile(logits, 0.5)` is the median, the MAE-optimal point estimate.
 
         Example:
+        >>> from wt_keras.heads import OrdinalHead
         >>> head = OrdinalHead(boundaries=[10.0, 20.0])       # φ = (0.5, 0.5): S linear to 0.5
         >>> head.quantile(tf.zeros([1, 2]), [0.25, 0.5, 0.9]).numpy().tolist()
         [[5.0, 10.0, 20.0]]
@@ -153,6 +155,7 @@ class WatchTimeHead(keras.layers.Layer):
         duration: seconds, a scalar or [B] (or [B, 1]).
 
         Example:
+        >>> from wt_keras.heads import BinomialSoftLabelHead
         >>> head = BinomialSoftLabelHead(boundaries=[1.0, 2.0])   # two seconds, p = 1/2 each
         >>> float(head.completion_probability(tf.zeros([1, 2]), 2.0)[0])   # P(Y = 2)
         0.25

@@ -10,7 +10,7 @@ from wt_keras.heads.base import WatchTimeHead
 
 
 def integer_units(boundaries, time_scale):
-    """Endpoints in integer units round(α·t_k), zeros and repeats dropped (SPEC §3).
+    """Endpoints in integer units round(α·t_k), zeros and repeats dropped (SWaT paper §4.1.3).
 
     Count heads integerise the boundaries they are given with their own α, so
     real-valued percentile endpoints work as they are; fails only if no
@@ -141,7 +141,7 @@ class BucketizedGeometricHead(WatchTimeHead):
       boundaries: t_1..t_K in seconds, strictly increasing, > 0 (e.g. straight
         from `buckets.boundaries_from_percentiles`); integerised at α.
       time_scale: α, integer units per second; None chooses the smallest
-        power of ten (>= 1) that keeps >= 90 % of the boundaries distinct
+        power of ten (≥ 1) that keeps ≥ 90 % of the boundaries distinct
         (`buckets.time_scale_for_boundaries`), e.g. 1 for endpoints of
         several seconds, 100 for labels in [0, 6) s.
       max_tail_logit: clamp of z_{K+1} in the expectation.

@@ -149,6 +149,7 @@ class MeanAbsoluteError(_HeadSeconds, _ExampleMean):
       >>> m.update_state([10.0, 20.0], [12.0, 17.0])
       >>> float(m.result())
       2.5
+      >>> from wt_keras import heads
       >>> m = MeanAbsoluteError(head=heads.GeometricHead())
       >>> m.update_state([10.0], tf.math.log([[12.0]]))     # E[T] = e^z = 12
       >>> round(float(m.result()), 4)

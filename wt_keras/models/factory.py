@@ -34,7 +34,7 @@ def bucket_tables(watch_time, duration, grid_spec="uniform:20", time_scale=None,
     """Exact numpy `buckets.BucketBoundaries` of the training labels.
 
     `time_scale` None chooses α automatically (`buckets.choose_time_scale`:
-    the smallest power of ten keeping >= 90 % of the grid's distinct
+    the smallest power of ten keeping ≥ 90 % of the grid's distinct
     endpoints) and integerises the endpoints at it; α > 0 integerises at that
     α; 0 keeps the endpoints in seconds. The α used is the value's
     `time_scale` (0 = not integerised), the one α `build_head` gives the

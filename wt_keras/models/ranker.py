@@ -65,6 +65,7 @@ class WatchTimeRanker(tfrs.Model):
         feature is set, `completion_ece` (`metrics.CompletionECE`).
 
     Example:
+    >>> from wt_keras import heads
     >>> head = heads.BucketizedGeometricHead(boundaries=[3.0, 8.0, 20.0])
     >>> model = WatchTimeRanker(head, {"user_id": 1000, "video_id": 1000}, ["duration_s"])
     >>> model.compile(optimizer=tf.keras.optimizers.Adam(1e-3))

@@ -1,4 +1,4 @@
-"""Per-bucket statistics of an observed watch time T (SPEC §3).
+"""Per-bucket statistics of an observed watch time T (buckets of the SWaT paper, Section 3.1).
 
 Bucket k is [t_{k−1}, t_k) with t_0 = 0. An open last bucket [t_K, ∞) has an
 infinite upper edge. Edges are passed explicitly (rather than start + width)

@@ -1,4 +1,4 @@
-"""EXUM confidence fusion (Wu et al., arXiv 2504.07575), SPEC §4.
+"""EXUM confidence fusion (Wu et al., arXiv 2504.07575, Sections 3.1 and 3.3).
 
 A confidence c ∈ (0, 1] mixes the head's probability-space output p with its
 target y: p′ = c·p + (1 − c)·y, and the head's loss is taken on p′. The

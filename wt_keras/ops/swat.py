@@ -1,4 +1,4 @@
-"""SWaT watch-time models (Yang et al., KDD 2025), SPEC §4.
+"""SWaT watch-time models (Yang et al., KDD 2025, arXiv 2408.07759, Sections 3.2–3.3).
 
 SWaT-Binom (Assumption 1, wandering user): within bucket k each of the w_k
 seconds is watched independently with probability p_k = σ(z_k).

@@ -7,8 +7,8 @@ follow,favorite`` (``play``/``stay`` in ms) and ``feed_info.csv`` with header
 manual_keyword_list,machine_keyword_list,manual_tag_list,machine_tag_list,
 description_char,ocr_char,asr_char``.
 
-watch_time_s = play/1000, duration_s = videoplayseconds. Rows with play >= 10 x the
-duration are dropped, as the DADF re-implementation does (research notes §5.3):
+watch_time_s = play/1000, duration_s = videoplayseconds. Rows with play ≥ 10 × the
+duration are dropped, as the DADF re-implementation does (its wechat21_process.py):
 they are mostly background plays. The post-watch actions (like, forward, stay, ...)
 are outcomes of the same impression and would leak the label, so they are not exported.
 """
