@@ -4,6 +4,8 @@ Output m predicts the survival probability φ_m = P(T > t_m | x) = σ(z_m).
 """
 import tensorflow as tf
 
+from wt_keras.ops.cross_entropy import sigmoid_cross_entropy_sum
+
 
 def ordinal_labels(watch_time, boundaries):
     """Survival labels 1[T > t_m], shape [B, M]."""
@@ -13,9 +15,7 @@ def ordinal_labels(watch_time, boundaries):
 
 def ordinal_cross_entropy(watch_time, logits, boundaries):
     """Σ_m BCE(1[T > t_m], φ_m), shape [B]."""
-    labels = ordinal_labels(watch_time, boundaries)
-    return tf.reduce_sum(
-        tf.nn.sigmoid_cross_entropy_with_logits(labels=labels, logits=logits), -1)
+    return sigmoid_cross_entropy_sum(ordinal_labels(watch_time, boundaries), logits)
 
 
 def ordinal_restored_watch_time(logits, widths):
