@@ -161,12 +161,17 @@ def bucketized_geometric_expected_watch_time(logits, widths,
     Returns:
       [B] expected watch time in the units of `widths`.
     """
-    finite_logits, tail_logit = logits[..., :-1], logits[..., -1]
     widths = tf.cast(widths, logits.dtype)
+    # softplus(−z) of all K + 1 logits is the loss's own first step: in a
+    # train step the two share it (TF merges identical ops on one tensor).
+    neg_log_p = tf.nn.softplus(-logits)[..., :-1]              # −log p_m
+    finite_logits, tail_logit = logits[..., :-1], logits[..., -1]
     # Past z = 40, 1 − p < 4.3e-18: the clamp moves a bucket's term by at most
     # e^{−40}·w(w + 1)/2 and keeps e^z finite next to 1 − p^w (0·∞ otherwise).
+    # softplus(−z) decreases in z, so its clamp is a floor at softplus(−40).
     finite_logits = tf.minimum(finite_logits, _MAX_FINITE_LOGIT)
-    log_stay = widths * tf.math.log_sigmoid(finite_logits)     # log p_m^{w_m}
+    neg_log_p = tf.maximum(neg_log_p, tf.nn.softplus(tf.constant(-_MAX_FINITE_LOGIT, logits.dtype)))
+    log_stay = -widths * neg_log_p                              # log p_m^{w_m}
     log_reach = _exclusive_cumsum(log_stay)                     # log R_m
     # R_m p (1 − p^w)/(1 − p) = R_m e^z (1 − p^w) = −e^{log R_m + z}·expm1(w log p):
     # exact near p = 1 (expm1), and one exp for R_m and e^z together.
