@@ -9,10 +9,13 @@ second of bucket k the user continues with probability p_k; the last bucket
 import tensorflow as tf
 
 from wt_keras.ops.bucketing import bucket_coverage, bucket_exit, bucket_soft_labels
+from wt_keras.ops.cross_entropy import sigmoid_cross_entropy_sum
 
 # Below this value of w·(−log p) the partial geometric sum is evaluated by its
 # Taylor expansion: the closed form divides 0 by 0 once p rounds to 1.
 _SMALL_EXPONENT = 1e-4
+# Finite-bucket logits are clamped here in the expectation (see there).
+_MAX_FINITE_LOGIT = 40.0
 
 
 def binomial_soft_label_loss(watch_time, logits, lower, upper,
@@ -36,11 +39,7 @@ def binomial_soft_label_loss(watch_time, logits, lower, upper,
     """
     soft_labels = bucket_soft_labels(watch_time, lower, upper)
     widths = tf.cast(upper, logits.dtype) - tf.cast(lower, logits.dtype)
-    per_bucket = tf.nn.sigmoid_cross_entropy_with_logits(
-        labels=soft_labels, logits=logits)
-    if weight_by_width:
-        per_bucket = per_bucket * widths
-    return tf.reduce_sum(per_bucket, axis=-1)
+    return sigmoid_cross_entropy_sum(soft_labels, logits, widths if weight_by_width else None)
 
 
 def binomial_expected_watch_time(logits, widths):
@@ -64,10 +63,22 @@ def bucketized_geometric_nll(watch_time, logits, lower, upper):
     Returns:
       [B] per-example loss.
     """
-    coverage = bucket_coverage(watch_time, lower, upper)
-    exits = bucket_exit(watch_time, lower, upper)
-    # y·softplus(−z) + n·softplus(z) with softplus(z) = softplus(−z) + z: one softplus.
-    return tf.reduce_sum((coverage + exits) * tf.nn.softplus(-logits) + exits * logits, axis=-1)
+    stays = tf.stop_gradient(bucket_coverage(watch_time, lower, upper))
+    exits = tf.stop_gradient(bucket_exit(watch_time, lower, upper))
+    trials = stays + exits
+
+    @tf.custom_gradient
+    def nll(z):
+        # y·softplus(−z) + n·softplus(z) with softplus(z) = softplus(−z) + z: one softplus.
+        loss = tf.reduce_sum(trials * tf.nn.softplus(-z) + exits * z, axis=-1)
+
+        def gradient(upstream):
+            # d/dz = −(y + n)·σ(−z) + n = (y + n)·σ(z) − y: one sigmoid, no autodiff
+            # through the softplus (a [B, K + 1] pass fewer per step).
+            return tf.expand_dims(upstream, -1) * (trials * tf.sigmoid(z) - stays)
+        return loss, gradient
+
+    return nll(logits)
 
 
 def geometric_partial_sum(logits, widths, neg_log_p=None):
@@ -149,13 +160,22 @@ def bucketized_geometric_expected_watch_time(logits, widths,
     Returns:
       [B] expected watch time in the units of `widths`.
     """
-    finite_logits, tail_logit = logits[..., :-1], logits[..., -1]
     widths = tf.cast(widths, logits.dtype)
-    log_p = tf.math.log_sigmoid(finite_logits)
-    log_stay = widths * log_p                                  # log p_m^{w_m}
-    log_reach = _exclusive_cumsum(log_stay)
-    finite_part = tf.reduce_sum(
-        tf.exp(log_reach) * geometric_partial_sum(finite_logits, widths, -log_p), -1)
-    log_reach_tail = tf.reduce_sum(log_stay, axis=-1)
+    # softplus(−z) of all K + 1 logits is the loss's own first step: in a
+    # train step the two share it (TF merges identical ops on one tensor).
+    neg_log_p = tf.nn.softplus(-logits)[..., :-1]              # −log p_m
+    finite_logits, tail_logit = logits[..., :-1], logits[..., -1]
+    # Past z = 40, 1 − p < 4.3e-18: the clamp moves a bucket's term by at most
+    # e^{−40}·w(w + 1)/2 and keeps e^z finite next to 1 − p^w (0·∞ otherwise).
+    # softplus(−z) decreases in z, so its clamp is a floor at softplus(−40).
+    finite_logits = tf.minimum(finite_logits, _MAX_FINITE_LOGIT)
+    neg_log_p = tf.maximum(neg_log_p, tf.nn.softplus(tf.constant(-_MAX_FINITE_LOGIT, logits.dtype)))
+    log_stay = -widths * neg_log_p                              # log p_m^{w_m}
+    log_reach = _exclusive_cumsum(log_stay)                     # log R_m
+    # R_m p (1 − p^w)/(1 − p) = R_m e^z (1 − p^w) = −e^{log R_m + z}·expm1(w log p):
+    # exact near p = 1 (expm1), and one exp for R_m and e^z together.
+    finite_part = -tf.reduce_sum(
+        tf.exp(log_reach + finite_logits) * tf.math.expm1(log_stay), -1)
+    log_reach_tail = log_reach[..., -1] + log_stay[..., -1]
     tail_part = tf.exp(log_reach_tail + tf.minimum(tail_logit, max_tail_logit))
     return finite_part + tail_part

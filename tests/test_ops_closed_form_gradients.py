@@ -1,0 +1,112 @@
+"""The ops with hand-written gradients against independent computations.
+
+Values against numpy/scipy formulas, gradients against finite differences
+(float64), on many buckets as the heads use them at fine grids.
+"""
+import numpy as np
+import pytest
+import tensorflow as tf
+from scipy.special import expit, log_expit
+
+from wt_keras import ops
+
+
+def _numeric_gradient_check(function, value, rtol=1e-5, atol=1e-6):
+    theoretical, numerical = tf.test.compute_gradient(function, [value])
+    np.testing.assert_allclose(theoretical[0], numerical[0], rtol=rtol, atol=atol)
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_sigmoid_cross_entropy_sum_is_the_bernoulli_log_loss(weighted):
+    rng = np.random.default_rng(0)
+    logits = rng.normal(0.0, 3.0, (6, 300))
+    labels = rng.uniform(0.0, 1.0, (6, 300))
+    labels[:, :100] = np.round(labels[:, :100])                  # hard and soft labels
+    weights = rng.uniform(0.5, 4.0, 300) if weighted else np.ones(300)
+    expected = -np.sum(weights * (labels * log_expit(logits)
+                                  + (1.0 - labels) * log_expit(-logits)), axis=-1)
+    loss = ops.sigmoid_cross_entropy_sum(labels, tf.constant(logits),
+                                         weights if weighted else None)
+    np.testing.assert_allclose(loss.numpy(), expected, rtol=1e-12)
+    variable = tf.Variable(logits)
+    with tf.GradientTape() as tape:
+        total = tf.reduce_sum(ops.sigmoid_cross_entropy_sum(labels, variable,
+                                                            weights if weighted else None))
+    np.testing.assert_allclose(tape.gradient(total, variable).numpy(),
+                               weights * (expit(logits) - labels), rtol=1e-10, atol=1e-15)
+
+
+def test_sigmoid_cross_entropy_sum_gradient_matches_finite_differences():
+    rng = np.random.default_rng(1)
+    labels = rng.uniform(0.0, 1.0, (3, 40))
+    upstream = tf.constant(rng.uniform(0.5, 2.0, 3))             # a non-uniform [B] cotangent
+    _numeric_gradient_check(
+        lambda z: upstream * ops.sigmoid_cross_entropy_sum(labels, z),
+        tf.constant(rng.normal(0.0, 2.0, (3, 40))))
+
+
+def test_sigmoid_cross_entropy_sum_stays_finite_at_saturated_logits():
+    logits = tf.Variable([[1e4, -1e4, 1e4, -1e4]], dtype=tf.float32)
+    with tf.GradientTape() as tape:
+        loss = ops.sigmoid_cross_entropy_sum([[1.0, 0.0, 0.0, 1.0]], logits)
+    assert float(loss[0]) == pytest.approx(2e4)                  # two confident mistakes
+    np.testing.assert_array_equal(tape.gradient(loss, logits).numpy(), [[0.0, 0.0, 1.0, -1.0]])
+
+
+def test_log_add_exp_matches_numpy_with_infinite_sides():
+    rng = np.random.default_rng(2)
+    first = rng.normal(0.0, 30.0, (5, 50))
+    second = rng.normal(0.0, 30.0, (5, 50))
+    second[:, ::7] = -np.inf
+    result = ops.log_add_exp(tf.constant(first), tf.constant(second)).numpy()
+    np.testing.assert_allclose(result, np.logaddexp(first, second), rtol=1e-13)
+    np.testing.assert_array_equal(result[:, ::7], first[:, ::7])
+
+
+def test_log_add_exp_gradient_matches_finite_differences_and_broadcasts():
+    rng = np.random.default_rng(3)
+    shared = tf.constant(rng.normal(0.0, 2.0, (4, 1)))
+    per_output = tf.constant(rng.normal(0.0, 2.0, (4, 30)))
+    _numeric_gradient_check(lambda a: ops.log_add_exp(a, per_output), shared)
+    _numeric_gradient_check(lambda b: ops.log_add_exp(shared, b), per_output)
+    first = tf.Variable([[1.5, 0.0]], dtype=tf.float64)
+    with tf.GradientTape() as tape:
+        value = ops.log_add_exp(first, tf.constant([[-np.inf, 0.0]], tf.float64))
+    np.testing.assert_allclose(tape.gradient(value, first).numpy(), [[1.0, 0.5]])
+
+
+def test_monotonicity_penalty_value_and_gradient():
+    rng = np.random.default_rng(4)
+    logits = rng.normal(0.0, 2.0, (5, 200))
+    survival = expit(logits)
+    expected = np.sum(np.maximum(np.diff(survival, axis=-1), 0.0), axis=-1)
+    np.testing.assert_allclose(ops.ordinal_monotonicity_penalty(logits).numpy(), expected,
+                               rtol=1e-12)
+    upstream = tf.constant(rng.uniform(0.5, 2.0, 5))
+    _numeric_gradient_check(lambda z: upstream * ops.ordinal_monotonicity_penalty(z),
+                            tf.constant(logits))
+
+
+def test_swat_geo_nll_gradient_matches_finite_differences_on_many_buckets():
+    units = np.arange(1.0, 301.0) * 3.0                          # 300 buckets of 3 units
+    lower, upper = ops.bucket_edges(units, open_last_bucket=True)
+    watch_units = tf.constant([0.0, 1.0, 4.0, 450.0, 899.0, 900.0, 2000.0], tf.float64)
+    rng = np.random.default_rng(5)
+    _numeric_gradient_check(
+        lambda z: ops.bucketized_geometric_nll(watch_units, z, lower, upper),
+        tf.constant(rng.normal(1.0, 2.0, (7, 301))), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("logit", [-60.0, 0.0, 25.0, 45.0, 1e4])
+def test_swat_geo_expectation_at_large_logits_is_the_partial_geometric_sum(logit):
+    """Every finite bucket at logit z, the open one at −30: E = Σ_m R_m Σ_j p^j + tail."""
+    widths = np.array([1.0, 5.0, 50.0])
+    logits = np.array([[logit] * 3 + [-30.0]])
+    p = float(expit(np.float64(logit)))
+    log_p = float(log_expit(np.float64(logit)))
+    reach = np.exp(np.concatenate([[0.0], np.cumsum(widths * log_p)]))
+    buckets = [sum(np.exp(j * log_p) for j in range(1, int(w) + 1)) for w in widths]
+    expected = float(np.dot(reach[:3], buckets) + reach[3] * np.exp(-30.0))
+    value = ops.bucketized_geometric_expected_watch_time(tf.constant(logits), widths)
+    assert float(value[0]) == pytest.approx(expected, rel=1e-12, abs=1e-300)
+    assert 0.0 <= p <= 1.0
