@@ -1,7 +1,11 @@
 """FeatureEncoder: which bucket each id lands in, how dense features are scaled, and that
 the scaling statistics survive a weight restore. Expected values come from plain
 Python/numpy (splitmix64 by hand, FarmHash64 from tf.fingerprint, numpy moments)."""
+import importlib.util
+import os
+
 import numpy as np
+import pytest
 import tensorflow as tf
 
 from wt_keras.models import FeatureEncoder, WatchTimeRanker
@@ -122,3 +126,20 @@ def test_an_encoder_without_dense_features_has_no_normalization():
     encoder.finalize_state()
     assert encoder({"user_id": tf.constant([3])}).shape == (1, 16)
 
+
+
+@pytest.mark.slow
+def test_preprocessing_benchmark_serves_the_same_numbers_as_the_previous_ops():
+    """benchmarks/preprocessing_latency.py at a tiny size: the export with Keras' layers
+    answers as the hand-written ops did and adds no op beyond Sqrt."""
+    path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                        "benchmarks", "preprocessing_latency.py")
+    spec = importlib.util.spec_from_file_location("preprocessing_latency", path)
+    benchmark = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(benchmark)
+    results = benchmark.main(["--repetitions", "2", "--rows", "512"])
+    assert results["max_abs_difference_s"] <= 1e-4     # seconds; 0 when measured
+    assert results["ops_only_in_keras_layers_vs_hand_written"] == ["Sqrt"]
+    assert results["ops_only_in_hand_written_vs_keras_layers"] == []
+    assert results["ops_only_in_keras_int_hashing_vs_keras_layers"] == ["AsString"]
+    assert set(results["batch_sizes"]) == {1, 32, 256}
