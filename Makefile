@@ -40,6 +40,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/heads_train_step.py
 	$(PY) benchmarks/xauc_speed.py
 	$(PY) benchmarks/serving_latency.py
+	$(PY) benchmarks/preprocessing_latency.py
 	$(PY) benchmarks/bucket_boundary_gen_throughput.py
 
 bench-methods: $(STAMP)

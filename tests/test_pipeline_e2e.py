@@ -128,6 +128,16 @@ def test_run_report_draws_the_completion_reliability_diagram(first_run):
         assert line in stdout, stdout
 
 
+def test_trainer_leaves_tensorboard_curves_in_its_model_run_artefact(first_run):
+    work_dir, _ = first_run
+    model_run = _runs(work_dir)["Trainer"].outputs["model_run"][0].uri
+    for run in ("train", "validation"):      # `tensorboard --logdir <pipeline root>` finds them
+        (events,) = tf.io.gfile.glob(os.path.join(model_run, run, "events.out.tfevents*"))
+        steps = [event.step for event in tf.compat.v1.train.summary_iterator(events)
+                 for value in event.summary.value if value.tag == "epoch_loss"]
+        assert steps == [0, 1], (run, steps)   # --epochs 2
+
+
 def test_evaluator_reports_watch_time_metrics_per_duration_group(first_run):
     work_dir, _ = first_run
     evaluation = _runs(work_dir)["Evaluator"].outputs["evaluation"][0].uri

@@ -13,6 +13,7 @@ workers take the same gradient steps as one), the input is auto-sharded by
 data, and only the chief writes the export (the others write to a
 temporary directory that is deleted, as the TF multi-worker guide advises).
 """
+import contextlib
 import json
 import math
 import os
@@ -31,7 +32,7 @@ from tensorflow_metadata.proto.v0 import schema_pb2
 from tfx import v1 as tfx
 from tfx_bsl.public import tfxio
 
-from pipelines.watch_time import eval_config, model_factory
+from pipelines.watch_time import eval_config, model_factory, serving_spec
 
 ADAPT_ROWS = 50_000        # rows that set feature statistics and the head's starting bias
 EVAL_ROWS = 100_000        # held-out rows for the Trainer's own metrics
@@ -83,6 +84,46 @@ def _training_dataset(dataset_factory, file_patterns, schema, batch_size, seed):
     return dataset.with_options(shard)
 
 
+def _evaluation_dataset(dataset_factory, file_patterns, schema, batch_size, steps):
+    """The eval split for `fit`'s validation: all of it once, or repeated when `steps` is set."""
+    options = tfxio.TensorFlowDatasetOptions(batch_size=batch_size, shuffle=False,
+                                             num_epochs=None if steps else 1)
+    dataset = dataset_factory(file_patterns, options, schema)
+    shard = tf.data.Options()
+    shard.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    return dataset.with_options(shard)
+
+
+def fit_schedule(train_steps, num_examples, batch_size, epochs):
+    """(epochs, steps per epoch) for `fit`.
+
+    `train_steps` (TFX `TrainArgs.num_steps`, as `fn_args.train_steps`) is
+    spread over the epochs, rounded up to whole steps per epoch; without it
+    every epoch is one pass over the `num_examples` training examples.
+    """
+    if train_steps:
+        epochs = max(1, min(int(epochs), int(train_steps)))
+        return epochs, math.ceil(int(train_steps) / epochs)
+    return int(epochs), max(1, math.ceil(num_examples / batch_size))
+
+
+@contextlib.contextmanager
+def tensorboard_callbacks(log_dir, is_chief):
+    """[TensorBoard callback] writing to `log_dir` (chief), a deleted temporary directory
+    (other workers, as the TF multi-worker guide advises), or [] without a `log_dir`."""
+    if not log_dir:
+        yield []
+        return
+    target = log_dir if is_chief else tempfile.mkdtemp(prefix="wt_keras_worker_logs_")
+    try:
+        # The graph of a TFRS train step with the heads' losses is large and
+        # shows little: the curves (epoch_loss, epoch_mae, ...) are the point.
+        yield [tf.keras.callbacks.TensorBoard(log_dir=target, write_graph=False)]
+    finally:
+        if not is_chief:
+            shutil.rmtree(target, ignore_errors=True)
+
+
 def _create_variables(ranker, sample, feature_names):
     """Builds every layer and the optimizer's slots before `fit`.
 
@@ -115,7 +156,8 @@ def predict(ranker, rows, feature_names):
 
 
 def train_and_export(train_files, eval_files, schema, boundaries, custom_config, serving_model_dir,
-                     dataset_factory=tfrecord_dataset_factory, metrics_dir=None):
+                     dataset_factory=tfrecord_dataset_factory, metrics_dir=None,
+                     train_steps=None, eval_steps=None, log_dir=None):
     """Trains the configured ranker and exports it (chief only).
 
     Args:
@@ -128,6 +170,12 @@ def train_and_export(train_files, eval_files, schema, boundaries, custom_config,
       dataset_factory: f(file_patterns, TensorFlowDatasetOptions, schema) →
         tf.data.Dataset (the Trainer's data accessor inside TFX).
       metrics_dir: optional directory for trainer_metrics.json (chief only).
+      train_steps: total training steps (`fn_args.train_steps`); None: one
+        pass over the training split per epoch (`custom_config["epochs"]`).
+      eval_steps: validation steps after each epoch (`fn_args.eval_steps`);
+        None: the whole eval split. Multi-worker runs do not validate.
+      log_dir: optional TensorBoard log directory (`fn_args.model_run_dir`):
+        per-epoch training and validation curves (chief only).
 
     Returns:
       dict of held-out metrics (mae, xauc, pearson, num_eval, num_workers).
@@ -155,12 +203,22 @@ def train_and_export(train_files, eval_files, schema, boundaries, custom_config,
         ranker.adapt(sample)
         ranker.compile(optimizer=tf.keras.optimizers.Adam(custom_config["learning_rate"]))
         _create_variables(ranker, sample, serving_names)
-    steps_per_epoch = max(1, math.ceil(boundaries.num_examples / batch_size))
+    epochs, steps_per_epoch = fit_schedule(train_steps, boundaries.num_examples, batch_size,
+                                           custom_config["epochs"])
+    # Several workers validating the finite, sharded eval split waited for
+    # each other forever in a test run; until a repeated split with set steps
+    # (the TF multi-worker guide's way) is tested, they skip validation.
+    validation = (None if num_workers > 1 else
+                  _evaluation_dataset(dataset_factory, eval_files, schema, batch_size,
+                                      eval_steps))
     # TFXIO's TensorFlowDataset reads and parses with AUTOTUNE threads and prefetches.
     fit_started = time.monotonic()
-    ranker.fit(_training_dataset(dataset_factory, train_files, schema, batch_size,
-                                 custom_config["seed"]),
-               epochs=custom_config["epochs"], steps_per_epoch=steps_per_epoch, verbose=2)
+    with tensorboard_callbacks(log_dir, is_chief) as callbacks:
+        ranker.fit(_training_dataset(dataset_factory, train_files, schema, batch_size,
+                                     custom_config["seed"]),
+                   epochs=epochs, steps_per_epoch=steps_per_epoch,
+                   validation_data=validation, validation_steps=eval_steps,
+                   callbacks=callbacks, verbose=2)
     fit_seconds = time.monotonic() - fit_started
 
     held_out = read_rows(dataset_factory, eval_files, schema, EVAL_ROWS)
@@ -168,16 +226,15 @@ def train_and_export(train_files, eval_files, schema, boundaries, custom_config,
     truth = held_out[label]
     result = {"mae": metrics.mae(truth, predicted), "xauc": metrics.xauc(truth, predicted),
               "pearson": metrics.pearson(truth, predicted), "num_eval": int(truth.size),
-              "num_workers": num_workers, "steps": steps_per_epoch * custom_config["epochs"],
-              # Whole fit (tracing included), all workers' examples.
-              "train_examples_per_second":
-                  steps_per_epoch * custom_config["epochs"] * batch_size / fit_seconds}
+              "num_workers": num_workers, "steps": steps_per_epoch * epochs,
+              # Whole fit (tracing and validation included), all workers' examples.
+              "train_examples_per_second": steps_per_epoch * epochs * batch_size / fit_seconds}
     logging.info("Held-out metrics: %s", result)
 
     target = serving_model_dir if is_chief else tempfile.mkdtemp(prefix="wt_keras_worker_export_")
     try:
         export_dir = target if is_chief else os.path.join(target, "model")
-        feature_spec = export.feature_spec_from_features(sample, serving_names)
+        feature_spec = serving_spec.feature_spec_from_schema(schema, serving_names)
         # Requests need only the ids and the duration; every other feature defaults
         # to its mode (ids, strings, integers) or median (floats) over the training
         # rows read above (docs/serving.md, "Request features").
@@ -212,7 +269,10 @@ def run_fn(fn_args):
     Reads: fn_args.train_files / eval_files, schema_path, hyperparameters
     (BucketBoundaryGen's bucket_boundaries.json, decoded by TFX; read and
     validated with `BucketBoundaries.from_json`), custom_config (training
-    settings), data_accessor; writes fn_args.serving_model_dir.
+    settings), train_steps / eval_steps (TrainArgs / EvalArgs num_steps, may
+    be unset), data_accessor; writes fn_args.serving_model_dir, and
+    TensorBoard logs plus trainer_metrics.json to fn_args.model_run_dir
+    (`tensorboard --logdir` on the pipeline root shows the curves).
     """
     if not fn_args.hyperparameters:
         raise ValueError("The Trainer got no bucket boundaries: wire "
@@ -223,4 +283,5 @@ def run_fn(fn_args):
     train_and_export(fn_args.train_files, fn_args.eval_files, schema, boundaries,
                      fn_args.custom_config, fn_args.serving_model_dir,
                      dataset_factory=fn_args.data_accessor.tf_dataset_factory,
-                     metrics_dir=fn_args.model_run_dir)
+                     metrics_dir=fn_args.model_run_dir, train_steps=fn_args.train_steps,
+                     eval_steps=fn_args.eval_steps, log_dir=fn_args.model_run_dir)
