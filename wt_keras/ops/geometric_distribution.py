@@ -159,13 +159,15 @@ def bucketized_geometric_quantile_units(unit_hazard, q, unit_widths):
     num_levels, num_buckets = level_hazard.shape[-1], widths.size
     if num_levels is None:
         steps = (level_hazard[..., None] - offset[:, None, :]) * inverse[:, None, :]
-        counts = tf.minimum(tf.nn.relu(tf.math.ceil(steps)), tf.constant(widths, dtype))
+        counts = tf.minimum(tf.maximum(tf.math.ceil(steps), 0.0), tf.constant(widths, dtype))
         return tf.reduce_sum(counts, -1)
     # Laid out as [B, J·(K+1)], level after level: with the per-bucket terms
     # tiled once, every later op is elementwise or broadcasts one row, which
     # CPUs run several times faster than [B, 1, K+1] against [., J, 1].
     steps = ((tf.repeat(level_hazard, num_buckets, axis=-1) - tf.tile(offset, [1, num_levels]))
              * tf.tile(inverse, [1, num_levels]))
-    counts = tf.minimum(tf.nn.relu(tf.math.ceil(steps)),
+    # max(·, 0), not relu: Grappler would fuse ceil and relu into one
+    # _UnaryOpsComposition, which runs many times slower than the two on CPU.
+    counts = tf.minimum(tf.maximum(tf.math.ceil(steps), 0.0),
                         tf.constant(np.tile(widths, num_levels), dtype))
     return tf.reduce_sum(tf.reshape(counts, [-1, num_levels, num_buckets]), -1)
