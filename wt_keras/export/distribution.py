@@ -39,23 +39,26 @@ def check_quantile_levels(levels):
 def distribution_outputs(head, logits, quantile_levels, context):
     """{watch_time_median, quantiles[, completion_probability]} of a distributional head.
 
+    One `head.distribution_summary` call: the head's law is computed once for
+    the quantiles and the completion probability, and the median is a column
+    of the quantiles (0.5 is added to the levels if missing).
+
     Args:
-      head: a head with `quantile` and `completion_probability`.
+      head: a head with `distribution_summary`.
       logits: [B, num_logits] outputs of the head.
       quantile_levels: the J levels of `quantiles` (see `check_quantile_levels`).
       context: the ranker's head context; `completion_probability` needs its
         `duration` (seconds, [B]) and is left out without it.
     """
-    # One quantile evaluation serves both outputs: the median is a column of it.
     levels = sorted(set(quantile_levels) | {0.5})
-    every = head.quantile(logits, tf.constant(levels, logits.dtype), **context)
+    rest = {key: value for key, value in context.items() if key != "duration"}
+    summary = head.distribution_summary(logits, np.asarray(levels), context.get("duration"), **rest)
+    every = summary["quantiles"]
     outputs = {"watch_time_median": every[:, levels.index(0.5)]}
     if len(levels) == len(quantile_levels):
         outputs["quantiles"] = every
     else:
         outputs["quantiles"] = tf.gather(every, [levels.index(q) for q in quantile_levels], axis=1)
-    if "duration" in context:
-        rest = {key: value for key, value in context.items() if key != "duration"}
-        outputs["completion_probability"] = head.completion_probability(
-            logits, context["duration"], **rest)
+    if "completion_probability" in summary:
+        outputs["completion_probability"] = summary["completion_probability"]
     return outputs

@@ -10,12 +10,14 @@ class PiecewiseLinearLaw:
     non-increasing; S is 0 from t_K on (`ops.piecewise_linear_survival`).
     """
 
-    def _survival(self, logits, t, **context):
-        return ops.piecewise_linear_survival(self._knots, self._knot_survival(logits), t)
+    def _law(self, logits, **context):
+        return self._knot_survival(logits)
 
-    def _completion_probability(self, logits, duration, **context):
-        return ops.piecewise_linear_survival(self._knots, self._knot_survival(logits), duration,
-                                             inclusive=True)
+    def _survival(self, law, t):
+        return ops.piecewise_linear_survival(self._knots, law, t)
 
-    def _quantile(self, logits, q, **context):
-        return ops.piecewise_linear_quantile(self._knots, self._knot_survival(logits), q)
+    def _completion_probability(self, law, duration):
+        return ops.piecewise_linear_survival(self._knots, law, duration, inclusive=True)
+
+    def _quantile(self, law, q):
+        return ops.piecewise_linear_quantile(self._knots, law, q)

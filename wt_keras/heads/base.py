@@ -115,7 +115,7 @@ class WatchTimeHead(keras.layers.Layer):
         """
         logits = self._check_logits(logits)
         times, squeeze = self._as_batch_matrix(t, logits, "t")
-        result = self._survival(logits, times, **context)
+        result = self._survival(self._law(logits, **context), times)
         return result[:, 0] if squeeze else result
 
     def quantile(self, logits, q, **context):
@@ -131,23 +131,9 @@ class WatchTimeHead(keras.layers.Layer):
         [[5.0, 10.0, 20.0]]
         """
         logits = self._check_logits(logits)
-        levels = tf.cast(q, logits.dtype)
-        if levels.shape.rank not in (0, 1):
-            raise ValueError(f"q must be a scalar or a [J] vector of levels, got shape {levels.shape}.")
-        known = tf.get_static_value(levels)
-        if known is not None:          # constant levels (serving): checked once, here
-            if not np.all((known >= 0.0) & (known <= 1.0)):
-                raise ValueError(f"quantile levels q must lie in [0, 1], got {np.ravel(known).tolist()}.")
-        else:
-            tf.debugging.assert_greater_equal(levels, tf.zeros([], levels.dtype),
-                                              "quantile levels q must lie in [0, 1].")
-            tf.debugging.assert_less_equal(levels, tf.ones([], levels.dtype),
-                                           "quantile levels q must lie in [0, 1].")
-        squeeze = levels.shape.rank == 0
-        levels = tf.broadcast_to(tf.reshape(levels, [1, -1]),
-                                 [tf.shape(logits)[0], tf.size(levels)])
-        result = self._quantile(logits, levels, **context)
-        return result[:, 0] if squeeze else result
+        levels = self._check_levels(q, logits.dtype)
+        result = self._quantile(self._law(logits, **context), tf.reshape(levels, [1, -1]))
+        return result[:, 0] if levels.shape.rank == 0 else result
 
     def completion_probability(self, logits, duration, **context):
         """P(T ≥ duration | x), the probability that the video is finished, [B].
@@ -161,13 +147,77 @@ class WatchTimeHead(keras.layers.Layer):
         0.25
         """
         logits = self._check_logits(logits)
+        durations = self._check_durations(duration, logits)
+        return self._completion_probability(self._law(logits, **context), durations)[:, 0]
+
+    def distribution_summary(self, logits, quantile_levels, duration=None, **context):
+        """Quantiles and completion probability in one pass (what the serving export returns).
+
+        Equal to `quantile(logits, quantile_levels)` and
+        `completion_probability(logits, duration)`, but the head's law (SWaT-Geo's
+        unit hazards, SWaT-Binom's survival table, the OR/CREAD/TPM knots) is
+        computed once for both.
+
+        Args:
+          logits: [B, num_logits] outputs of this head.
+          quantile_levels: [J] levels in [0, 1].
+          duration: seconds, a scalar or [B] (one per row of `logits`), or None.
+
+        Returns:
+          {"quantiles": [B, J] seconds, "completion_probability": [B]}; without
+          a `duration` only "quantiles".
+
+        Example:
+        >>> from wt_keras.heads import OrdinalHead
+        >>> head = OrdinalHead(boundaries=[10.0, 20.0])        # φ = (0.5, 0.5)
+        >>> summary = head.distribution_summary(tf.zeros([1, 2]), [0.25, 0.9], duration=[10.0])
+        >>> summary["quantiles"].numpy().tolist(), summary["completion_probability"].numpy().tolist()
+        ([[5.0, 20.0]], [0.5])
+        """
+        logits = self._check_logits(logits)
+        levels = self._check_levels(quantile_levels, logits.dtype)
+        if levels.shape.rank != 1:
+            raise ValueError(f"quantile_levels must be a [J] vector, got shape {levels.shape}.")
+        law = self._law(logits, **context)
+        summary = {"quantiles": self._quantile(law, tf.reshape(levels, [1, -1]))}
+        if duration is not None:
+            durations = self._check_durations(duration, logits, one_per_row=True)
+            summary["completion_probability"] = self._completion_per_row(law, durations)
+        return summary
+
+    @staticmethod
+    def _check_levels(q, dtype):
+        """q as a scalar or [J] tensor of levels, checked to lie in [0, 1]."""
+        levels = tf.cast(q, dtype)
+        if levels.shape.rank not in (0, 1):
+            raise ValueError(f"q must be a scalar or a [J] vector of levels, got shape {levels.shape}.")
+        known = tf.get_static_value(levels)
+        if known is not None:          # constant levels (serving): checked once, here
+            if not np.all((known >= 0.0) & (known <= 1.0)):
+                raise ValueError(f"quantile levels q must lie in [0, 1], got {np.ravel(known).tolist()}.")
+        else:
+            tf.debugging.assert_greater_equal(levels, tf.zeros([], levels.dtype),
+                                              "quantile levels q must lie in [0, 1].")
+            tf.debugging.assert_less_equal(levels, tf.ones([], levels.dtype),
+                                           "quantile levels q must lie in [0, 1].")
+        return levels
+
+    def _check_durations(self, duration, logits, one_per_row=False):
+        """Durations as [B, 1] seconds, a scalar broadcast over the batch.
+
+        With `one_per_row` the result is [B] and a [B] vector is taken as one
+        duration per row of `logits` as it is (no shape ops for serving);
+        otherwise a vector is broadcast to the batch, so that [1] serves every row.
+        """
         duration = tf.cast(duration, logits.dtype)
         if duration.shape.rank == 2 and duration.shape[-1] == 1:
             duration = duration[:, 0]
         if duration.shape.rank not in (0, 1):
             raise ValueError(f"duration must be a scalar or [batch] seconds, got shape {duration.shape}.")
-        durations, _ = self._as_batch_matrix(duration, logits, "duration")
-        return self._completion_probability(logits, durations, **context)[:, 0]
+        if one_per_row and duration.shape.rank == 1:
+            return duration
+        durations = self._as_batch_matrix(duration, logits, "duration")[0]
+        return durations[:, 0] if one_per_row else durations
 
     def _no_distribution(self):
         raise NotImplementedError(
@@ -176,17 +226,28 @@ class WatchTimeHead(keras.layers.Layer):
             "distributional head (BucketizedGeometricHead, BinomialSoftLabelHead, OrdinalHead, "
             "CreadHead, GeometricHead, WeightedLogisticHead).")
 
-    def _survival(self, logits, t, **context):
+    # A distributional head defines `_law` (what its survival, quantiles and
+    # completion probability are computed from, once per batch of logits) and
+    # the three methods below on it.
+    def _law(self, logits, **context):
+        """The head's distribution in the form its formulas take (e.g. per-bucket hazards)."""
+        self._no_distribution()
+
+    def _survival(self, law, t):
         """P(T > t) for t [B, J] in seconds."""
         self._no_distribution()
 
-    def _quantile(self, logits, q, **context):
-        """Seconds at levels q [B, J]."""
+    def _quantile(self, law, q):
+        """Seconds at levels q [B, J] or [1, J] (broadcast over the batch) → [B, J]."""
         self._no_distribution()
 
-    def _completion_probability(self, logits, duration, **context):
-        """P(T ≥ d) for d [B, J] in seconds; defaults to the survival's left limit."""
+    def _completion_probability(self, law, duration):
+        """P(T ≥ d) for d [B, J] in seconds."""
         self._no_distribution()
+
+    def _completion_per_row(self, law, duration):
+        """P(T ≥ d) for d [B] in seconds, one per row → [B]."""
+        return self._completion_probability(law, duration[:, None])[:, 0]
 
     @staticmethod
     def _as_batch_matrix(values, logits, name):

@@ -47,16 +47,18 @@ class GeometricHead(WatchTimeHead):
         return ops.geometric_expected_watch_time(logits[:, 0], self.max_logit) / self.time_scale
 
     # Distribution: P(Y ≥ y) = p^y with the logit clamped as in E (no finite bucket).
-    def _survival(self, logits, t, **context):
-        return geometric_survival(logits, ops.units_above(t, self.time_scale),
-                                  _NO_FINITE_BUCKETS, self.max_logit)
+    def _law(self, logits, **context):
+        return ops.bucketized_geometric_unit_hazard(logits, self.max_logit)
 
-    def _completion_probability(self, logits, duration, **context):
-        return geometric_survival(logits, ops.units_at_least(duration, self.time_scale),
-                                  _NO_FINITE_BUCKETS, self.max_logit)
+    def _survival(self, law, t):
+        return geometric_survival(law, ops.units_above(t, self.time_scale), _NO_FINITE_BUCKETS)
 
-    def _quantile(self, logits, q, **context):
-        return geometric_quantile(logits, q, _NO_FINITE_BUCKETS, self.max_logit) / self.time_scale
+    def _completion_probability(self, law, duration):
+        return geometric_survival(law, ops.units_at_least(duration, self.time_scale),
+                                  _NO_FINITE_BUCKETS)
+
+    def _quantile(self, law, q):
+        return geometric_quantile(law, q, _NO_FINITE_BUCKETS, self.time_scale)
 
     def get_config(self):
         return {**super().get_config(), "time_scale": self.time_scale,
@@ -101,16 +103,17 @@ class WeightedLogisticHead(WatchTimeHead):
 
     # Distribution: the geometric law on whole seconds with mean e^z (z clamped
     # as in E), the law whose likelihood WLR optimises without click flags.
-    def _survival(self, logits, t, **context):
-        return geometric_survival(logits, ops.units_above(t, 1.0), _NO_FINITE_BUCKETS,
-                                  self.max_logit)
+    def _law(self, logits, **context):
+        return ops.bucketized_geometric_unit_hazard(logits, self.max_logit)
 
-    def _completion_probability(self, logits, duration, **context):
-        return geometric_survival(logits, ops.units_at_least(duration, 1.0),
-                                  _NO_FINITE_BUCKETS, self.max_logit)
+    def _survival(self, law, t):
+        return geometric_survival(law, ops.units_above(t, 1.0), _NO_FINITE_BUCKETS)
 
-    def _quantile(self, logits, q, **context):
-        return geometric_quantile(logits, q, _NO_FINITE_BUCKETS, self.max_logit)
+    def _completion_probability(self, law, duration):
+        return geometric_survival(law, ops.units_at_least(duration, 1.0), _NO_FINITE_BUCKETS)
+
+    def _quantile(self, law, q):
+        return geometric_quantile(law, q, _NO_FINITE_BUCKETS, 1.0)
 
     def get_config(self):
         return {**super().get_config(), "max_logit": self.max_logit}

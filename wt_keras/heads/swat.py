@@ -94,20 +94,19 @@ class BinomialSoftLabelHead(WatchTimeHead):
         return ops.binomial_expected_watch_time(self._check_logits(logits), self.widths)
 
     # Distribution: Σ_k Bin(n_k, p_k) on integer units, exact (see
-    # ops.binomial_distribution); T = Y / α never exceeds t_K.
-    def _survival_table(self, logits):
+    # ops.binomial_distribution); T = Y / α never exceeds t_K. The law is the
+    # survival table P(Y ≥ y), y = 0..N+1.
+    def _law(self, logits, **context):
         return ops.binomial_sum_survival_table(logits, self.trials)
 
-    def _survival(self, logits, t, **context):
-        return ops.survival_from_table(self._survival_table(logits),
-                                       ops.units_above(t, self.time_scale))
+    def _survival(self, law, t):
+        return ops.survival_from_table(law, ops.units_above(t, self.time_scale))
 
-    def _completion_probability(self, logits, duration, **context):
-        return ops.survival_from_table(self._survival_table(logits),
-                                       ops.units_at_least(duration, self.time_scale))
+    def _completion_probability(self, law, duration):
+        return ops.survival_from_table(law, ops.units_at_least(duration, self.time_scale))
 
-    def _quantile(self, logits, q, **context):
-        return ops.quantile_from_table(self._survival_table(logits), q) / self.time_scale
+    def _quantile(self, law, q):
+        return ops.quantile_from_table(law, q) / self.time_scale
 
     def serving_outputs(self, logits, **context):
         return {"watch_time": self.expected_value(logits),
@@ -199,17 +198,23 @@ class BucketizedGeometricHead(WatchTimeHead):
 
     # Distribution: exact on integer units (see ops.geometric_distribution),
     # with the same clamp of the open bucket's logit as expected_value, so the
-    # distribution's mean is expected_value.
-    def _survival(self, logits, t, **context):
-        return geometric_survival(logits, ops.units_above(t, self.time_scale),
-                                  self.unit_widths, self.max_tail_logit)
+    # distribution's mean is expected_value. The law is the unit hazards.
+    def _law(self, logits, **context):
+        return ops.bucketized_geometric_unit_hazard(logits, self.max_tail_logit)
 
-    def _completion_probability(self, logits, duration, **context):
-        return geometric_survival(logits, ops.units_at_least(duration, self.time_scale),
-                                  self.unit_widths, self.max_tail_logit)
+    def _survival(self, law, t):
+        return geometric_survival(law, ops.units_above(t, self.time_scale), self.unit_widths)
 
-    def _quantile(self, logits, q, **context):
-        return geometric_quantile(logits, q, self.unit_widths, self.max_tail_logit) / self.time_scale
+    def _completion_probability(self, law, duration):
+        return geometric_survival(law, ops.units_at_least(duration, self.time_scale),
+                                  self.unit_widths)
+
+    def _completion_per_row(self, law, duration):
+        return geometric_survival(law, ops.units_at_least(duration, self.time_scale),
+                                  self.unit_widths)
+
+    def _quantile(self, law, q):
+        return geometric_quantile(law, q, self.unit_widths, self.time_scale)
 
     def serving_outputs(self, logits, **context):
         return {"watch_time": self.expected_value(logits),
@@ -220,13 +225,12 @@ class BucketizedGeometricHead(WatchTimeHead):
                 "time_scale": self.time_scale, "max_tail_logit": self.max_tail_logit}
 
 
-def geometric_survival(logits, units, unit_widths, max_tail_logit):
-    """P(Y ≥ units) of the bucketized geometric law with the open logit clamped."""
-    logits = ops.clamp_tail_logit(logits, max_tail_logit)
-    return tf.exp(ops.bucketized_geometric_log_survival(logits, units, unit_widths))
+def geometric_survival(unit_hazard, units, unit_widths):
+    """P(Y ≥ units) of the bucketized geometric law from its unit hazards."""
+    return tf.exp(ops.bucketized_geometric_log_survival(unit_hazard, units, unit_widths))
 
 
-def geometric_quantile(logits, q, unit_widths, max_tail_logit):
-    """Quantile in units of the bucketized geometric law with the open logit clamped."""
-    logits = ops.clamp_tail_logit(logits, max_tail_logit)
-    return ops.bucketized_geometric_quantile_units(logits, q, unit_widths)
+def geometric_quantile(unit_hazard, q, unit_widths, time_scale):
+    """Quantile in seconds (units / α) of the bucketized geometric law from its unit hazards."""
+    units = ops.bucketized_geometric_quantile_units(unit_hazard, q, unit_widths)
+    return units / time_scale if time_scale != 1.0 else units
