@@ -57,8 +57,9 @@ def write_outputs(records, trace_rows, args, info):
         plots.methods_bars(summary, out("methods.png"))
         ablation_seeds = set(range(args.ablation_seeds))
         at_ablation_seeds = main_runs[main_runs["seed"].isin(ablation_seeds)]
+        # The head's own row, serving its mean: not its "(median)" row of the same model.
         base_mae = {"EXUM-" + BASE_LABELS[m]: at_ablation_seeds[
-            at_ablation_seeds["method"].eq(m) & ~at_ablation_seeds["exum"]]["mae"].mean()
+            at_ablation_seeds["label"].eq(BASE_LABELS[m]) & ~at_ablation_seeds["exum"]]["mae"].mean()
             for m in EXUM_METHODS}
         ordering = report.ordering_rows(main_runs)
         pd.DataFrame(ordering).to_csv(out("paper_ordering.csv"), index=False)
