@@ -30,11 +30,12 @@ import argparse
 import json
 import os
 import shutil
+import sys
 import tempfile
-import time
 
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")   # TFRS needs Keras 2; before TensorFlow
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # serving_latency's timer
 
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
@@ -44,6 +45,7 @@ from wt_keras import buckets, export, heads, models  # noqa: E402
 from wt_keras._keras import keras  # noqa: E402
 from wt_keras.data import simulate_interactions  # noqa: E402
 from wt_keras.models.features import FeatureEncoder, hash_integer_ids  # noqa: E402
+from serving_latency import time_interleaved  # noqa: E402  (interleaved, warmed-up timing)
 
 BATCH_SIZES = (1, 32, 256)
 VARIANTS = ("keras_layers", "hand_written", "keras_int_hashing")
@@ -132,24 +134,6 @@ def graph_ops(export_dir):
     ops = {node.op for node in graph.node}
     ops.update(node.op for function in graph.library.function for node in function.node_def)
     return ops
-
-
-def time_interleaved(signatures, batches, repetitions, seed=0):
-    """{(variant, batch size): [seconds per call]}, variants in random order each time."""
-    rng = np.random.default_rng(seed)
-    timings = {(name, size): [] for name in signatures for size in batches}
-    names = list(signatures)
-    for name in names:                      # warm up: first calls initialise kernels
-        for examples in batches.values():
-            for _ in range(20):
-                signatures[name](examples=examples)["watch_time"].numpy()
-    for _ in range(repetitions):
-        for size, examples in batches.items():
-            for name in rng.permutation(names):
-                start = time.perf_counter()
-                signatures[name](examples=examples)["watch_time"].numpy()
-                timings[(name, size)].append(time.perf_counter() - start)
-    return timings
 
 
 def main(argv=None):
