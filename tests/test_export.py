@@ -26,6 +26,10 @@ pytestmark = pytest.mark.slow
 
 HEADS = ["swat_geo", "swat_binom", "cread", "d2q", "geometric", "tpm"]
 ATOL = 1e-5
+# Quantiles and medians are float32 seconds found by dividing by the survival
+# curve's slope: the served graph (Grappler rewrites its arithmetic) and the
+# eager head can differ by a few ulps, and one ulp of 10 s is already 9.5e-7 s.
+DISTRIBUTION_RTOL = 2e-6
 QUANTILE_LEVELS = (0.1, 0.25, 0.5, 0.75, 0.9)
 DISTRIBUTION_OUTPUTS = ["completion_probability", "quantiles", "watch_time_median"]
 
@@ -143,7 +147,8 @@ def test_both_signatures_match_the_in_memory_model_in_a_process_without_wt_keras
     for signature in ("default", "raw"):
         np.testing.assert_allclose(results[f"{signature}/watch_time"], expected, rtol=0, atol=ATOL)
         for key, value in extra_outputs.items():
-            np.testing.assert_allclose(results[f"{signature}/{key}"], value, rtol=0, atol=ATOL)
+            np.testing.assert_allclose(results[f"{signature}/{key}"], value,
+                                       rtol=DISTRIBUTION_RTOL, atol=ATOL)
         assert results[f"{signature}/watch_time"].dtype == np.float32
         assert results[f"{signature}/watch_time"].shape == (len(expected),)
 

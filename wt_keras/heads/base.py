@@ -75,7 +75,7 @@ class WatchTimeHead(keras.layers.Layer):
         """
         logits = self._check_logits(logits)
         watch_time = self._check_watch_time(watch_time, logits.dtype)
-        _checks.check_same_batch(watch_time, logits)
+        watch_time = _checks.check_same_batch(watch_time, logits)
         if confidence is None and confidence_logit is None:
             loss = self._likelihood_loss(watch_time, logits, **context)
         else:
