@@ -45,7 +45,7 @@ from wt_keras import buckets, export, heads, models  # noqa: E402
 from wt_keras._keras import keras  # noqa: E402
 from wt_keras.data import simulate_interactions  # noqa: E402
 from wt_keras.models.features import FeatureEncoder, hash_integer_ids  # noqa: E402
-from serving_latency import time_interleaved  # noqa: E402  (interleaved, warmed-up timing)
+from serving_latency import request_batches, time_interleaved  # noqa: E402  (shared timing)
 
 BATCH_SIZES = (1, 32, 256)
 VARIANTS = ("keras_layers", "hand_written", "keras_int_hashing")
@@ -148,9 +148,7 @@ def main(argv=None):
     requests = interactions(max(BATCH_SIZES), seed=1)
     ranker = build_ranker(rows)
     names = ranker.encoder.feature_names
-    spec = export.feature_spec_from_features(rows, names)
-    serialized = export.serialize_examples(requests, spec)
-    batches = {size: tf.constant(serialized[:size]) for size in BATCH_SIZES}
+    spec, batches = request_batches(rows, requests, names, BATCH_SIZES)
     encoder = ranker.encoder
     assert isinstance(encoder, FeatureEncoder)
     encoders = {"keras_layers": encoder, "hand_written": HandWrittenEncoder(encoder),

@@ -67,6 +67,13 @@ def saved_model_bytes(export_dir):
     return total + sum(os.path.getsize(os.path.join(variables, name)) for name in os.listdir(variables))
 
 
+def request_batches(rows, requests, feature_names, batch_sizes=BATCH_SIZES):
+    """(serving feature spec, {batch size: serialized tf.Example batch}) of `requests`."""
+    spec = export.feature_spec_from_features(rows, feature_names)
+    serialized = export.serialize_examples(requests, spec)
+    return spec, {size: tf.constant(serialized[:size]) for size in batch_sizes}
+
+
 def time_interleaved(signatures, batches, repetitions, seed=0):
     """{(model, batch size): [seconds per call]} with the models alternating in random order."""
     rng = np.random.default_rng(seed)
@@ -95,9 +102,7 @@ def main(argv=None):
 
     rows = interactions(args.rows, seed=0)
     requests = interactions(max(BATCH_SIZES), seed=1)
-    spec = export.feature_spec_from_features(rows, FEATURES)
-    serialized = export.serialize_examples(requests, spec)
-    batches = {size: tf.constant(serialized[:size]) for size in BATCH_SIZES}
+    spec, batches = request_batches(rows, requests, FEATURES)
 
     work_dir = tempfile.mkdtemp(prefix="wt_keras_serving_latency_")
     try:
