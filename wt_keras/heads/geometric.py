@@ -6,7 +6,7 @@ from wt_keras import ops
 from wt_keras._keras import register
 from wt_keras.buckets.time_scale import check_time_scale
 from wt_keras.heads.base import WatchTimeHead
-from wt_keras.heads.swat import geometric_quantile, geometric_survival
+from wt_keras.heads.swat import geometric_law, geometric_quantile, geometric_survival
 
 _NO_FINITE_BUCKETS = np.zeros([0])
 
@@ -48,7 +48,7 @@ class GeometricHead(WatchTimeHead):
 
     # Distribution: P(Y ≥ y) = p^y with the logit clamped as in E (no finite bucket).
     def _law(self, logits, **context):
-        return ops.bucketized_geometric_unit_hazard(logits, self.max_logit)
+        return geometric_law(logits, self.max_logit, _NO_FINITE_BUCKETS)
 
     def _survival(self, law, t):
         return geometric_survival(law, ops.units_above(t, self.time_scale), _NO_FINITE_BUCKETS)
@@ -104,7 +104,7 @@ class WeightedLogisticHead(WatchTimeHead):
     # Distribution: the geometric law on whole seconds with mean e^z (z clamped
     # as in E), the law whose likelihood WLR optimises without click flags.
     def _law(self, logits, **context):
-        return ops.bucketized_geometric_unit_hazard(logits, self.max_logit)
+        return geometric_law(logits, self.max_logit, _NO_FINITE_BUCKETS)
 
     def _survival(self, law, t):
         return geometric_survival(law, ops.units_above(t, 1.0), _NO_FINITE_BUCKETS)

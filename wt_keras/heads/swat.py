@@ -1,4 +1,6 @@
 """SWaT heads: bucketized binomial and bucketized geometric (Yang et al. 2025)."""
+import collections
+
 import numpy as np
 import tensorflow as tf
 
@@ -200,7 +202,7 @@ class BucketizedGeometricHead(WatchTimeHead):
     # with the same clamp of the open bucket's logit as expected_value, so the
     # distribution's mean is expected_value. The law is the unit hazards.
     def _law(self, logits, **context):
-        return ops.bucketized_geometric_unit_hazard(logits, self.max_tail_logit)
+        return geometric_law(logits, self.max_tail_logit, self.unit_widths)
 
     def _survival(self, law, t):
         return geometric_survival(law, ops.units_above(t, self.time_scale), self.unit_widths)
@@ -225,12 +227,26 @@ class BucketizedGeometricHead(WatchTimeHead):
                 "time_scale": self.time_scale, "max_tail_logit": self.max_tail_logit}
 
 
-def geometric_survival(unit_hazard, units, unit_widths):
-    """P(Y ≥ units) of the bucketized geometric law from its unit hazards."""
-    return tf.exp(ops.bucketized_geometric_log_survival(unit_hazard, units, unit_widths))
+class GeometricLaw(collections.namedtuple("GeometricLaw", ["unit_hazard", "start_hazard"])):
+    """A geometric head's law per row: unit hazards h and bucket-start hazards a, [B, K+1]."""
 
 
-def geometric_quantile(unit_hazard, q, unit_widths, time_scale):
-    """Quantile in seconds (units / α) of the bucketized geometric law from its unit hazards."""
-    units = ops.bucketized_geometric_quantile_units(unit_hazard, q, unit_widths)
+def geometric_law(logits, max_tail_logit, unit_widths):
+    """The GeometricLaw of bucket logits; the open bucket's logit clamped as in the expectation."""
+    unit_hazard = ops.bucketized_geometric_unit_hazard(logits, max_tail_logit)
+    start_hazard = (ops.bucketized_geometric_start_hazard(unit_hazard, unit_widths)
+                    if len(unit_widths) else None)
+    return GeometricLaw(unit_hazard, start_hazard)
+
+
+def geometric_survival(law, units, unit_widths):
+    """P(Y ≥ units) of the bucketized geometric law."""
+    return tf.exp(ops.bucketized_geometric_log_survival(law.unit_hazard, units, unit_widths,
+                                                        law.start_hazard))
+
+
+def geometric_quantile(law, q, unit_widths, time_scale):
+    """Quantile in seconds (units / α) of the bucketized geometric law."""
+    units = ops.bucketized_geometric_quantile_units(law.unit_hazard, q, unit_widths,
+                                                    law.start_hazard)
     return units / time_scale if time_scale != 1.0 else units

@@ -20,6 +20,7 @@ from wt_keras.ops.swat import bucketized_geometric_expected_watch_time
 from wt_keras.ops.swat import bucketized_geometric_nll, geometric_partial_sum
 from wt_keras.ops.geometric_distribution import bucketized_geometric_log_survival
 from wt_keras.ops.geometric_distribution import bucketized_geometric_quantile_units
+from wt_keras.ops.geometric_distribution import bucketized_geometric_start_hazard
 from wt_keras.ops.geometric_distribution import bucketized_geometric_unit_hazard
 from wt_keras.ops.geometric_distribution import units_above, units_at_least
 from wt_keras.ops.piecewise_linear import piecewise_linear_quantile, piecewise_linear_survival

@@ -14,13 +14,15 @@ WLR heads are the special case of no finite bucket. T = Y / α, hence
     P(T > t) = P(Y ≥ ⌊αt⌋ + 1),    P(T ≥ d) = P(Y ≥ ⌈αd⌉).
 
 Survival, quantiles and the completion probability all start from the unit
-hazards h, which a head computes once per batch and shares between them.
+hazards h and the bucket-start hazards a, which a head computes once per
+batch and shares between them. Each query then looks up the one bucket it
+falls in (a binary search over K + 1 sorted values and a gather), so its cost
+grows as log K, not K.
 """
 import numpy as np
 import tensorflow as tf
 
-from wt_keras.ops.bucketing import bucket_coverage
-from wt_keras.ops.swat import _SCAN_BLOCK, _exclusive_cumsum
+from wt_keras.ops.scan import exclusive_cumsum
 
 # α·t is rounded to the nearest integer when it lies this close to it (relative
 # to max(1, |α·t|)): 3.3 s at α = 10 must count as 33 units, not 32.99999.
@@ -85,14 +87,42 @@ def bucketized_geometric_unit_hazard(logits, max_tail_logit=None):
     return tf.concat([-tf.math.log_sigmoid(logits[..., :-1]), tf.nn.softplus(-tail)], -1)
 
 
-def bucketized_geometric_log_survival(unit_hazard, units, unit_widths):
+def bucketized_geometric_start_hazard(unit_hazard, unit_widths):
+    """a_m = H(l_m) = Σ_{i<m} w_i h_i, [B, K+1]: the cumulative hazard where bucket m starts.
+
+    Example:
+    >>> hazard = tf.constant([[0.5, 0.25, 1.0]])
+    >>> bucketized_geometric_start_hazard(hazard, [2.0, 4.0]).numpy().tolist()   # 0, 2·0.5, + 4·0.25
+    [[0.0, 1.0, 2.0]]
+    """
+    widths = np.asarray(unit_widths, np.float64).reshape(-1)
+    return exclusive_cumsum(unit_hazard * tf.constant(np.append(widths, 0.0), unit_hazard.dtype))
+
+
+def _per_row(values, batch):
+    """`values` ([1, J] or [B, J]) as [B, J], what a batched search and gather need."""
+    if values.shape[0] is not None and values.shape[0] == batch.shape[0]:
+        return values
+    return tf.broadcast_to(values, tf.stack([tf.shape(batch)[0], tf.shape(values)[1]]))
+
+
+def _gather_rows(table, index):
+    """table[b, index[b, j]] for [B, K+1] `table` and [B, J] `index`."""
+    return tf.gather(table, index, batch_dims=1)
+
+
+def bucketized_geometric_log_survival(unit_hazard, units, unit_widths, start_hazard=None):
     """log P(Y ≥ y) = −H(y) = −Σ_m clip(y − l_m, 0, w_m) · h_m.
+
+    Only the bucket n holding y (l_n ≤ y < l_{n+1}) is partly covered, so
+    H(y) = a_n + (y − l_n)·h_n with a from `bucketized_geometric_start_hazard`.
 
     Args:
       unit_hazard: [B, K+1] `bucketized_geometric_unit_hazard`, the last for the open bucket.
-      units: [B, J] unit counts y ≥ 0 (or [1, J], [B, 1]: broadcast), or [B]:
+      units: [B, J] unit counts y ≥ 0 (or [1, J]: the same for every row), or [B]:
         one count per row.
       unit_widths: [K] finite bucket widths in units (K may be 0).
+      start_hazard: [B, K+1] a, if the caller has it already.
 
     Returns:
       log survival of the shape of `units`, ≤ 0 and non-increasing in y.
@@ -103,26 +133,27 @@ def bucketized_geometric_log_survival(unit_hazard, units, unit_widths):
     >>> tf.exp(log_s).numpy().round(4).tolist()        # 0.9², 0.9³·0.8² (p = 0.9 on units 0..2)
     [[0.81, 0.4666]]
     """
-    lower, upper, _ = _unit_edges(unit_widths)
-    coverage = bucket_coverage(units, lower, upper)               # [B, (J,) K+1]
-    per_unit = unit_hazard if units.shape.rank == 1 else unit_hazard[:, None, :]
-    return -tf.reduce_sum(coverage * per_unit, -1)
+    lower, _, _ = _unit_edges(unit_widths)
+    dtype = unit_hazard.dtype
+    units = tf.cast(units, dtype)
+    one_per_row = units.shape.rank == 1
+    if one_per_row:
+        units = units[:, None]
+    if lower.size == 1:                                  # no finite bucket: H(y) = y·h
+        log_survival = -units * unit_hazard[:, :1]
+    else:
+        if start_hazard is None:
+            start_hazard = bucketized_geometric_start_hazard(unit_hazard, unit_widths)
+        units = _per_row(units, unit_hazard)
+        ends = tf.broadcast_to(tf.constant(lower[1:], dtype), tf.shape(unit_hazard[:, 1:]))
+        bucket = tf.searchsorted(ends, units, side="right")              # n, [B, J]
+        start = tf.gather(tf.constant(lower, dtype), bucket)
+        log_survival = -(_gather_rows(start_hazard, bucket)
+                         + (units - start) * _gather_rows(unit_hazard, bucket))
+    return log_survival[:, 0] if one_per_row else log_survival
 
 
-def _offset_hazard(unit_hazard, unit_widths):
-    """a_m + (1 + tolerance)·h_m, [B, K+1]: one matmul for the usual grids."""
-    widths = np.asarray(unit_widths, np.float64).reshape(-1)
-    size = widths.size + 1
-    if size <= 2 * _SCAN_BLOCK:
-        # [i, m] = w_i for i < m (a_m = Σ_{i<m} w_i h_i), 1 + tolerance on the diagonal.
-        weights = np.triu(np.broadcast_to(np.append(widths, 0.0)[:, None], (size, size)), 1)
-        weights += (1.0 + _STEP_TOLERANCE) * np.eye(size)
-        return tf.linalg.matmul(unit_hazard, tf.constant(weights, unit_hazard.dtype))
-    start = _exclusive_cumsum(unit_hazard * tf.constant(np.append(widths, 0.0), unit_hazard.dtype))
-    return start + (1.0 + _STEP_TOLERANCE) * unit_hazard
-
-
-def bucketized_geometric_quantile_units(unit_hazard, q, unit_widths):
+def bucketized_geometric_quantile_units(unit_hazard, q, unit_widths, start_hazard=None):
     """Generalised inverse in units: the smallest y with P(Y ≤ y) ≥ q.
 
     P(Y ≤ y) ≥ q ⇔ H(y + 1) ≥ η with η = −log(1 − q), so the answer is the
@@ -130,17 +161,20 @@ def bucketized_geometric_quantile_units(unit_hazard, q, unit_widths):
     for k = 1..w_m, and k < (η − a_m) / h_m holds for clip(⌈·⌉ − 1, 0, w_m) of
     them:
 
-        Q(q) = Σ_m clip(⌈(η − a_m) / h_m⌉ − 1, 0, w_m)
+        Q(q) = Σ_m clip(⌈(η − a_m) / h_m⌉ − 1, 0, w_m) = l_n + clip(⌈(η − a_n) / h_n⌉ − 1, 0, w_n)
 
-    Every bucket is counted at once: no search for the bucket where H
-    crosses η, no gathers. q ≤ 0 gives 0; q = 1 gives +inf (the open bucket
-    is unbounded).
+    where n is the bucket in which H crosses η: the buckets before it count
+    whole, those after it not at all. n is found by a binary search of η in
+    the bucket-end hazards a_{m+1} (ends within 1e-6·h_m of η count as not
+    reached: when 1 − q is itself a survival value, rounding must not add a
+    unit). q ≤ 0 gives 0; q = 1 gives +inf (the open bucket is unbounded).
 
     Args:
       unit_hazard: [B, K+1] h, `bucketized_geometric_unit_hazard` (clamp the
         open logit, or q near 1 may give +inf).
       q: [B, J] levels in [0, 1] (or [1, J]: the same levels for every row).
       unit_widths: [K] finite bucket widths in units.
+      start_hazard: [B, K+1] a, if the caller has it already.
 
     Returns:
       [B, J] integer-valued unit counts.
@@ -150,24 +184,27 @@ def bucketized_geometric_quantile_units(unit_hazard, q, unit_widths):
     >>> bucketized_geometric_quantile_units(hazard, tf.constant([[0.5]]), [3.0]).numpy().tolist()
     [[4.0]]
     """
-    _, _, widths = _unit_edges(unit_widths)
+    lower, _, widths = _unit_edges(unit_widths)
     dtype = unit_hazard.dtype
-    level_hazard = -tf.math.log1p(-tf.cast(q, dtype))                          # η, [B, J]
-    inverse = tf.math.reciprocal(tf.maximum(unit_hazard, _MIN_UNIT_HAZARD))   # 1 / h, [B, K+1]
+    level_hazard = _per_row(-tf.math.log1p(-tf.cast(q, dtype)), unit_hazard)      # η, [B, J]
+    if lower.size == 1:                                  # no finite bucket
+        start = width = 0.0
+        start_hazard = tf.zeros_like(level_hazard)
+        hazard = unit_hazard[:, :1]
+    else:
+        if start_hazard is None:
+            start_hazard = bucketized_geometric_start_hazard(unit_hazard, unit_widths)
+        ends = start_hazard[:, 1:] + _STEP_TOLERANCE * unit_hazard[:, :-1]
+        bucket = tf.searchsorted(ends, level_hazard, side="left")         # n, [B, J]
+        start = tf.gather(tf.constant(lower, dtype), bucket)
+        width = tf.gather(tf.constant(widths, dtype), bucket)
+        start_hazard = _gather_rows(start_hazard, bucket)
+        hazard = _gather_rows(unit_hazard, bucket)
     # ⌈(η − a)/h − tolerance⌉ − 1 = ⌈(η − a − (1 + tolerance)·h) / h⌉
-    offset = _offset_hazard(unit_hazard, unit_widths)
-    num_levels, num_buckets = level_hazard.shape[-1], widths.size
-    if num_levels is None:
-        steps = (level_hazard[..., None] - offset[:, None, :]) * inverse[:, None, :]
-        counts = tf.minimum(tf.maximum(tf.math.ceil(steps), 0.0), tf.constant(widths, dtype))
-        return tf.reduce_sum(counts, -1)
-    # Laid out as [B, J·(K+1)], level after level: with the per-bucket terms
-    # tiled once, every later op is elementwise or broadcasts one row, which
-    # CPUs run several times faster than [B, 1, K+1] against [., J, 1].
-    steps = ((tf.repeat(level_hazard, num_buckets, axis=-1) - tf.tile(offset, [1, num_levels]))
-             * tf.tile(inverse, [1, num_levels]))
+    offset = start_hazard + (1.0 + _STEP_TOLERANCE) * hazard
+    steps = tf.math.ceil((level_hazard - offset) * tf.math.reciprocal(tf.maximum(hazard, _MIN_UNIT_HAZARD)))
+    if lower.size == 1:
+        return tf.maximum(steps, 0.0)
     # max(·, 0), not relu: Grappler would fuse ceil and relu into one
     # _UnaryOpsComposition, which runs many times slower than the two on CPU.
-    counts = tf.minimum(tf.maximum(tf.math.ceil(steps), 0.0),
-                        tf.constant(np.tile(widths, num_levels), dtype))
-    return tf.reduce_sum(tf.reshape(counts, [-1, num_levels, num_buckets]), -1)
+    return start + tf.minimum(tf.maximum(steps, 0.0), width)

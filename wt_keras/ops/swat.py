@@ -10,6 +10,7 @@ import tensorflow as tf
 
 from wt_keras.ops.bucketing import bucket_coverage, bucket_exit, bucket_soft_labels
 from wt_keras.ops.cross_entropy import sigmoid_cross_entropy_sum
+from wt_keras.ops.scan import exclusive_cumsum
 
 # Below this value of w·(−log p) the partial geometric sum is evaluated by its
 # Taylor expansion: the closed form divides 0 by 0 once p rounds to 1.
@@ -107,41 +108,6 @@ def geometric_partial_sum(logits, widths, neg_log_p=None):
     return tf.where(small, expansion, closed_form)
 
 
-# Block size of the two-level scan in `_exclusive_cumsum`.
-_SCAN_BLOCK = 32
-
-
-def _exclusive_cumsum(values):
-    """Exclusive cumulative sum over the last axis, O(K) work per example.
-
-    A two-level scan: within blocks of 32 a matmul with a strictly upper
-    triangular ones matrix (32 multiply-adds per element), then the blocks'
-    totals scanned the same way and added back. On CPU this is faster than
-    tf.math.cumsum at every K tried (16–1024) and, unlike one [K, K] matmul,
-    grows linearly in K. An unknown last dimension falls back to tf.math.cumsum.
-    """
-    size = values.shape[-1]
-    if size is None:
-        return tf.math.cumsum(values, axis=-1, exclusive=True)
-    if size <= 2 * _SCAN_BLOCK:
-        return tf.linalg.matmul(values, _strictly_upper_ones(size, values.dtype))
-    num_blocks = -(-size // _SCAN_BLOCK)
-    padded = tf.pad(values, [[0, 0]] * (values.shape.rank - 1)
-                    + [[0, num_blocks * _SCAN_BLOCK - size]])
-    blocks = tf.reshape(padded, tf.concat(
-        [tf.shape(values)[:-1], [num_blocks, _SCAN_BLOCK]], 0))
-    within = tf.linalg.matmul(blocks, _strictly_upper_ones(_SCAN_BLOCK, values.dtype))
-    offsets = _exclusive_cumsum(tf.reduce_sum(blocks, axis=-1))
-    scanned = tf.reshape(within + tf.expand_dims(offsets, -1),
-                         tf.shape(padded))
-    return scanned[..., :size]
-
-
-def _strictly_upper_ones(size, dtype):
-    """[size, size] matrix with ones above the diagonal: x @ U is x's exclusive cumsum."""
-    return tf.linalg.band_part(tf.ones([size, size], dtype), 0, -1) - tf.eye(size, dtype=dtype)
-
-
 def bucketized_geometric_expected_watch_time(logits, widths,
                                              max_tail_logit=20.0):
     """SWaT-Geo closed-form expectation (the paper's Eq. 6), shape [B].
@@ -171,7 +137,7 @@ def bucketized_geometric_expected_watch_time(logits, widths,
     finite_logits = tf.minimum(finite_logits, _MAX_FINITE_LOGIT)
     neg_log_p = tf.maximum(neg_log_p, tf.nn.softplus(tf.constant(-_MAX_FINITE_LOGIT, logits.dtype)))
     log_stay = -widths * neg_log_p                              # log p_m^{w_m}
-    log_reach = _exclusive_cumsum(log_stay)                     # log R_m
+    log_reach = exclusive_cumsum(log_stay)                     # log R_m
     # R_m p (1 − p^w)/(1 − p) = R_m e^z (1 − p^w) = −e^{log R_m + z}·expm1(w log p):
     # exact near p = 1 (expm1), and one exp for R_m and e^z together.
     finite_part = -tf.reduce_sum(
