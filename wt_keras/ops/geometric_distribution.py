@@ -80,11 +80,11 @@ def bucketized_geometric_unit_hazard(logits, max_tail_logit=None):
         tail = tf.minimum(tail, max_tail_logit)
     if logits.shape[-1] == 1:
         return tf.nn.softplus(-tail)
-    # The finite buckets' log σ(z) is spelled as in the expectation
-    # (`bucketized_geometric_expected_watch_time`): in a serving graph that
-    # returns both, Grappler merges the two and the softplus over [B, K], the
-    # dearest op here, runs once.
-    return tf.concat([-tf.math.log_sigmoid(logits[..., :-1]), tf.nn.softplus(-tail)], -1)
+    # The finite buckets' −log σ(z) is spelled exactly as in the expectation
+    # (`bucketized_geometric_expected_watch_time`: softplus of all the logits,
+    # then sliced): in a serving graph that returns both, Grappler merges the
+    # two and the softplus over [B, K+1], the dearest op here, runs once.
+    return tf.concat([tf.nn.softplus(-logits)[..., :-1], tf.nn.softplus(-tail)], -1)
 
 
 def bucketized_geometric_start_hazard(unit_hazard, unit_widths):
