@@ -5,6 +5,8 @@ import tensorflow as tf
 
 from _head_cases import make_heads
 
+from wt_keras import ops
+
 DISTRIBUTIONAL = sorted(name for name, head in make_heads().items() if head.has_distribution)
 LEVELS = np.linspace(0.0, 0.999, 41)
 TIMES = np.concatenate([[-1.0, 0.0], np.linspace(0.05, 80.0, 120)])
@@ -118,3 +120,19 @@ def test_survival_and_completion_gradients_are_finite_and_match_finite_differenc
     # Finite differences on the random rows (equal logits are a kink of OR's running minimum).
     theoretical, numerical = tf.test.compute_gradient(objective, [logits[:4]])
     np.testing.assert_allclose(theoretical[0], numerical[0], atol=1e-5)
+
+
+@pytest.mark.parametrize("rows_shape", ["per_row", "matrix"])
+def test_swat_geo_survival_beyond_float32_exact_edges_matches_the_bucket_sum(rows_shape):
+    # Unit edges past 2^24 take the per-row binary search instead of Bucketize
+    # (whose float32 boundaries would round them): both give H(y) = Σ_m clip(y − l_m, 0, w_m)·h_m.
+    widths = np.array([3.0e7, 2.0e7, 5.0])
+    lower = np.concatenate([[0.0], np.cumsum(widths)])
+    upper = np.append(np.cumsum(widths), np.inf)
+    hazard = np.array([[1e-8, 3e-8, 0.2, 0.01], [2e-8, 1e-9, 0.5, 0.3]])
+    units = np.array([[0.0, 29_999_999.0, 30_000_001.0, 50_000_004.0, 50_000_005.0, 5.1e7]] * 2)
+    expected = -np.sum(np.clip(units[..., None] - lower, 0.0, upper - lower) * hazard[:, None, :], -1)
+    if rows_shape == "per_row":
+        units, expected = units[:, 2], expected[:, 2]
+    got = ops.bucketized_geometric_log_survival(tf.constant(hazard), tf.constant(units), widths)
+    np.testing.assert_allclose(got, expected, rtol=1e-12)

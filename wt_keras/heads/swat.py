@@ -233,10 +233,7 @@ class GeometricLaw(collections.namedtuple("GeometricLaw", ["unit_hazard", "start
 
 def geometric_law(logits, max_tail_logit, unit_widths):
     """The GeometricLaw of bucket logits; the open bucket's logit clamped as in the expectation."""
-    unit_hazard = ops.bucketized_geometric_unit_hazard(logits, max_tail_logit)
-    start_hazard = (ops.bucketized_geometric_start_hazard(unit_hazard, unit_widths)
-                    if len(unit_widths) else None)
-    return GeometricLaw(unit_hazard, start_hazard)
+    return GeometricLaw(*ops.bucketized_geometric_law(logits, unit_widths, max_tail_logit))
 
 
 def geometric_survival(law, units, unit_widths):

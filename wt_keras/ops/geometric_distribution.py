@@ -23,6 +23,7 @@ import numpy as np
 import tensorflow as tf
 
 from wt_keras.ops.scan import exclusive_cumsum
+from wt_keras.ops.swat import bucketized_geometric_reach, finite_bucket_neg_log_p
 
 # α·t is rounded to the nearest integer when it lies this close to it (relative
 # to max(1, |α·t|)): 3.3 s at α = 10 must count as 33 units, not 32.99999.
@@ -67,28 +68,50 @@ def _unit_edges(unit_widths):
 def bucketized_geometric_unit_hazard(logits, max_tail_logit=None):
     """h_m = −log σ(z_m) = softplus(−z_m) ≥ 0, [B, K+1]: the hazard each unit of bucket m adds.
 
-    `max_tail_logit` clamps the open bucket's logit (the last one) first, as
-    the expectation does.
+    As in the expectation, finite-bucket logits above 40 count as 40 and
+    `max_tail_logit` clamps the open bucket's logit (the last one).
 
     Example:
     >>> logits = tf.math.log(tf.constant([[9.0, 4.0]], tf.float64))      # p = 0.9, 0.8
     >>> bucketized_geometric_unit_hazard(logits).numpy().round(4).tolist()   # −log p
     [[0.1054, 0.2231]]
     """
+    if logits.shape[-1] == 1:
+        return _open_bucket_hazard(logits, max_tail_logit)
+    return tf.concat([finite_bucket_neg_log_p(logits), _open_bucket_hazard(logits, max_tail_logit)], -1)
+
+
+def _open_bucket_hazard(logits, max_tail_logit):
     tail = logits[..., -1:]
     if max_tail_logit is not None:
         tail = tf.minimum(tail, max_tail_logit)
+    return tf.nn.softplus(-tail)
+
+
+def bucketized_geometric_law(logits, unit_widths, max_tail_logit=None):
+    """(unit hazards h, bucket-start hazards a), each [B, K+1]: all a query needs.
+
+    h as in `bucketized_geometric_unit_hazard`; a_m = H(l_m) = Σ_{i<m} w_i h_i
+    = −log R_m. Both come from the expectation's own terms
+    (`ops.bucketized_geometric_reach`), so a serving graph that returns the
+    mean and the distribution computes them once. With no finite bucket
+    (K = 0), a is None.
+
+    Example:
+    >>> logits = tf.math.log(tf.constant([[1.0, 3.0, 1.0]], tf.float64))   # p = 1/2, 3/4, 1/2
+    >>> hazard, start = bucketized_geometric_law(logits, [2.0, 4.0])
+    >>> start.numpy().round(4).tolist()                        # 0, 2·log 2, + 4·log(4/3)
+    [[0.0, 1.3863, 2.5370]]
+    """
     if logits.shape[-1] == 1:
-        return tf.nn.softplus(-tail)
-    # The finite buckets' −log σ(z) is spelled exactly as in the expectation
-    # (`bucketized_geometric_expected_watch_time`: softplus of all the logits,
-    # then sliced): in a serving graph that returns both, Grappler merges the
-    # two and the softplus over [B, K+1], the dearest op here, runs once.
-    return tf.concat([tf.nn.softplus(-logits)[..., :-1], tf.nn.softplus(-tail)], -1)
+        return _open_bucket_hazard(logits, max_tail_logit), None
+    _, _, log_reach, log_reach_tail = bucketized_geometric_reach(logits, unit_widths)
+    hazard = bucketized_geometric_unit_hazard(logits, max_tail_logit)
+    return hazard, -tf.concat([log_reach, log_reach_tail[..., None]], -1)
 
 
 def bucketized_geometric_start_hazard(unit_hazard, unit_widths):
-    """a_m = H(l_m) = Σ_{i<m} w_i h_i, [B, K+1]: the cumulative hazard where bucket m starts.
+    """a_m = H(l_m) = Σ_{i<m} w_i h_i, [B, K+1], from the unit hazards.
 
     Example:
     >>> hazard = tf.constant([[0.5, 0.25, 1.0]])
@@ -106,8 +129,20 @@ def _per_row(values, batch):
     return tf.broadcast_to(values, tf.stack([tf.shape(batch)[0], tf.shape(values)[1]]))
 
 
+def _bucket_of_units(units, ends):
+    """n = #{m : ends_m ≤ y}: the bucket holding each unit count (int32, the shape of `units`)."""
+    if ends[-1] < 2.0 ** 24:
+        # One op, no per-row copy of the edges; Bucketize keeps its boundaries
+        # as float32, exact for integer edges below 2^24.
+        return tf.raw_ops.Bucketize(input=units, boundaries=ends.tolist())
+    edges = tf.broadcast_to(tf.constant(ends, units.dtype), tf.stack([tf.shape(units)[0], ends.size]))
+    if units.shape.rank == 1:
+        return tf.searchsorted(edges, units[:, None], side="right")[:, 0]
+    return tf.searchsorted(edges, units, side="right")
+
+
 def _gather_rows(table, index):
-    """table[b, index[b, j]] for [B, K+1] `table` and [B, J] `index`."""
+    """table[b, index[b, j]] for [B, K+1] `table` and [B, J] (or [B]) `index`."""
     return tf.gather(table, index, batch_dims=1)
 
 
@@ -136,21 +171,15 @@ def bucketized_geometric_log_survival(unit_hazard, units, unit_widths, start_haz
     lower, _, _ = _unit_edges(unit_widths)
     dtype = unit_hazard.dtype
     units = tf.cast(units, dtype)
-    one_per_row = units.shape.rank == 1
-    if one_per_row:
-        units = units[:, None]
     if lower.size == 1:                                  # no finite bucket: H(y) = y·h
-        log_survival = -units * unit_hazard[:, :1]
-    else:
-        if start_hazard is None:
-            start_hazard = bucketized_geometric_start_hazard(unit_hazard, unit_widths)
+        return -units * (unit_hazard[:, 0] if units.shape.rank == 1 else unit_hazard[:, :1])
+    if start_hazard is None:
+        start_hazard = bucketized_geometric_start_hazard(unit_hazard, unit_widths)
+    if units.shape.rank != 1:                            # [B] needs no broadcast
         units = _per_row(units, unit_hazard)
-        ends = tf.broadcast_to(tf.constant(lower[1:], dtype), tf.shape(unit_hazard[:, 1:]))
-        bucket = tf.searchsorted(ends, units, side="right")              # n, [B, J]
-        start = tf.gather(tf.constant(lower, dtype), bucket)
-        log_survival = -(_gather_rows(start_hazard, bucket)
-                         + (units - start) * _gather_rows(unit_hazard, bucket))
-    return log_survival[:, 0] if one_per_row else log_survival
+    bucket = _bucket_of_units(units, lower[1:])          # n, [B] or [B, J]
+    start = tf.gather(tf.constant(lower, dtype), bucket)
+    return -(_gather_rows(start_hazard, bucket) + (units - start) * _gather_rows(unit_hazard, bucket))
 
 
 def bucketized_geometric_quantile_units(unit_hazard, q, unit_widths, start_hazard=None):

@@ -126,22 +126,44 @@ def bucketized_geometric_expected_watch_time(logits, widths,
     Returns:
       [B] expected watch time in the units of `widths`.
     """
-    widths = tf.cast(widths, logits.dtype)
-    # softplus(−z) of all K + 1 logits is the loss's own first step: in a
-    # train step the two share it (TF merges identical ops on one tensor).
-    neg_log_p = tf.nn.softplus(-logits)[..., :-1]              # −log p_m
-    finite_logits, tail_logit = logits[..., :-1], logits[..., -1]
-    # Past z = 40, 1 − p < 4.3e-18: the clamp moves a bucket's term by at most
-    # e^{−40}·w(w + 1)/2 and keeps e^z finite next to 1 − p^w (0·∞ otherwise).
-    # softplus(−z) decreases in z, so its clamp is a floor at softplus(−40).
-    finite_logits = tf.minimum(finite_logits, _MAX_FINITE_LOGIT)
-    neg_log_p = tf.maximum(neg_log_p, tf.nn.softplus(tf.constant(-_MAX_FINITE_LOGIT, logits.dtype)))
-    log_stay = -widths * neg_log_p                              # log p_m^{w_m}
-    log_reach = exclusive_cumsum(log_stay)                     # log R_m
+    neg_log_p, log_stay, log_reach, log_reach_tail = bucketized_geometric_reach(logits, widths)
+    finite_logits = tf.minimum(logits[..., :-1], _MAX_FINITE_LOGIT)
     # R_m p (1 − p^w)/(1 − p) = R_m e^z (1 − p^w) = −e^{log R_m + z}·expm1(w log p):
     # exact near p = 1 (expm1), and one exp for R_m and e^z together.
     finite_part = -tf.reduce_sum(
         tf.exp(log_reach + finite_logits) * tf.math.expm1(log_stay), -1)
-    log_reach_tail = log_reach[..., -1] + log_stay[..., -1]
-    tail_part = tf.exp(log_reach_tail + tf.minimum(tail_logit, max_tail_logit))
+    tail_part = tf.exp(log_reach_tail + tf.minimum(logits[..., -1], max_tail_logit))
     return finite_part + tail_part
+
+
+def finite_bucket_neg_log_p(logits):
+    """−log p_m = softplus(−z_m) of the K finite buckets, [B, K], z clamped at 40 (see below)."""
+    # softplus(−z) of all K + 1 logits is the loss's own first step: in a
+    # train step the two share it (TF merges identical ops on one tensor).
+    # softplus(−z) decreases in z, so the clamp at z = 40 is a floor.
+    return tf.maximum(tf.nn.softplus(-logits)[..., :-1],
+                      tf.nn.softplus(tf.constant(-_MAX_FINITE_LOGIT, logits.dtype)))
+
+
+def bucketized_geometric_reach(logits, widths):
+    """SWaT-Geo's finite-bucket terms: (−log p_m, w_m log p_m, log R_m, log R_{K+1}).
+
+    R_m = Π_{i<m} p_i^{w_i} is the probability of reaching bucket m (R_1 = 1).
+    The expectation and the distribution (`ops.geometric_distribution`) both
+    start here, so a serving graph returning both computes these once
+    (Grappler merges identical ops). Past z = 40, 1 − p < 4.3e-18: p is taken
+    as σ(40) there, which moves a bucket's expected term by at most
+    e^{−40}·w(w + 1)/2 and keeps e^z finite next to 1 − p^w (0·∞ otherwise).
+
+    Args:
+      logits: [B, K+1] bucket logits (the last, the open bucket's, is not read).
+      widths: [K] finite bucket widths.
+
+    Returns:
+      −log p [B, K], log p^w [B, K], log R [B, K] (m = 1..K), log R_{K+1} [B].
+    """
+    widths = tf.cast(widths, logits.dtype)
+    neg_log_p = finite_bucket_neg_log_p(logits)
+    log_stay = -widths * neg_log_p                              # log p_m^{w_m}
+    log_reach = exclusive_cumsum(log_stay)                      # log R_m
+    return neg_log_p, log_stay, log_reach, log_reach[..., -1] + log_stay[..., -1]
