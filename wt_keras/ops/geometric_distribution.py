@@ -101,7 +101,7 @@ def bucketized_geometric_law(logits, unit_widths, max_tail_logit=None):
     >>> logits = tf.math.log(tf.constant([[1.0, 3.0, 1.0]], tf.float64))   # p = 1/2, 3/4, 1/2
     >>> hazard, start = bucketized_geometric_law(logits, [2.0, 4.0])
     >>> start.numpy().round(4).tolist()                        # 0, 2·log 2, + 4·log(4/3)
-    [[0.0, 1.3863, 2.5370]]
+    [[0.0, 1.3863, 2.537]]
     """
     if logits.shape[-1] == 1:
         return _open_bucket_hazard(logits, max_tail_logit), None
