@@ -6,6 +6,7 @@ numpy (arrays in, float out; exact):
   mae(y_true, y_pred), pearson(y_true, y_pred)
   crps(watch_time, grid, survival)           CRPS of predictive survival curves (seconds)
   reliability(probabilities, outcomes)       ECE + reliability table of binary forecasts
+  reliability_bin_sums / reliability_from_bin_sums   the same from mergeable per-bin sums
   survival_calibration(watch_time, grid, survival)      of P(T > g_j) at grid points
   completion_calibration(watch_time, duration, completion_probability)   of P(T ≥ d)
   pit_histogram(watch_time, grid, survival)  randomised PIT histogram
@@ -28,10 +29,12 @@ from wt_keras.metrics.keras_xauc import XAUC
 from wt_keras.metrics.keras_distribution import CRPS, CompletionECE
 from wt_keras.metrics.ranking import xauc, xgauc
 from wt_keras.metrics.calibration import (PITHistogram, Reliability, completion_calibration,
-                                          pit_histogram, reliability, survival_calibration)
+                                          pit_histogram, reliability, reliability_bin_sums,
+                                          reliability_from_bin_sums, survival_calibration)
 from wt_keras.metrics.regression import mae, pearson
 from wt_keras.metrics.scoring import crps
 
-__all__ = ["xauc", "xgauc", "mae", "pearson", "crps", "reliability", "survival_calibration",
+__all__ = ["xauc", "xgauc", "mae", "pearson", "crps", "reliability", "reliability_bin_sums",
+           "reliability_from_bin_sums", "survival_calibration",
            "completion_calibration", "pit_histogram", "Reliability", "PITHistogram", "MeanAbsoluteError",
            "PearsonCorrelation", "XAUC", "MeanConfidence", "CRPS", "CompletionECE"]

@@ -45,6 +45,20 @@ def reliability(probabilities, outcomes, num_bins=10):
       >>> round(table.ece, 6), table.count.tolist(), table.observed_frequency.tolist()
       (0.25, [2, 2], [0.5, 1.0])
     """
+    return reliability_from_bin_sums(reliability_bin_sums(probabilities, outcomes, num_bins))
+
+
+def reliability_bin_sums(probabilities, outcomes, num_bins=10):
+    """[3, num_bins] float64 rows count n_b, Σ forecast, Σ outcome per bin of `reliability`.
+
+    Sums of disjoint sets of forecasts add up, so streaming code (the Keras
+    and TFMA metrics) keeps this table instead of the forecasts: O(num_bins)
+    memory however many examples it sees.
+
+    Example:
+      >>> reliability_bin_sums([0.1, 0.1, 0.9, 0.9], [0, 1, 1, 1], num_bins=2).tolist()
+      [[2.0, 2.0], [0.2, 1.8], [1.0, 2.0]]
+    """
     forecasts = _checks.as_vector(probabilities, "probabilities")
     events = _checks.as_vector(outcomes, "outcomes")
     if forecasts.size != events.size:
@@ -52,18 +66,32 @@ def reliability(probabilities, outcomes, num_bins=10):
                          f"vs {events.size}). Fix: pass one outcome per forecast.")
     if np.any((forecasts < 0) | (forecasts > 1)) or not np.all((events == 0) | (events == 1)):
         raise ValueError("probabilities must lie in [0, 1] and outcomes be 0 or 1.")
+    num_bins = _check_num_bins(num_bins)
+    index = np.minimum((forecasts * num_bins).astype(int), num_bins - 1)
+    return np.stack([np.bincount(index, minlength=num_bins).astype(np.float64),
+                     np.bincount(index, forecasts, num_bins),
+                     np.bincount(index, events, num_bins)])
+
+
+def reliability_from_bin_sums(bin_sums):
+    """The `Reliability` table of `reliability_bin_sums` (possibly summed over many batches)."""
+    count, forecast_sum, outcome_sum = np.asarray(bin_sums, np.float64)
+    num_bins = _check_num_bins(count.size)
+    edges = np.linspace(0.0, 1.0, num_bins + 1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean_predicted = forecast_sum / count
+        observed = outcome_sum / count
+    filled = count > 0
+    total = count.sum()
+    ece = (float(np.sum(count[filled] * np.abs(mean_predicted[filled] - observed[filled])) / total)
+           if total else float("nan"))
+    return Reliability(ece, edges[:-1], edges[1:], count.astype(np.int64), mean_predicted, observed)
+
+
+def _check_num_bins(num_bins):
     if int(num_bins) < 1:
         raise ValueError(f"num_bins must be >= 1, got {num_bins}.")
-    num_bins = int(num_bins)
-    edges = np.linspace(0.0, 1.0, num_bins + 1)
-    index = np.minimum((forecasts * num_bins).astype(int), num_bins - 1)
-    count = np.bincount(index, minlength=num_bins)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mean_predicted = np.bincount(index, forecasts, num_bins) / count
-        observed = np.bincount(index, events, num_bins) / count
-    filled = count > 0
-    ece = float(np.sum(count[filled] * np.abs(mean_predicted[filled] - observed[filled])) / forecasts.size)
-    return Reliability(ece, edges[:-1], edges[1:], count, mean_predicted, observed)
+    return int(num_bins)
 
 
 def survival_calibration(watch_time, grid, survival, num_bins=10):

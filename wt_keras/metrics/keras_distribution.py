@@ -18,7 +18,7 @@ import numpy as np
 import tensorflow as tf
 
 from wt_keras._keras import keras, register
-from wt_keras.metrics.calibration import reliability
+from wt_keras.metrics.calibration import reliability_bin_sums
 from wt_keras.metrics.keras_metrics import _ExampleMean, _vector
 from wt_keras.metrics.scoring import crps
 
@@ -122,7 +122,7 @@ class CompletionECE(keras.metrics.Metric):
 
         ECE = Σ_b (n_b / n) · |p̄_b − ō_b|
 
-    over `num_bins` equal-width probability bins (`metrics.reliability`),
+    over `num_bins` equal-width probability bins (`metrics.reliability_bin_sums`),
     accumulated over batches as per-bin counts and sums; the event is
     1[T ≥ d], d the video duration. Sample weights are not supported (the
     bins count examples).
@@ -156,13 +156,8 @@ class CompletionECE(keras.metrics.Metric):
                     tf.float64), 0.0, 1.0)
         event = tf.cast(watch_time >= duration, tf.float64)
 
-        def bin_sums(p, o):
-            table = reliability(p, o, self.num_bins)
-            count = table.count.astype(np.float64)
-            return np.stack([count, np.nan_to_num(table.mean_predicted) * count,
-                             np.nan_to_num(table.observed_frequency) * count])
-
-        sums = tf.numpy_function(bin_sums, [probability, event], tf.float64)
+        sums = tf.numpy_function(lambda p, o: reliability_bin_sums(p, o, self.num_bins),
+                                 [probability, event], tf.float64)
         self.bins.assign_add(tf.reshape(sums, [3, self.num_bins]))
 
     def result(self):

@@ -11,9 +11,10 @@
                  forecast, observed frequency) for the reliability diagram.
 
 A model that lacks these outputs (D2Q, a baseline exported before they
-existed) contributes no examples: its value is NaN. CRPS keeps two floats per
-slice; CompletionECE keeps every (forecast, outcome) pair of a slice, O(n)
-memory like the exact XAUC, and merges by concatenation.
+existed) contributes no examples: its value is NaN. Neither keeps per-row
+state: rows are buffered (at most BUFFER_ROWS per accumulator, as in
+`tfma_metrics`) and folded in a chunk at a time, CRPS into its sum and count,
+CompletionECE into [3, bins] per-bin sums; merging adds them.
 """
 import json
 
@@ -24,6 +25,8 @@ import apache_beam as beam
 import numpy as np
 import tensorflow_model_analysis as tfma
 from tensorflow_model_analysis.metrics import metric_types, metric_util
+
+from pipelines.watch_time.evaluation.tfma_metrics import BUFFER_ROWS
 
 CRPS_NAME, COMPLETION_ECE_NAME = "crps", "completion_ece"
 COMPLETION_RELIABILITY_NAME = "completion_reliability"
@@ -47,30 +50,53 @@ def _label(element, key, eval_config):
 
 
 class _CRPSCombiner(beam.CombineFn):
-    """Σ CRPS and the example count of a slice."""
+    """Σ CRPS and the example count of a slice, scored a chunk of rows at a time.
+
+    The accumulator is [Σ CRPS, count, buffered labels, buffered curves, grid];
+    a full buffer (BUFFER_ROWS rows) is scored in one vectorised
+    `wt_keras.metrics.crps` call and dropped, so memory per slice is bounded
+    (one buffer of curves) and merging adds two numbers.
+    """
 
     def __init__(self, key, eval_config, interpolation):
         self._key, self._eval_config, self._interpolation = key, eval_config, interpolation
 
     def create_accumulator(self):
-        return np.zeros(2)
+        return [0.0, 0, [], [], None]
 
     def add_input(self, accumulator, element):
         transformed = _for_model(element.transformed_features or {}, self._key.model_name)
         if SURVIVAL_CURVE not in transformed or SURVIVAL_GRID not in transformed:
             return accumulator
-        label = _label(element, self._key, self._eval_config)
-        curve = np.clip(np.asarray(transformed[SURVIVAL_CURVE], np.float64).reshape(1, -1), 0, 1)
         grid = np.asarray(transformed[SURVIVAL_GRID], np.float64).reshape(-1)
-        score = wt_metrics.crps([label], grid, curve, interpolation=self._interpolation)
-        return accumulator + np.array([score, 1.0])
+        if accumulator[4] is not None and not np.array_equal(grid, accumulator[4]):
+            accumulator = self._flush(accumulator)          # one grid per scored chunk
+        accumulator[4] = grid
+        accumulator[2].append(_label(element, self._key, self._eval_config))
+        accumulator[3].append(np.asarray(transformed[SURVIVAL_CURVE], np.float64).reshape(-1))
+        return self._flush(accumulator) if len(accumulator[2]) >= BUFFER_ROWS else accumulator
+
+    def _flush(self, accumulator):
+        total, count, labels, curves, grid = accumulator
+        if labels:
+            scores = wt_metrics.crps(labels, grid, np.clip(np.stack(curves), 0.0, 1.0),
+                                     interpolation=self._interpolation, average=False)
+            total, count = total + float(np.sum(scores)), count + len(labels)
+        return [total, count, [], [], grid]
 
     def merge_accumulators(self, accumulators):
-        return np.sum(list(accumulators), axis=0)
+        total, count = 0.0, 0
+        for accumulator in accumulators:
+            flushed = self._flush(accumulator)
+            total, count = total + flushed[0], count + flushed[1]
+        return [total, count, [], [], None]
+
+    def compact(self, accumulator):
+        return self._flush(accumulator)
 
     def extract_output(self, accumulator):
-        value = accumulator[0] / accumulator[1] if accumulator[1] else float("nan")
-        return {self._key: float(value)}
+        total, count = self._flush(accumulator)[:2]
+        return {self._key: total / count if count else float("nan")}
 
 
 def _crps_computations(name=CRPS_NAME, eval_config=None, model_name="", output_name="",
@@ -97,14 +123,20 @@ class CRPS(metric_types.Metric):
 
 
 class _CompletionCombiner(beam.CombineFn):
-    """Keeps every (completion forecast, outcome) of a slice; bins them at the end."""
+    """Per-bin sums (count, Σ forecast, Σ outcome) of a slice: O(bins) memory, merged by addition.
+
+    Rows are buffered as Python floats and binned a chunk at a time
+    (`wt_keras.metrics.reliability_bin_sums`); the ECE and the reliability
+    table come from the summed bins (`reliability_from_bin_sums`), equal to
+    `reliability` on all the rows.
+    """
 
     def __init__(self, keys, eval_config, duration_key, num_bins):
         self._ece_key, self._table_key = keys
         self._eval_config, self._duration_key, self._num_bins = eval_config, duration_key, num_bins
 
     def create_accumulator(self):
-        return ([], [])
+        return [np.zeros((3, self._num_bins)), [], []]
 
     def add_input(self, accumulator, element):
         predictions = _for_model(element.predictions, self._ece_key.model_name)
@@ -117,24 +149,29 @@ class _CompletionCombiner(beam.CombineFn):
                              "duration_key to the video-duration column.")
         duration = float(np.asarray(features[self._duration_key]).ravel()[0])
         label = _label(element, self._ece_key, self._eval_config)
-        forecast = float(np.clip(np.asarray(predictions[COMPLETION_OUTPUT]).ravel()[0], 0, 1))
-        accumulator[0].append(forecast)
-        accumulator[1].append(1.0 if label >= duration else 0.0)
-        return accumulator
+        forecast = float(np.asarray(predictions[COMPLETION_OUTPUT]).ravel()[0])
+        accumulator[1].append(min(max(forecast, 0.0), 1.0))
+        accumulator[2].append(1.0 if label >= duration else 0.0)
+        return self._flush(accumulator) if len(accumulator[1]) >= BUFFER_ROWS else accumulator
+
+    def _flush(self, accumulator):
+        bins, forecasts, outcomes = accumulator
+        if forecasts:
+            bins = bins + wt_metrics.reliability_bin_sums(forecasts, outcomes, self._num_bins)
+        return [bins, [], []]
 
     def merge_accumulators(self, accumulators):
-        accumulators = iter(accumulators)
-        merged = next(accumulators)
-        for forecasts, outcomes in accumulators:
-            merged[0].extend(forecasts)
-            merged[1].extend(outcomes)
-        return merged
+        return [sum(self._flush(accumulator)[0] for accumulator in accumulators), [], []]
+
+    def compact(self, accumulator):
+        return self._flush(accumulator)
 
     def extract_output(self, accumulator):
-        if not accumulator[0]:
+        bins = self._flush(accumulator)[0]
+        if not bins[0].sum():
             return {self._ece_key: float("nan"),
                     self._table_key: np.full((3, self._num_bins), np.nan)}
-        table = wt_metrics.reliability(accumulator[0], accumulator[1], self._num_bins)
+        table = wt_metrics.reliability_from_bin_sums(bins)
         return {self._ece_key: table.ece,
                 self._table_key: np.stack([table.count.astype(np.float64), table.mean_predicted,
                                            table.observed_frequency])}
