@@ -90,3 +90,31 @@ def test_accumulators_do_not_grow_with_the_rows(metric):
             accumulator = combiner.add_input(accumulator, _element(*row))
         sizes.append(len(pickle.dumps(combiner.compact(accumulator))))
     assert sizes[0] == sizes[1] < 1024, sizes
+
+
+@pytest.mark.parametrize("labels_per_model", [False, True])
+def test_direct_label_and_prediction_reading_agrees_with_tfma_helper(labels_per_model):
+    # Two models (candidate + baseline), dict outputs selected by prediction_key: the
+    # Evaluator's case. The direct read must give what TFMA's general helper gives.
+    from tensorflow_model_analysis.metrics import metric_util
+    config = tfma.EvalConfig(model_specs=[
+        tfma.ModelSpec(name="candidate", label_key="watch_time_s", prediction_key="watch_time"),
+        tfma.ModelSpec(name="baseline", label_key="watch_time_s", prediction_key="watch_time",
+                       is_baseline=True)])
+    label = np.array([12.5])
+    element = metric_types.StandardMetricInputs(
+        labels={"candidate": label, "baseline": label} if labels_per_model else label,
+        predictions={"candidate": {"watch_time": np.array([9.0]), "quantiles": np.ones(5)},
+                     "baseline": {"watch_time": np.array([11.0]), "quantiles": np.ones(5)}},
+        example_weights=np.array([1.0]))
+    for model in ("candidate", "baseline"):
+        key = metric_types.MetricKey(name="xauc", model_name=model)
+        got = tfma_metrics.label_and_prediction_arrays(
+            element, key, tfma_metrics.model_prediction_key(config, model))
+        [(want_label, want_prediction, _)] = list(metric_util.to_label_prediction_example_weight(
+            element, eval_config=config, model_name=model, flatten=True))
+        assert (float(got[0][0]), float(got[1][0])) == (float(want_label), float(want_prediction))
+    # Outside the common case (an output name) it declines and the helper is used.
+    assert tfma_metrics.label_and_prediction_arrays(
+        element, metric_types.MetricKey(name="xauc", model_name="candidate", output_name="head"),
+        "watch_time") is None

@@ -26,7 +26,8 @@ import numpy as np
 import tensorflow_model_analysis as tfma
 from tensorflow_model_analysis.metrics import metric_types, metric_util
 
-from pipelines.watch_time.evaluation.tfma_metrics import BUFFER_ROWS
+from pipelines.watch_time.evaluation import tfma_metrics
+from pipelines.watch_time.evaluation.tfma_metrics import BUFFER_ROWS, model_value
 
 CRPS_NAME, COMPLETION_ECE_NAME = "crps", "completion_ece"
 COMPLETION_RELIABILITY_NAME = "completion_reliability"
@@ -34,14 +35,10 @@ SURVIVAL_CURVE, SURVIVAL_GRID = "survival_curve", "survival_grid"
 COMPLETION_OUTPUT = "completion_probability"
 
 
-def _for_model(value, model_name):
-    """The entry of `model_name` when a multi-model extract is keyed by model."""
-    if model_name and isinstance(value, dict) and model_name in value:
-        return value[model_name]
-    return value
-
-
-def _label(element, key, eval_config):
+def _label(element, key, eval_config, prediction_key):
+    arrays = tfma_metrics.label_and_prediction_arrays(element, key, prediction_key)
+    if arrays is not None and arrays[0].size:
+        return float(arrays[0].ravel()[0])
     for label, _, _ in metric_util.to_label_prediction_example_weight(
             element, eval_config=eval_config, model_name=key.model_name,
             output_name=key.output_name, flatten=True):
@@ -60,19 +57,20 @@ class _CRPSCombiner(beam.CombineFn):
 
     def __init__(self, key, eval_config, interpolation):
         self._key, self._eval_config, self._interpolation = key, eval_config, interpolation
+        self._prediction_key = tfma_metrics.model_prediction_key(eval_config, key.model_name)
 
     def create_accumulator(self):
         return [0.0, 0, [], [], None]
 
     def add_input(self, accumulator, element):
-        transformed = _for_model(element.transformed_features or {}, self._key.model_name)
+        transformed = model_value(element.transformed_features or {}, self._key.model_name)
         if SURVIVAL_CURVE not in transformed or SURVIVAL_GRID not in transformed:
             return accumulator
         grid = np.asarray(transformed[SURVIVAL_GRID], np.float64).reshape(-1)
         if accumulator[4] is not None and not np.array_equal(grid, accumulator[4]):
             accumulator = self._flush(accumulator)          # one grid per scored chunk
         accumulator[4] = grid
-        accumulator[2].append(_label(element, self._key, self._eval_config))
+        accumulator[2].append(_label(element, self._key, self._eval_config, self._prediction_key))
         accumulator[3].append(np.asarray(transformed[SURVIVAL_CURVE], np.float64).reshape(-1))
         return self._flush(accumulator) if len(accumulator[2]) >= BUFFER_ROWS else accumulator
 
@@ -134,12 +132,13 @@ class _CompletionCombiner(beam.CombineFn):
     def __init__(self, keys, eval_config, duration_key, num_bins):
         self._ece_key, self._table_key = keys
         self._eval_config, self._duration_key, self._num_bins = eval_config, duration_key, num_bins
+        self._prediction_key = tfma_metrics.model_prediction_key(eval_config, self._ece_key.model_name)
 
     def create_accumulator(self):
         return [np.zeros((3, self._num_bins)), [], []]
 
     def add_input(self, accumulator, element):
-        predictions = _for_model(element.predictions, self._ece_key.model_name)
+        predictions = model_value(element.predictions, self._ece_key.model_name)
         if not isinstance(predictions, dict) or COMPLETION_OUTPUT not in predictions:
             return accumulator
         features = element.features or {}
@@ -148,7 +147,7 @@ class _CompletionCombiner(beam.CombineFn):
                              f"the evaluated examples, which hold {sorted(features)}; set "
                              "duration_key to the video-duration column.")
         duration = float(np.asarray(features[self._duration_key]).ravel()[0])
-        label = _label(element, self._ece_key, self._eval_config)
+        label = _label(element, self._ece_key, self._eval_config, self._prediction_key)
         forecast = float(np.asarray(predictions[COMPLETION_OUTPUT]).ravel()[0])
         accumulator[1].append(min(max(forecast, 0.0), 1.0))
         accumulator[2].append(1.0 if label >= duration else 0.0)
