@@ -45,8 +45,27 @@ def _run_child(command, environment, log_path):
     return seconds, usage.ru_maxrss / 1024.0, output   # ru_maxrss is in KiB on Linux
 
 
+def evaluation_rows(work_dir):
+    """Records in the newest eval split ImportExampleGen/CsvExampleGen wrote under `work_dir`."""
+    splits = glob.glob(os.path.join(work_dir, "pipeline_root", "*ExampleGen", "examples", "*",
+                                    "Split-eval"))
+    if not splits:
+        return 0
+    newest = max(splits, key=os.path.getmtime)
+    import tensorflow as tf   # only here: the rest of the script never needs it
+    files = sorted(glob.glob(os.path.join(newest, "*")))
+    return int(sum(1 for _ in tf.data.TFRecordDataset(files, compression_type="GZIP")))
+
+
 def measure(rows, work_dir, pipeline_args, environment):
-    """One size: {"rows", "simulate", "components": {name: s}, "total", "peak_rss_mib"}."""
+    """One size: {"rows", "simulate", "components": {name: s}, "total", "peak_rss_mib"}.
+
+    Every size runs in its own directory (data, pipeline root, metadata and
+    serving directory), so each is a first run: no served baseline, the
+    Evaluator scores the candidate only, the same work at every size.
+    """
+    work_dir = os.path.join(work_dir, f"rows{rows}")
+    os.makedirs(work_dir, exist_ok=True)
     simulate = [sys.executable, "-c",
                 "import sys; from pipelines.watch_time import cli; "
                 "cli.ensure_simulated_data(cli.simulated_data_dir(sys.argv[1], int(sys.argv[2]), 0),"
@@ -67,7 +86,8 @@ def measure(rows, work_dir, pipeline_args, environment):
             examples_per_second = json.load(handle).get("train_examples_per_second", float("nan"))
     return {"rows": rows, "simulate": simulate_seconds, "components": components,
             "total": total, "peak_rss_mib": peak_rss,
-            "trainer_examples_per_second": examples_per_second}
+            "trainer_examples_per_second": examples_per_second,
+            "evaluation_rows": evaluation_rows(work_dir)}
 
 
 def growth_exponent(sizes, seconds):
@@ -95,6 +115,10 @@ def report(results):
         lines.append(f"| {name} | " + " | ".join(cells) + f" | {exponent:.2f} |")
     lines.append("| Trainer fit, examples/s | " + " | ".join(
         f"{r['trainer_examples_per_second']:,.0f}" for r in results) + " | - |")
+    lines.append("| Evaluator, evaluation rows/s (goal ≥ 10,000) | " + " | ".join(
+        f"{r.get('evaluation_rows', 0) / r['components']['Evaluator']:,.0f} "
+        f"({r.get('evaluation_rows', 0):,} rows)" if r["components"].get("Evaluator") else "-"
+        for r in results) + " | - |")
     lines.append("| peak RSS (MiB) | " + " | ".join(f"{r['peak_rss_mib']:.0f}" for r in results)
                  + f" | {growth_exponent(sizes, [r['peak_rss_mib'] for r in results]):.2f} |")
     return "\n".join(lines)

@@ -110,3 +110,8 @@ def test_pipeline_scaling_quick_prints_every_column(tmp_path):
         assert float(row[1]) > 0 and float(row[3]) > 0, out
     assert re.search(r"^\| Trainer fit, examples/s \| [\d,]+ \| [\d,]+ \| - \|$", out, re.MULTILINE), out
     assert re.search(r"^\| peak RSS \(MiB\) \| \d+ \| \d+ \| -?[\d.]+ \|$", out, re.MULTILINE), out
+    evaluation = re.search(r"^\| Evaluator, evaluation rows/s \(goal ≥ 10,000\) \| [\d,]+ \(([\d,]+) rows\) "
+                           r"\| [\d,]+ \(([\d,]+) rows\) \| - \|$", out, re.MULTILINE)
+    assert evaluation, out
+    # The eval split is one hash bucket of five: about a fifth of the rows.
+    assert 200 < int(evaluation[1].replace(",", "")) < 600, out
