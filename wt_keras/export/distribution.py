@@ -50,6 +50,11 @@ def distribution_outputs(head, logits, quantile_levels, context):
       context: the ranker's head context; `completion_probability` needs its
         `duration` (seconds, [B]) and is left out without it.
     """
+    with tf.name_scope("distribution"):
+        return _distribution_outputs(head, logits, quantile_levels, context)
+
+
+def _distribution_outputs(head, logits, quantile_levels, context):
     levels = sorted(set(quantile_levels) | {0.5})
     rest = {key: value for key, value in context.items() if key != "duration"}
     summary = head.distribution_summary(logits, np.asarray(levels), context.get("duration"), **rest)

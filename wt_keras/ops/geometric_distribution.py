@@ -23,7 +23,7 @@ import numpy as np
 import tensorflow as tf
 
 from wt_keras.ops.scan import exclusive_cumsum
-from wt_keras.ops.swat import bucketized_geometric_reach, finite_bucket_neg_log_p
+from wt_keras.ops.swat import bucketized_geometric_hazard, bucketized_geometric_reach
 
 # α·t is rounded to the nearest integer when it lies this close to it (relative
 # to max(1, |α·t|)): 3.3 s at α = 10 must count as 33 units, not 32.99999.
@@ -78,7 +78,7 @@ def bucketized_geometric_unit_hazard(logits, max_tail_logit=None):
     """
     if logits.shape[-1] == 1:
         return _open_bucket_hazard(logits, max_tail_logit)
-    return tf.concat([finite_bucket_neg_log_p(logits), _open_bucket_hazard(logits, max_tail_logit)], -1)
+    return bucketized_geometric_hazard(logits, max_tail_logit)
 
 
 def _open_bucket_hazard(logits, max_tail_logit):
@@ -105,9 +105,8 @@ def bucketized_geometric_law(logits, unit_widths, max_tail_logit=None):
     """
     if logits.shape[-1] == 1:
         return _open_bucket_hazard(logits, max_tail_logit), None
-    _, _, log_reach, log_reach_tail = bucketized_geometric_reach(logits, unit_widths)
-    hazard = bucketized_geometric_unit_hazard(logits, max_tail_logit)
-    return hazard, -tf.concat([log_reach, log_reach_tail[..., None]], -1)
+    hazard, _, log_reach = bucketized_geometric_reach(logits, unit_widths, max_tail_logit)
+    return hazard, -log_reach
 
 
 def bucketized_geometric_start_hazard(unit_hazard, unit_widths):
@@ -126,7 +125,7 @@ def _per_row(values, batch):
     """`values` ([1, J] or [B, J]) as [B, J], what a batched search and gather need."""
     if values.shape[0] is not None and values.shape[0] == batch.shape[0]:
         return values
-    return tf.broadcast_to(values, tf.stack([tf.shape(batch)[0], tf.shape(values)[1]]))
+    return values + tf.zeros_like(batch[:, :1])      # broadcast in one add
 
 
 def _bucket_of_units(units, ends):
@@ -224,7 +223,9 @@ def bucketized_geometric_quantile_units(unit_hazard, q, unit_widths, start_hazar
         if start_hazard is None:
             start_hazard = bucketized_geometric_start_hazard(unit_hazard, unit_widths)
         ends = start_hazard[:, 1:] + _STEP_TOLERANCE * unit_hazard[:, :-1]
-        bucket = tf.searchsorted(ends, level_hazard, side="left")         # n, [B, J]
+        # tf.searchsorted without its reshapes: both are [B, ·] already.
+        bucket = tf.raw_ops.LowerBound(sorted_inputs=ends, values=level_hazard,
+                                       out_type=tf.int32)                   # n, [B, J]
         start = tf.gather(tf.constant(lower, dtype), bucket)
         width = tf.gather(tf.constant(widths, dtype), bucket)
         start_hazard = _gather_rows(start_hazard, bucket)

@@ -6,6 +6,7 @@ SWaT-Geo (Assumption 2, focused user): watching is sequential; after each
 second of bucket k the user continues with probability p_k; the last bucket
 [t_K, ∞) is open.
 """
+import numpy as np
 import tensorflow as tf
 
 from wt_keras.ops.bucketing import bucket_coverage, bucket_exit, bucket_soft_labels
@@ -16,7 +17,7 @@ from wt_keras.ops.scan import exclusive_cumsum
 # Taylor expansion: the closed form divides 0 by 0 once p rounds to 1.
 _SMALL_EXPONENT = 1e-4
 # Finite-bucket logits are clamped here in the expectation (see there).
-_MAX_FINITE_LOGIT = 40.0
+MAX_FINITE_LOGIT = 40.0
 
 
 def binomial_soft_label_loss(watch_time, logits, lower, upper,
@@ -126,44 +127,51 @@ def bucketized_geometric_expected_watch_time(logits, widths,
     Returns:
       [B] expected watch time in the units of `widths`.
     """
-    neg_log_p, log_stay, log_reach, log_reach_tail = bucketized_geometric_reach(logits, widths)
-    finite_logits = tf.minimum(logits[..., :-1], _MAX_FINITE_LOGIT)
+    _, log_stay, log_reach = bucketized_geometric_reach(logits, widths, max_tail_logit)
+    finite_logits = tf.minimum(logits[..., :-1], MAX_FINITE_LOGIT)
     # R_m p (1 − p^w)/(1 − p) = R_m e^z (1 − p^w) = −e^{log R_m + z}·expm1(w log p):
     # exact near p = 1 (expm1), and one exp for R_m and e^z together.
     finite_part = -tf.reduce_sum(
-        tf.exp(log_reach + finite_logits) * tf.math.expm1(log_stay), -1)
-    tail_part = tf.exp(log_reach_tail + tf.minimum(logits[..., -1], max_tail_logit))
+        tf.exp(log_reach[..., :-1] + finite_logits) * tf.math.expm1(log_stay[..., :-1]), -1)
+    tail_part = tf.exp(log_reach[..., -1] + tf.minimum(logits[..., -1], max_tail_logit))
     return finite_part + tail_part
 
 
-def finite_bucket_neg_log_p(logits):
-    """−log p_m = softplus(−z_m) of the K finite buckets, [B, K], z clamped at 40 (see below)."""
-    # softplus(−z) of all K + 1 logits is the loss's own first step: in a
-    # train step the two share it (TF merges identical ops on one tensor).
-    # softplus(−z) decreases in z, so the clamp at z = 40 is a floor.
-    return tf.maximum(tf.nn.softplus(-logits)[..., :-1],
-                      tf.nn.softplus(tf.constant(-_MAX_FINITE_LOGIT, logits.dtype)))
+def bucketized_geometric_hazard(logits, max_tail_logit=None):
+    """−log p_m = softplus(−z_m) of all K + 1 buckets, [B, K+1], the logits clamped.
+
+    Finite-bucket logits above 40 count as 40 (1 − p < 4.3e-18 there; see
+    `bucketized_geometric_reach`), the open bucket's above `max_tail_logit`.
+    softplus(−z) decreases in z, so each clamp is a floor on the hazard: one
+    maximum over softplus(−z) of all K + 1 logits, the loss's own first step
+    (in a train step the two share it: TF merges identical ops on one tensor).
+    """
+    caps = np.append(np.full(logits.shape[-1] - 1, MAX_FINITE_LOGIT),
+                     np.inf if max_tail_logit is None else max_tail_logit)
+    return tf.maximum(tf.nn.softplus(-logits), tf.nn.softplus(tf.constant(-caps, logits.dtype)))
 
 
-def bucketized_geometric_reach(logits, widths):
-    """SWaT-Geo's finite-bucket terms: (−log p_m, w_m log p_m, log R_m, log R_{K+1}).
+def bucketized_geometric_reach(logits, widths, max_tail_logit=None):
+    """SWaT-Geo's per-bucket terms: (−log p_m, w_m log p_m, log R_m), each [B, K+1].
 
-    R_m = Π_{i<m} p_i^{w_i} is the probability of reaching bucket m (R_1 = 1).
-    The expectation and the distribution (`ops.geometric_distribution`) both
-    start here, so a serving graph returning both computes these once
-    (Grappler merges identical ops). Past z = 40, 1 − p < 4.3e-18: p is taken
-    as σ(40) there, which moves a bucket's expected term by at most
-    e^{−40}·w(w + 1)/2 and keeps e^z finite next to 1 − p^w (0·∞ otherwise).
+    R_m = Π_{i<m} p_i^{w_i} is the probability of reaching bucket m (R_1 = 1,
+    the last column R_{K+1}, reaching the open bucket); the open bucket's
+    w log p is 0 (it has no end). The expectation and the distribution
+    (`ops.geometric_distribution`) both start here, so a serving graph
+    returning both computes these once (Grappler merges identical ops). Past
+    z = 40, 1 − p < 4.3e-18: p is taken as σ(40) there, which moves a bucket's
+    expected term by at most e^{−40}·w(w + 1)/2 and keeps e^z finite next to
+    1 − p^w (0·∞ otherwise).
 
     Args:
-      logits: [B, K+1] bucket logits (the last, the open bucket's, is not read).
+      logits: [B, K+1] bucket logits.
       widths: [K] finite bucket widths.
+      max_tail_logit: clamp of the open bucket's logit in −log p (None: none).
 
     Returns:
-      −log p [B, K], log p^w [B, K], log R [B, K] (m = 1..K), log R_{K+1} [B].
+      −log p, log p^w, log R: [B, K+1] each.
     """
-    widths = tf.cast(widths, logits.dtype)
-    neg_log_p = finite_bucket_neg_log_p(logits)
+    neg_log_p = bucketized_geometric_hazard(logits, max_tail_logit)
+    widths = tf.constant(np.append(np.asarray(widths, np.float64), 0.0), logits.dtype)
     log_stay = -widths * neg_log_p                              # log p_m^{w_m}
-    log_reach = exclusive_cumsum(log_stay)                      # log R_m
-    return neg_log_p, log_stay, log_reach, log_reach[..., -1] + log_stay[..., -1]
+    return neg_log_p, log_stay, exclusive_cumsum(log_stay)     # log R_m
