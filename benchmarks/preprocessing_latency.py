@@ -26,8 +26,6 @@ other lacks (none may be a custom op: the export must load without wt_keras).
 
 Run: TF_USE_LEGACY_KERAS=1 python benchmarks/preprocessing_latency.py [--repetitions 1000]
 """
-import argparse
-import json
 import os
 import shutil
 import sys
@@ -45,7 +43,8 @@ from wt_keras import buckets, export, heads, models  # noqa: E402
 from wt_keras._keras import keras  # noqa: E402
 from wt_keras.data import simulate_interactions  # noqa: E402
 from wt_keras.models.features import FeatureEncoder, hash_integer_ids  # noqa: E402
-from serving_latency import request_batches, time_interleaved  # noqa: E402  (shared timing)
+from serving_latency import (finish_run, latency_run, request_batches,  # noqa: E402
+                             time_interleaved)
 
 BATCH_SIZES = (1, 32, 256)
 VARIANTS = ("keras_layers", "hand_written", "keras_int_hashing")
@@ -137,15 +136,8 @@ def graph_ops(export_dir):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--repetitions", type=int, default=1000,
-                        help="timed calls per variant and batch size")
-    parser.add_argument("--rows", type=int, default=4096, help="rows the statistics come from")
-    parser.add_argument("--json", help="also write the results to this file")
-    args = parser.parse_args(argv)
-
-    rows = interactions(args.rows, seed=0)
-    requests = interactions(max(BATCH_SIZES), seed=1)
+    args, rows, requests = latency_run(argv, __doc__.split("\n\n")[0], 1000, "variant",
+                                       "rows the statistics come from", make_rows=interactions)
     ranker = build_ranker(rows)
     names = ranker.encoder.feature_names
     spec, batches = request_batches(rows, requests, names, BATCH_SIZES)
@@ -200,14 +192,7 @@ def main(argv=None):
         only = sorted(ops[name] - ops[other])
         results[f"ops_only_in_{name}_vs_{other}"] = only
         print(f"ops in {name} but not in {other}: {', '.join(only) or 'none'}")
-    load = os.getloadavg()
-    results["load_average"] = load
-    print(f"1/5/15-minute load average after timing: {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} "
-          f"on {os.cpu_count()} cores")
-    if args.json:
-        with open(args.json, "w", encoding="utf-8") as handle:
-            json.dump(results, handle, indent=2)
-    return results
+    return finish_run(results, args.json)
 
 
 if __name__ == "__main__":

@@ -92,16 +92,36 @@ def time_interleaved(signatures, batches, repetitions, seed=0):
     return timings
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--repetitions", type=int, default=2000,
-                        help="timed calls per model and batch size")
-    parser.add_argument("--rows", type=int, default=4096, help="training rows (16 steps at 4096)")
+def latency_run(argv, description, repetitions, what, rows_help, make_rows=None):
+    """(arguments, rows, requests) of a latency benchmark: --repetitions, --rows, --json.
+
+    `make_rows(num_rows, seed)` builds the rows (default: `interactions`).
+    """
+    make_rows = make_rows or interactions
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--repetitions", type=int, default=repetitions,
+                        help=f"timed calls per {what} and batch size")
+    parser.add_argument("--rows", type=int, default=4096, help=rows_help)
     parser.add_argument("--json", help="also write the results to this file")
     args = parser.parse_args(argv)
+    return args, make_rows(args.rows, seed=0), make_rows(max(BATCH_SIZES), seed=1)
 
-    rows = interactions(args.rows, seed=0)
-    requests = interactions(max(BATCH_SIZES), seed=1)
+
+def finish_run(results, json_path):
+    """Prints the load average (recorded in `results`) and writes `results` to `json_path`."""
+    load = os.getloadavg()
+    results["load_average"] = load
+    print(f"1/5/15-minute load average after timing: {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} "
+          f"on {os.cpu_count()} cores")
+    if json_path:
+        with open(json_path, "w", encoding="utf-8") as handle:
+            json.dump(results, handle, indent=2)
+    return results
+
+
+def main(argv=None):
+    args, rows, requests = latency_run(argv, __doc__.split("\n\n")[0], 2000, "model",
+                                       "training rows (16 steps at 4096)")
     spec, batches = request_batches(rows, requests, FEATURES)
 
     work_dir = tempfile.mkdtemp(prefix="wt_keras_serving_latency_")
@@ -157,14 +177,7 @@ def main(argv=None):
         print(f"  batch {size:>3}: distributional {full_ms:.3f} ms, mean-only {mean_ms:.3f} ms, "
               f"ratio {full_ms / mean_ms:.3f}, paired {paired:.3f}"
               + ("" if full_ms / mean_ms <= 1.10 else "   (> 1.10)"))
-    load = os.getloadavg()
-    results["load_average"] = load
-    print(f"1/5/15-minute load average after timing: {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} "
-          f"on {os.cpu_count()} cores")
-    if args.json:
-        with open(args.json, "w", encoding="utf-8") as handle:
-            json.dump(results, handle, indent=2)
-    return results
+    return finish_run(results, args.json)
 
 
 if __name__ == "__main__":

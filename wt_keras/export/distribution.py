@@ -50,14 +50,11 @@ def distribution_outputs(head, logits, quantile_levels, context):
       context: the ranker's head context; `completion_probability` needs its
         `duration` (seconds, [B]) and is left out without it.
     """
-    with tf.name_scope("distribution"):
-        return _distribution_outputs(head, logits, quantile_levels, context)
-
-
-def _distribution_outputs(head, logits, quantile_levels, context):
     levels = sorted(set(quantile_levels) | {0.5})
     rest = {key: value for key, value in context.items() if key != "duration"}
-    summary = head.distribution_summary(logits, np.asarray(levels), context.get("duration"), **rest)
+    with tf.name_scope("distribution"):
+        summary = head.distribution_summary(logits, np.asarray(levels), context.get("duration"),
+                                            **rest)
     every = summary["quantiles"]
     outputs = {"watch_time_median": every[:, levels.index(0.5)]}
     if len(levels) == len(quantile_levels):

@@ -211,9 +211,8 @@ class BucketizedGeometricHead(WatchTimeHead):
         return geometric_survival(law, ops.units_at_least(duration, self.time_scale),
                                   self.unit_widths)
 
-    def _completion_per_row(self, law, duration):
-        return geometric_survival(law, ops.units_at_least(duration, self.time_scale),
-                                  self.unit_widths)
+    # The survival takes [B] unit counts as they are: no reshape for serving.
+    _completion_per_row = _completion_probability
 
     def _quantile(self, law, q):
         return geometric_quantile(law, q, self.unit_widths, self.time_scale)

@@ -22,8 +22,8 @@ grows as log K, not K.
 import numpy as np
 import tensorflow as tf
 
-from wt_keras.ops.scan import exclusive_cumsum
-from wt_keras.ops.swat import bucketized_geometric_hazard, bucketized_geometric_reach
+from wt_keras.ops.swat import (bucketized_geometric_log_reach, bucketized_geometric_reach,
+                               bucketized_geometric_unit_hazard)
 
 # α·t is rounded to the nearest integer when it lies this close to it (relative
 # to max(1, |α·t|)): 3.3 s at α = 10 must count as 33 units, not 32.99999.
@@ -65,29 +65,6 @@ def _unit_edges(unit_widths):
     return lower, np.append(upper, np.inf), np.append(widths, np.inf)
 
 
-def bucketized_geometric_unit_hazard(logits, max_tail_logit=None):
-    """h_m = −log σ(z_m) = softplus(−z_m) ≥ 0, [B, K+1]: the hazard each unit of bucket m adds.
-
-    As in the expectation, finite-bucket logits above 40 count as 40 and
-    `max_tail_logit` clamps the open bucket's logit (the last one).
-
-    Example:
-    >>> logits = tf.math.log(tf.constant([[9.0, 4.0]], tf.float64))      # p = 0.9, 0.8
-    >>> bucketized_geometric_unit_hazard(logits).numpy().round(4).tolist()   # −log p
-    [[0.1054, 0.2231]]
-    """
-    if logits.shape[-1] == 1:
-        return _open_bucket_hazard(logits, max_tail_logit)
-    return bucketized_geometric_hazard(logits, max_tail_logit)
-
-
-def _open_bucket_hazard(logits, max_tail_logit):
-    tail = logits[..., -1:]
-    if max_tail_logit is not None:
-        tail = tf.minimum(tail, max_tail_logit)
-    return tf.nn.softplus(-tail)
-
-
 def bucketized_geometric_law(logits, unit_widths, max_tail_logit=None):
     """(unit hazards h, bucket-start hazards a), each [B, K+1]: all a query needs.
 
@@ -104,7 +81,7 @@ def bucketized_geometric_law(logits, unit_widths, max_tail_logit=None):
     [[0.0, 1.3863, 2.537]]
     """
     if logits.shape[-1] == 1:
-        return _open_bucket_hazard(logits, max_tail_logit), None
+        return bucketized_geometric_unit_hazard(logits, max_tail_logit), None
     hazard, _, log_reach = bucketized_geometric_reach(logits, unit_widths, max_tail_logit)
     return hazard, -log_reach
 
@@ -117,8 +94,7 @@ def bucketized_geometric_start_hazard(unit_hazard, unit_widths):
     >>> bucketized_geometric_start_hazard(hazard, [2.0, 4.0]).numpy().tolist()   # 0, 2·0.5, + 4·0.25
     [[0.0, 1.0, 2.0]]
     """
-    widths = np.asarray(unit_widths, np.float64).reshape(-1)
-    return exclusive_cumsum(unit_hazard * tf.constant(np.append(widths, 0.0), unit_hazard.dtype))
+    return 0.0 - bucketized_geometric_log_reach(unit_hazard, unit_widths)[1]   # a_1 = +0, not −0
 
 
 def _per_row(values, batch):

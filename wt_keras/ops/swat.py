@@ -137,18 +137,35 @@ def bucketized_geometric_expected_watch_time(logits, widths,
     return finite_part + tail_part
 
 
-def bucketized_geometric_hazard(logits, max_tail_logit=None):
-    """−log p_m = softplus(−z_m) of all K + 1 buckets, [B, K+1], the logits clamped.
+def bucketized_geometric_unit_hazard(logits, max_tail_logit=None):
+    """h_m = −log σ(z_m) = softplus(−z_m) ≥ 0, [B, K+1]: the hazard each unit of bucket m adds.
 
     Finite-bucket logits above 40 count as 40 (1 − p < 4.3e-18 there; see
-    `bucketized_geometric_reach`), the open bucket's above `max_tail_logit`.
-    softplus(−z) decreases in z, so each clamp is a floor on the hazard: one
-    maximum over softplus(−z) of all K + 1 logits, the loss's own first step
-    (in a train step the two share it: TF merges identical ops on one tensor).
+    `bucketized_geometric_reach`), the open bucket's (the last) above
+    `max_tail_logit`. softplus(−z) decreases in z, so each clamp is a floor on
+    the hazard: one maximum over softplus(−z) of all K + 1 logits, the loss's
+    own first step (in a train step the two share it: TF merges identical ops
+    on one tensor). K may be 0 (the vanilla geometric and WLR heads).
+
+    Example:
+    >>> logits = tf.math.log(tf.constant([[9.0, 4.0]], tf.float64))      # p = 0.9, 0.8
+    >>> bucketized_geometric_unit_hazard(logits).numpy().round(4).tolist()   # −log p
+    [[0.1054, 0.2231]]
     """
     caps = np.append(np.full(logits.shape[-1] - 1, MAX_FINITE_LOGIT),
                      np.inf if max_tail_logit is None else max_tail_logit)
     return tf.maximum(tf.nn.softplus(-logits), tf.nn.softplus(tf.constant(-caps, logits.dtype)))
+
+
+def bucketized_geometric_log_reach(neg_log_p, widths):
+    """(w_m log p_m, log R_m), each [B, K+1], from the unit hazards −log p [B, K+1].
+
+    log R = exclusive cumsum of w log p; the open bucket has no end, so its
+    w log p is 0 and the last column of log R is log R_{K+1}.
+    """
+    widths = tf.constant(np.append(np.asarray(widths, np.float64), 0.0), neg_log_p.dtype)
+    log_stay = -widths * neg_log_p                              # log p_m^{w_m}
+    return log_stay, exclusive_cumsum(log_stay)                 # log R_m
 
 
 def bucketized_geometric_reach(logits, widths, max_tail_logit=None):
@@ -171,7 +188,5 @@ def bucketized_geometric_reach(logits, widths, max_tail_logit=None):
     Returns:
       −log p, log p^w, log R: [B, K+1] each.
     """
-    neg_log_p = bucketized_geometric_hazard(logits, max_tail_logit)
-    widths = tf.constant(np.append(np.asarray(widths, np.float64), 0.0), logits.dtype)
-    log_stay = -widths * neg_log_p                              # log p_m^{w_m}
-    return neg_log_p, log_stay, exclusive_cumsum(log_stay)     # log R_m
+    neg_log_p = bucketized_geometric_unit_hazard(logits, max_tail_logit)
+    return (neg_log_p,) + bucketized_geometric_log_reach(neg_log_p, widths)
