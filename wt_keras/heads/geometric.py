@@ -57,6 +57,9 @@ class GeometricHead(WatchTimeHead):
         return geometric_survival(law, ops.units_at_least(duration, self.time_scale),
                                   _NO_FINITE_BUCKETS)
 
+    # The survival takes [B] unit counts as they are: no reshape for serving.
+    _completion_per_row = _completion_probability
+
     def _quantile(self, law, q):
         return geometric_quantile(law, q, _NO_FINITE_BUCKETS, self.time_scale)
 
@@ -111,6 +114,9 @@ class WeightedLogisticHead(WatchTimeHead):
 
     def _completion_probability(self, law, duration):
         return geometric_survival(law, ops.units_at_least(duration, 1.0), _NO_FINITE_BUCKETS)
+
+    # The survival takes [B] unit counts as they are: no reshape for serving.
+    _completion_per_row = _completion_probability
 
     def _quantile(self, law, q):
         return geometric_quantile(law, q, _NO_FINITE_BUCKETS, 1.0)
