@@ -113,8 +113,8 @@ def test_eval_config_blesses_on_the_overall_slice_only():
     assert candidate.prediction_key == "watch_time"
     thresholds = {metric.class_name: metric.per_slice_thresholds
                   for metric in config.metrics_specs[0].metrics if metric.per_slice_thresholds}
-    assert set(thresholds) == {"MeanAbsoluteError", "XAUC"}
-    mae = thresholds["MeanAbsoluteError"][0]
+    assert set(thresholds) == {"BatchedMeanAbsoluteError", "XAUC"}
+    mae = thresholds["BatchedMeanAbsoluteError"][0]
     assert list(mae.slicing_specs) == [eval_config.tfma.SlicingSpec()]
     assert mae.threshold.change_threshold.relative.value == pytest.approx(0.02)
     assert thresholds["XAUC"][0].threshold.value_threshold.lower_bound.value == 0.6

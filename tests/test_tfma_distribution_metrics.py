@@ -4,12 +4,13 @@ A tiny SavedModel (tf.Module, no wt_keras model) serves `serving_default`
 (watch_time, completion_probability) and a `transform_features` signature
 (survival_curve, survival_grid) as the exported rankers do. Its law is
 exponential with a per-example mean: S(t) = exp(−t / mean). TFMA's values
-must match numpy references computed here, overall and per slice.
+must match numpy references computed here, overall and per slice, with TFMA's
+per-example slicing and with the pipeline's `slice_batches` (groups of rows).
 """
 import numpy as np
 import pytest
 
-from pipelines.watch_time.evaluation import distribution_metrics
+from pipelines.watch_time.evaluation import distribution_metrics, slice_batches
 
 import tensorflow as tf  # noqa: E402  (after wt_keras: Keras 2)
 import tensorflow_model_analysis as tfma  # noqa: E402
@@ -60,8 +61,8 @@ def _ece(forecasts, outcomes, num_bins=10):
                for b in range(num_bins)) / len(forecasts)
 
 
-@pytest.fixture(scope="module")
-def evaluation(tmp_path_factory):
+@pytest.fixture(scope="module", params=["per_example", "batched"])
+def evaluation(request, tmp_path_factory):
     root = tmp_path_factory.mktemp("tfma_distribution")
     rng = np.random.default_rng(3)
     mean = rng.uniform(3.0, 30.0, NUM_EXAMPLES).astype(np.float32)
@@ -82,9 +83,14 @@ def evaluation(tmp_path_factory):
                                     preprocessing_function_names=["transform_features"])],
         metrics_specs=[tfma.MetricsSpec(metrics=distribution_metrics.metric_configs("duration_s"))],
         slicing_specs=[tfma.SlicingSpec(), tfma.SlicingSpec(feature_keys=["platform"])])
+    eval_shared_model = tfma.default_eval_shared_model(eval_saved_model_path=model_dir,
+                                                       eval_config=eval_config)
+    extractors = None
+    if request.param == "batched":
+        extractors = slice_batches.batch_slicing(tfma.default_extractors(
+            eval_shared_model=eval_shared_model, eval_config=eval_config), eval_config)
     result = tfma.run_model_analysis(
-        eval_shared_model=tfma.default_eval_shared_model(eval_saved_model_path=model_dir,
-                                                         eval_config=eval_config),
+        eval_shared_model=eval_shared_model, extractors=extractors,
         eval_config=eval_config, data_location=data_path, file_format="tfrecords",
         output_path=str(root / "output"))
     by_slice = {key: values[""][""] for key, values in result.slicing_metrics}

@@ -2,14 +2,16 @@
 
 A tiny SavedModel (tf.Module, no wt_keras model) serves `serving_default`:
 serialized tf.Examples -> {"watch_time": ...}. TFMA's xauc / pearson / xgauc /
-mean_absolute_error must match wt_keras.metrics, scipy and numpy on the same
-labels and predictions, overall and per slice.
+mean_absolute_error / example_count must match wt_keras.metrics, scipy and
+numpy on the same labels and predictions, overall and per slice, with TFMA's
+default per-example slicing and with the pipeline's `slice_batches` (metric
+inputs that are groups of rows).
 """
 import numpy as np
 import pytest
 import scipy.stats
 
-from pipelines.watch_time.evaluation import tfma_metrics
+from pipelines.watch_time.evaluation import slice_batches, tfma_metrics
 from wt_keras import metrics as wt_metrics
 
 import tensorflow as tf  # noqa: E402  (after wt_keras: Keras 2)
@@ -39,7 +41,7 @@ def _example(watch_time, score, user, platform):
     return tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString()
 
 
-def _analyse(root, pipeline_options=None):
+def _analyse(root, pipeline_options=None, slicing="per_example"):
     """Runs TFMA once; returns (metrics by slice, labels, predictions, users, platforms)."""
     rng = np.random.default_rng(7)
     labels = np.round(rng.lognormal(2.0, 1.0, NUM_EXAMPLES))  # rounded: label ties
@@ -62,11 +64,18 @@ def _analyse(root, pipeline_options=None):
     eval_config = tfma.EvalConfig(
         model_specs=[tfma.ModelSpec(signature_name="serving_default",
                                     label_key="watch_time_s", prediction_key="watch_time")],
-        metrics_specs=tfma_metrics.metrics_specs(group_key="user_id"),
+        metrics_specs=[tfma.MetricsSpec(metrics=[
+            tfma.MetricConfig(class_name="BatchedExampleCount", module=tfma_metrics.__name__),
+            *tfma_metrics.metric_configs(group_key="user_id")])],
         slicing_specs=[tfma.SlicingSpec(), tfma.SlicingSpec(feature_keys=["platform"])])
+    eval_shared_model = tfma.default_eval_shared_model(eval_saved_model_path=model_dir,
+                                                       eval_config=eval_config)
+    extractors = None
+    if slicing == "batched":
+        extractors = slice_batches.batch_slicing(tfma.default_extractors(
+            eval_shared_model=eval_shared_model, eval_config=eval_config), eval_config)
     result = tfma.run_model_analysis(
-        eval_shared_model=tfma.default_eval_shared_model(
-            eval_saved_model_path=model_dir, eval_config=eval_config),
+        eval_shared_model=eval_shared_model, extractors=extractors,
         eval_config=eval_config, data_location=str(root / "eval-*.tfrecord"),
         file_format="tfrecords", output_path=str(root / "output"),
         pipeline_options=pipeline_options)
@@ -77,27 +86,29 @@ def _analyse(root, pipeline_options=None):
     return by_slice, as_read, predictions.astype(np.float64), np.array(users), np.array(platforms)
 
 
-@pytest.fixture(scope="module")
-def evaluation(tmp_path_factory):
-    return _analyse(tmp_path_factory.mktemp("tfma"))
+@pytest.fixture(scope="module", params=["per_example", "batched"])
+def evaluation(request, tmp_path_factory):
+    return _analyse(tmp_path_factory.mktemp("tfma"), slicing=request.param)
 
 
 @pytest.mark.slow
-def test_two_worker_processes_give_the_in_process_metrics(evaluation, tmp_path):
-    # Combiners, accumulators and metric classes are pickled to worker processes here,
-    # as on Dataflow/Flink/Spark; anything relying on shared state would break.
+@pytest.mark.parametrize("slicing", ["per_example", "batched"])
+def test_two_worker_processes_give_the_in_process_metrics(evaluation, slicing, tmp_path):
+    # Combiners, accumulators, metric classes and the slicing DoFn are pickled to
+    # worker processes here, as on Dataflow/Flink/Spark; shared state would break.
     from apache_beam.options.pipeline_options import PipelineOptions
     options = PipelineOptions(["--direct_running_mode=multi_processing",
                                "--direct_num_workers=2"])
-    by_slice, *_ = _analyse(tmp_path, options)
+    by_slice, *_ = _analyse(tmp_path, options, slicing=slicing)
     expected = evaluation[0]
     assert by_slice.keys() == expected.keys()
-    custom = (tfma_metrics.XAUC_NAME, tfma_metrics.XGAUC_NAME, tfma_metrics.PEARSON_NAME)
+    custom = (tfma_metrics.XAUC_NAME, tfma_metrics.XGAUC_NAME, tfma_metrics.PEARSON_NAME,
+              tfma_metrics.MAE_NAME, tfma_metrics.EXAMPLE_COUNT_NAME)
     for slice_key, metrics in expected.items():
         ours = {name: value for name, value in metrics.items() if name in custom}
-        assert len(ours) == 3
+        assert len(ours) == 5
         assert {name: by_slice[slice_key][name] for name in ours} == pytest.approx(
-            ours, rel=1e-12, nan_ok=True), slice_key
+            ours, rel=1e-9, nan_ok=True), slice_key
 
 
 @pytest.mark.slow
@@ -112,11 +123,12 @@ def test_overall_metrics_match_reference_implementations(evaluation):
         np.mean(np.abs(labels - predictions)), rel=1e-6)
     assert overall["xgauc"] == pytest.approx(wt_metrics.xgauc(labels, predictions, users),
                                              abs=1e-12)
+    assert overall["example_count"] == NUM_EXAMPLES
 
 
 @pytest.mark.slow
 def test_per_slice_metrics_use_only_the_slice(evaluation):
-    by_slice, labels, predictions, _, platforms = evaluation
+    by_slice, labels, predictions, users, platforms = evaluation
     for platform in ("android", "ios"):
         sliced = by_slice[(("platform", platform),)]
         rows = platforms == platform
@@ -124,15 +136,20 @@ def test_per_slice_metrics_use_only_the_slice(evaluation):
             wt_metrics.xauc(labels[rows], predictions[rows]), abs=1e-12)
         assert sliced["pearson"] == pytest.approx(
             scipy.stats.pearsonr(labels[rows], predictions[rows])[0], rel=1e-9)
+        assert sliced["mean_absolute_error"] == pytest.approx(
+            np.mean(np.abs(labels[rows] - predictions[rows])), rel=1e-6)
+        assert sliced["xgauc"] == pytest.approx(
+            wt_metrics.xgauc(labels[rows], predictions[rows], users[rows]), abs=1e-12)
+        assert sliced["example_count"] == rows.sum()
 
 
 def test_configs_name_loadable_classes():
     configs = tfma_metrics.metric_configs(group_key="user_id")
-    assert [c.class_name for c in configs] == ["XAUC", "Pearson", "MeanAbsoluteError", "XGAUC"]
+    assert [c.class_name for c in configs] == ["XAUC", "Pearson", "BatchedMeanAbsoluteError", "XGAUC"]
     for config in configs:
         metric = metric_specs.metric_instance(config)  # what the Evaluator does
         assert isinstance(metric, metric_types.Metric)
-    assert [c.class_name for c in tfma_metrics.metric_configs()][-1] == "MeanAbsoluteError"
+    assert [c.class_name for c in tfma_metrics.metric_configs()][-1] == "BatchedMeanAbsoluteError"
 
 
 def _inputs(label, prediction, weight=1.0):

@@ -1,6 +1,6 @@
 """What the Evaluator measures, how it slices, and when it blesses a model.
 
-Metrics: MAE (TFMA's `MeanAbsoluteError`), exact XAUC and Pearson
+Metrics: example count, MAE, exact XAUC and Pearson
 (`evaluation.tfma_metrics`), and for heads with a distribution CRPS and the
 completion-probability ECE (`evaluation.distribution_metrics`), on the
 overall slice and per duration group.
@@ -27,6 +27,8 @@ no baseline yet.
 # wt_keras first: it selects Keras 2 (TFRS needs it) before TensorFlow loads.
 from wt_keras.export.serving import TRANSFORM_SIGNATURE  # isort: skip
 from wt_keras.ops.d2q import d2q_duration_group  # isort: skip
+
+import json
 
 import numpy as np
 import tensorflow as tf
@@ -150,7 +152,7 @@ def build_eval_config(config):
     """The Evaluator's `tfma.EvalConfig` for a `PipelineConfig`."""
     metric_configs = tfma_metrics.metric_configs()
     for metric in metric_configs:
-        if metric.class_name == "MeanAbsoluteError":
+        if metric.class_name == "BatchedMeanAbsoluteError":
             threshold = _mae_threshold(config)
             if threshold.ByteSize():
                 metric.per_slice_thresholds.extend(_overall(threshold))
@@ -160,7 +162,9 @@ def build_eval_config(config):
         metric_configs.extend(distribution_metrics.metric_configs(
             config.duration_key,
             interpolation="linear" if config.head in LINEAR_CURVE_HEADS else "step"))
-    metric_configs.insert(0, tfma.MetricConfig(class_name="ExampleCount"))
+    metric_configs.insert(0, tfma.MetricConfig(
+        class_name="BatchedExampleCount", module=tfma_metrics.__name__,
+        config=json.dumps({"name": tfma_metrics.EXAMPLE_COUNT_NAME})))
     return tfma.EvalConfig(
         model_specs=[_model_spec(config, CANDIDATE, False), _model_spec(config, BASELINE, True)],
         metrics_specs=[tfma.MetricsSpec(metrics=metric_configs)],

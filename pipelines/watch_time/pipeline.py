@@ -17,6 +17,7 @@ from tfx.v1.extensions import google_cloud_ai_platform as vertex_ai
 from pipelines.watch_time import (atomic_push, configs, eval_config, served_baseline,
                                   validation)
 from pipelines.watch_time.components.bucket_boundary_gen import BucketBoundaryGen
+from pipelines.watch_time.evaluation import slice_batches
 
 TRAIN_SPLIT, EVAL_SPLIT = "train", "eval"
 RESOLVER_ID = "baseline_model_resolver"   # the served model (local) or latest blessed (KFP)
@@ -55,7 +56,7 @@ def _evaluation(config, examples, model, schema):
     evaluator = tfx.components.Evaluator(
         examples=examples, model=model, baseline_model=resolver.outputs["model"],
         schema=schema, eval_config=eval_config.build_eval_config(config),
-        example_splits=[EVAL_SPLIT])
+        example_splits=[EVAL_SPLIT], module_path=slice_batches.__name__)
     return resolver, evaluator
 
 

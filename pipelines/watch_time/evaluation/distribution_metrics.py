@@ -35,24 +35,23 @@ SURVIVAL_CURVE, SURVIVAL_GRID = "survival_curve", "survival_grid"
 COMPLETION_OUTPUT = "completion_probability"
 
 
-def _label(element, key, eval_config, prediction_key):
+def _labels(element, key, eval_config, prediction_key):
+    """The float64 labels of one TFMA input (an example, or a group of rows)."""
     arrays = tfma_metrics.label_and_prediction_arrays(element, key, prediction_key)
-    if arrays is not None and arrays[0].size:
-        return float(arrays[0].ravel()[0])
-    for label, _, _ in metric_util.to_label_prediction_example_weight(
-            element, eval_config=eval_config, model_name=key.model_name,
-            output_name=key.output_name, flatten=True):
-        return float(label)
-    return None
+    if arrays is not None:
+        return arrays[0].astype(np.float64).ravel()
+    return np.array([label for label, _, _ in metric_util.to_label_prediction_example_weight(
+        element, eval_config=eval_config, model_name=key.model_name,
+        output_name=key.output_name, flatten=True)], np.float64)
 
 
 class _CRPSCombiner(beam.CombineFn):
-    """Σ CRPS and the example count of a slice, scored a chunk of rows at a time.
+    """Σ CRPS and the row count of a slice, scored a chunk of rows at a time.
 
-    The accumulator is [Σ CRPS, count, buffered labels, buffered curves, grid];
-    a full buffer (BUFFER_ROWS rows) is scored in one vectorised
-    `wt_keras.metrics.crps` call and dropped, so memory per slice is bounded
-    (one buffer of curves) and merging adds two numbers.
+    The accumulator is [Σ CRPS, count, buffered label arrays, buffered curve
+    arrays, grid, buffered rows]; once BUFFER_ROWS rows are buffered they are
+    scored in one vectorised `wt_keras.metrics.crps` call and dropped, so
+    memory per slice is bounded and merging adds two numbers.
     """
 
     def __init__(self, key, eval_config, interpolation):
@@ -60,34 +59,39 @@ class _CRPSCombiner(beam.CombineFn):
         self._prediction_key = tfma_metrics.model_prediction_key(eval_config, key.model_name)
 
     def create_accumulator(self):
-        return [0.0, 0, [], [], None]
+        return [0.0, 0, [], [], None, 0]
 
     def add_input(self, accumulator, element):
         transformed = model_value(element.transformed_features or {}, self._key.model_name)
         if SURVIVAL_CURVE not in transformed or SURVIVAL_GRID not in transformed:
             return accumulator
-        grid = np.asarray(transformed[SURVIVAL_GRID], np.float64).reshape(-1)
-        if accumulator[4] is not None and not np.array_equal(grid, accumulator[4]):
-            accumulator = self._flush(accumulator)          # one grid per scored chunk
-        accumulator[4] = grid
-        accumulator[2].append(_label(element, self._key, self._eval_config, self._prediction_key))
-        accumulator[3].append(np.asarray(transformed[SURVIVAL_CURVE], np.float64).reshape(-1))
-        return self._flush(accumulator) if len(accumulator[2]) >= BUFFER_ROWS else accumulator
+        labels = _labels(element, self._key, self._eval_config, self._prediction_key)
+        curves = np.asarray(transformed[SURVIVAL_CURVE], np.float64).reshape(labels.size, -1)
+        grids = np.asarray(transformed[SURVIVAL_GRID], np.float64).reshape(labels.size, -1)
+        for start, stop in _runs_of_equal_rows(grids):
+            if accumulator[4] is not None and not np.array_equal(grids[start], accumulator[4]):
+                accumulator = self._flush(accumulator)      # one grid per scored chunk
+            accumulator[4] = grids[start]
+            accumulator[2].append(labels[start:stop])
+            accumulator[3].append(curves[start:stop])
+            accumulator[5] += stop - start
+        return self._flush(accumulator) if accumulator[5] >= BUFFER_ROWS else accumulator
 
     def _flush(self, accumulator):
-        total, count, labels, curves, grid = accumulator
-        if labels:
-            scores = wt_metrics.crps(labels, grid, np.clip(np.stack(curves), 0.0, 1.0),
+        total, count, labels, curves, grid, rows = accumulator
+        if rows:
+            scores = wt_metrics.crps(np.concatenate(labels), grid,
+                                     np.clip(np.concatenate(curves), 0.0, 1.0),
                                      interpolation=self._interpolation, average=False)
-            total, count = total + float(np.sum(scores)), count + len(labels)
-        return [total, count, [], [], grid]
+            total, count = total + float(np.sum(scores)), count + rows
+        return [total, count, [], [], grid, 0]
 
     def merge_accumulators(self, accumulators):
         total, count = 0.0, 0
         for accumulator in accumulators:
             flushed = self._flush(accumulator)
             total, count = total + flushed[0], count + flushed[1]
-        return [total, count, [], [], None]
+        return [total, count, [], [], None, 0]
 
     def compact(self, accumulator):
         return self._flush(accumulator)
@@ -95,6 +99,13 @@ class _CRPSCombiner(beam.CombineFn):
     def extract_output(self, accumulator):
         total, count = self._flush(accumulator)[:2]
         return {self._key: total / count if count else float("nan")}
+
+
+def _runs_of_equal_rows(grids):
+    """(start, stop) of each run of identical consecutive rows (one run in practice)."""
+    changes = np.flatnonzero(np.any(grids[1:] != grids[:-1], axis=1)) + 1
+    edges = [0, *changes.tolist(), len(grids)]
+    return list(zip(edges[:-1], edges[1:]))
 
 
 def _crps_computations(name=CRPS_NAME, eval_config=None, model_name="", output_name="",
@@ -123,7 +134,7 @@ class CRPS(metric_types.Metric):
 class _CompletionCombiner(beam.CombineFn):
     """Per-bin sums (count, Σ forecast, Σ outcome) of a slice: O(bins) memory, merged by addition.
 
-    Rows are buffered as Python floats and binned a chunk at a time
+    Rows are buffered as arrays (one per input) and binned a chunk at a time
     (`wt_keras.metrics.reliability_bin_sums`); the ECE and the reliability
     table come from the summed bins (`reliability_from_bin_sums`), equal to
     `reliability` on all the rows.
@@ -135,7 +146,7 @@ class _CompletionCombiner(beam.CombineFn):
         self._prediction_key = tfma_metrics.model_prediction_key(eval_config, self._ece_key.model_name)
 
     def create_accumulator(self):
-        return [np.zeros((3, self._num_bins)), [], []]
+        return [np.zeros((3, self._num_bins)), [], [], 0]
 
     def add_input(self, accumulator, element):
         predictions = model_value(element.predictions, self._ece_key.model_name)
@@ -146,21 +157,23 @@ class _CompletionCombiner(beam.CombineFn):
             raise ValueError(f"CompletionECE needs the duration feature {self._duration_key!r} in "
                              f"the evaluated examples, which hold {sorted(features)}; set "
                              "duration_key to the video-duration column.")
-        duration = float(np.asarray(features[self._duration_key]).ravel()[0])
-        label = _label(element, self._ece_key, self._eval_config, self._prediction_key)
-        forecast = float(np.asarray(predictions[COMPLETION_OUTPUT]).ravel()[0])
-        accumulator[1].append(min(max(forecast, 0.0), 1.0))
-        accumulator[2].append(1.0 if label >= duration else 0.0)
-        return self._flush(accumulator) if len(accumulator[1]) >= BUFFER_ROWS else accumulator
+        labels = _labels(element, self._ece_key, self._eval_config, self._prediction_key)
+        durations = np.asarray(features[self._duration_key], np.float64).ravel()
+        forecasts = np.asarray(predictions[COMPLETION_OUTPUT], np.float64).ravel()
+        accumulator[1].append(np.clip(forecasts, 0.0, 1.0))
+        accumulator[2].append((labels >= durations).astype(np.float64))
+        accumulator[3] += labels.size
+        return self._flush(accumulator) if accumulator[3] >= BUFFER_ROWS else accumulator
 
     def _flush(self, accumulator):
-        bins, forecasts, outcomes = accumulator
-        if forecasts:
-            bins = bins + wt_metrics.reliability_bin_sums(forecasts, outcomes, self._num_bins)
-        return [bins, [], []]
+        bins, forecasts, outcomes, rows = accumulator
+        if rows:
+            bins = bins + wt_metrics.reliability_bin_sums(
+                np.concatenate(forecasts), np.concatenate(outcomes), self._num_bins)
+        return [bins, [], [], 0]
 
     def merge_accumulators(self, accumulators):
-        return [sum(self._flush(accumulator)[0] for accumulator in accumulators), [], []]
+        return [sum(self._flush(accumulator)[0] for accumulator in accumulators), [], [], 0]
 
     def compact(self, accumulator):
         return self._flush(accumulator)

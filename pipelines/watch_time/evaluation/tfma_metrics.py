@@ -4,7 +4,11 @@
   Pearson  Pearson correlation from streaming moments, name "pearson".
   XGAUC    XAUC per group (e.g. user) averaged (`wt_keras.metrics.xgauc`),
            name "xgauc"; the group id is read from a feature of the example.
-  MAE      TFMA's own `tfma.metrics.MeanAbsoluteError` ("mean_absolute_error").
+  BatchedMeanAbsoluteError  mean |label − prediction|, name "mean_absolute_error".
+  BatchedExampleCount       rows evaluated, name "example_count".
+           These two give TFMA's metric names; they sum each input with
+           numpy, and an input may be a group of rows (`slice_batches`), which
+           TFMA's own ExampleCount would count as one example.
 
 XAUC and XGAUC are exact, so their combiners keep every (label, prediction[,
 group]) of a slice as float64 numpy arrays: 16 bytes per evaluation row (1.6 GB
@@ -45,7 +49,7 @@ import tensorflow_model_analysis as tfma
 from tensorflow_model_analysis.metrics import metric_types, metric_util
 
 XAUC_NAME, PEARSON_NAME, XGAUC_NAME = "xauc", "pearson", "xgauc"
-MAE_NAME = "mean_absolute_error"
+MAE_NAME, EXAMPLE_COUNT_NAME = "mean_absolute_error", "example_count"
 
 
 # Rows are buffered as Python floats (an append is cheaper than any numpy call on
@@ -183,14 +187,23 @@ class _ExactRankingCombiner(beam.CombineFn):
                     f"XGAUC needs the feature {self._group_key!r} in the evaluated "
                     f"examples, but they hold {sorted(features)}. Set group_key to "
                     "the per-user id feature.")
-            group = np.asarray(features[self._group_key]).ravel()[0]
-            group = group.decode() if isinstance(group, bytes) else group
-            group = sys.intern(group) if isinstance(group, str) else group
-            group = accumulator.group_ids.setdefault(group, group)
-            buffered_groups.extend([group] * len(labels))
+            groups = np.asarray(features[self._group_key]).ravel()
+            if groups.size not in (1, len(labels)):
+                raise ValueError(
+                    f"XGAUC needs one {self._group_key!r} per evaluated row, but an input "
+                    f"of {len(labels)} rows holds {groups.size}; use a single-valued "
+                    "per-user id feature as group_key.")
+            groups = [self._intern(group, accumulator.group_ids) for group in groups]
+            buffered_groups.extend(groups * len(labels) if len(groups) == 1 else groups)
         if len(buffered_labels) >= BUFFER_ROWS:
             accumulator.flush()
         return accumulator
+
+    @staticmethod
+    def _intern(group, group_ids):
+        group = group.decode() if isinstance(group, bytes) else group
+        group = sys.intern(group) if isinstance(group, str) else group
+        return group_ids.setdefault(group, group)
 
     def merge_accumulators(self, accumulators):
         accumulators = iter(accumulators)
@@ -322,6 +335,99 @@ class Pearson(metric_types.Metric):
                          name=name)
 
 
+def _weighted_rows(element, key, eval_config, prediction_key, example_weighted):
+    """(labels, predictions, weights or None) float64 arrays of one TFMA input."""
+    arrays = (None if example_weighted
+              else label_and_prediction_arrays(element, key, prediction_key))
+    if arrays is not None:
+        return (arrays[0].astype(np.float64).ravel(), arrays[1].astype(np.float64).ravel(),
+                None)
+    rows = np.array(list(_values(element, key, eval_config,
+                                 example_weighted=example_weighted)), np.float64)
+    rows = rows.reshape(-1, 3)
+    return rows[:, 0], rows[:, 1], rows[:, 2] if example_weighted else None
+
+
+class _WeightedSumsCombiner(beam.CombineFn):
+    """Σ weight and Σ weight·|label − prediction| of a slice: two floats, merged by addition.
+
+    Each input (one example, or a group of rows under `slice_batches`) is
+    summed with numpy; the output is the count ("example_count") or their
+    ratio ("mean_absolute_error").
+    """
+
+    def __init__(self, key, eval_config, example_weighted, statistic):
+        self._key, self._eval_config = key, eval_config
+        self._example_weighted, self._statistic = example_weighted, statistic
+        self._prediction_key = model_prediction_key(eval_config, key.model_name)
+
+    def create_accumulator(self):
+        return (0.0, 0.0)
+
+    def add_input(self, accumulator, element):
+        labels, predictions, weights = _weighted_rows(
+            element, self._key, self._eval_config, self._prediction_key,
+            self._example_weighted)
+        errors = np.abs(labels - predictions)
+        if weights is None:
+            return (accumulator[0] + labels.size, accumulator[1] + float(np.sum(errors)))
+        return (accumulator[0] + float(np.sum(weights)),
+                accumulator[1] + float(np.dot(weights, errors)))
+
+    def merge_accumulators(self, accumulators):
+        totals = np.sum([list(accumulator) for accumulator in accumulators], axis=0)
+        return (float(totals[0]), float(totals[1]))
+
+    def extract_output(self, accumulator):
+        weight, absolute_error = accumulator
+        if self._statistic == EXAMPLE_COUNT_NAME:
+            return {self._key: weight}
+        return {self._key: absolute_error / weight if weight else float("nan")}
+
+
+def _sums_computation(statistic, name, eval_config, model_name, output_name, sub_key,
+                      example_weighted):
+    key = metric_types.MetricKey(name=name, model_name=model_name, output_name=output_name,
+                                 sub_key=sub_key, example_weighted=example_weighted)
+    return [metric_types.MetricComputation(
+        keys=[key], preprocessors=None,
+        combiner=_WeightedSumsCombiner(key, eval_config, example_weighted, statistic))]
+
+
+def _example_count_computations(name=EXAMPLE_COUNT_NAME, eval_config=None, model_name="",
+                                output_name="", sub_key=None, example_weighted=False):
+    return _sums_computation(EXAMPLE_COUNT_NAME, name, eval_config, model_name, output_name,
+                             sub_key, example_weighted)
+
+
+def _mae_computations(name=MAE_NAME, eval_config=None, model_name="", output_name="",
+                      sub_key=None, example_weighted=False):
+    return _sums_computation(MAE_NAME, name, eval_config, model_name, output_name, sub_key,
+                             example_weighted)
+
+
+class BatchedExampleCount(metric_types.Metric):
+    """Evaluated rows of a slice (or Σ example weight), name "example_count".
+
+    TFMA's own ExampleCount counts each metric input as one example; this one
+    counts the rows in it, which is the same per example and right for the
+    row groups of `slice_batches`. (A new class name: TFMA resolves its own
+    registered names before a MetricConfig's module.)
+    """
+
+    def __init__(self, name=EXAMPLE_COUNT_NAME):
+        super().__init__(metric_util.merge_per_key_computations(_example_count_computations),
+                         name=name)
+
+
+class BatchedMeanAbsoluteError(metric_types.Metric):
+    """Mean |label − prediction| of a slice, name "mean_absolute_error" (as TFMA's)."""
+
+    def __init__(self, name=MAE_NAME):
+        super().__init__(metric_util.merge_per_key_computations(_mae_computations),
+                         name=name)
+
+
 def metric_configs(group_key=None):
     """The `tfma.MetricConfig`s for XAUC, Pearson, MAE (and XGAUC by `group_key`).
 
@@ -333,7 +439,8 @@ def metric_configs(group_key=None):
                           config=json.dumps({"name": XAUC_NAME})),
         tfma.MetricConfig(class_name="Pearson", module=__name__,
                           config=json.dumps({"name": PEARSON_NAME})),
-        tfma.MetricConfig(class_name="MeanAbsoluteError"),  # TFMA's, registered
+        tfma.MetricConfig(class_name="BatchedMeanAbsoluteError", module=__name__,
+                          config=json.dumps({"name": MAE_NAME})),
     ]
     if group_key:
         configs.append(tfma.MetricConfig(
