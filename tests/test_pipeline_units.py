@@ -209,21 +209,31 @@ def test_simulated_data_is_written_as_examples_with_the_csv_types(tmp_path):
     import tensorflow as tf
     from wt_keras.data import simulate_interactions
     directory = str(tmp_path / "sim")
-    cli.ensure_simulated_data(directory, rows=300, seed=3)
-    assert os.listdir(directory) == [cli.SIMULATED_FILE]
-    frame = simulate_interactions(num_rows=300, seed=3).drop(columns=["behavior"])
-    records = list(tf.data.TFRecordDataset(os.path.join(directory, cli.SIMULATED_FILE))
-                   .as_numpy_iterator())
-    assert len(records) == 300
-    for index in (0, 157, 299):
-        features = tf.train.Example.FromString(records[index]).features.feature
-        assert sorted(features) == sorted(frame.columns)
-        for name in frame.columns:
-            value = frame[name].iloc[index]
-            kind = frame[name].dtype.kind
-            if kind in "iub":
-                assert list(features[name].int64_list.value) == [int(value)], name
-            elif kind == "f":   # float32, exactly what CsvExampleGen stores
-                assert list(features[name].float_list.value) == [float(np.float32(value))], name
-            else:
-                assert list(features[name].bytes_list.value) == [str(value).encode()], name
+    cli.ensure_simulated_data(directory, rows=3000, seed=3)
+    assert sorted(os.listdir(directory)) == sorted(cli.SIMULATED_SPLITS)
+    frame = simulate_interactions(num_rows=3000, seed=3).drop(columns=["behavior"])
+    splits = [[tf.train.Example.FromString(record).features.feature for record in
+               tf.data.TFRecordDataset(os.path.join(directory, name)).as_numpy_iterator()]
+              for name in cli.SIMULATED_SPLITS]
+    # (time, user, video) is unique in this frame: it finds an example's row.
+    row_of = {key: row for row, key in enumerate(zip(frame.time_ms, frame.user_id,
+                                                     frame.video_id))}
+    assert len(row_of) == 3000
+    keys = [[(f["time_ms"].int64_list.value[0], f["user_id"].int64_list.value[0],
+              f["video_id"].int64_list.value[0]) for f in split] for split in splits]
+    # Every row exactly once, in one split; about a fifth in eval (binomial sd 0.0073).
+    assert sorted(row_of[key] for split in keys for key in split) == list(range(3000))
+    assert 0.17 < len(splits[1]) / 3000 < 0.23
+    for split, split_keys in zip(splits, keys):
+        for features, key in ((split[0], split_keys[0]), (split[-1], split_keys[-1])):
+            assert sorted(features) == sorted(frame.columns)
+            for name in frame.columns:
+                value = frame[name].iloc[row_of[key]]
+                kind = frame[name].dtype.kind
+                if kind in "iub":
+                    assert list(features[name].int64_list.value) == [int(value)], name
+                elif kind == "f":   # float32, exactly what CsvExampleGen stores
+                    assert list(features[name].float_list.value) == [
+                        float(np.float32(value))], name
+                else:
+                    assert list(features[name].bytes_list.value) == [str(value).encode()], name

@@ -136,24 +136,35 @@ def simulated_data_dir(work_dir, rows, seed):
     return os.path.join(work_dir, SIMULATED_DIR, f"rows{rows}_seed{seed}")
 
 
-# The built-in data as tf.Example records: ImportExampleGen reads them without the CSV
-# parsing that costs CsvExampleGen most of its time (CSV stays for user data).
-SIMULATED_FILE = "interactions.tfrecord"
+# The built-in data as tf.Example records, already split: ImportExampleGen reads the two
+# files as its splits, without the CSV parsing that costs CsvExampleGen most of its time
+# (CSV stays for user data) and without serialising every record again to hash it.
+SIMULATED_SPLITS = ("train.tfrecord", "eval.tfrecord")
+SIMULATED_PATTERN = "*.tfrecord"
 
 
-def ensure_simulated_data(directory, rows, seed):
-    """Simulates the default data once; later runs reuse the file (and the cache)."""
-    path = os.path.join(directory, SIMULATED_FILE)
-    if os.path.exists(path):
+def ensure_simulated_data(directory, rows, seed, eval_fraction=0.2):
+    """Simulates the default data once, split at random into train and eval files.
+
+    Each row goes to eval with probability `eval_fraction` (0.2: ExampleGen's
+    default 4:1 hash split), drawn with `seed`. Later runs reuse the files
+    (and the cache).
+    """
+    paths = [os.path.join(directory, name) for name in SIMULATED_SPLITS]
+    if all(os.path.exists(path) for path in paths):
         return
     # pylint: disable=import-outside-toplevel
+    import numpy as np
     from wt_keras.data import simulate_interactions
     from wt_keras.data.tfrecord import write_tfrecord
-    print(f"simulating {rows:,} rows of the built-in data into {path}", flush=True)
+    print(f"simulating {rows:,} rows of the built-in data into {directory}", flush=True)
     os.makedirs(directory, exist_ok=True)
     # `behavior` is the simulator's latent label: never part of the pipeline's input.
     frame = simulate_interactions(num_rows=rows, seed=seed).drop(columns=["behavior"])
-    write_tfrecord(frame, path)   # atomic: a killed run never leaves half a file
+    is_eval = np.random.default_rng([seed, 1]).random(len(frame)) < eval_fraction
+    for path, rows_of_split in zip(paths, (~is_eval, is_eval)):
+        # Atomic: a killed run never leaves half a file.
+        write_tfrecord(frame[rows_of_split].reset_index(drop=True), path)
 
 
 def command_run(args):
@@ -167,9 +178,10 @@ def command_run(args):
         raise SystemExit("error: the built-in data is written as tf.Example TFRecords; "
                          "--input-format applies to --data only.")
     input_format = args.input_format or (detect_input_format(data) if args.data else "tfrecord")
-    input_pattern = args.input_pattern or (None if args.data else SIMULATED_FILE)
+    input_pattern = args.input_pattern or (None if args.data else SIMULATED_PATTERN)
     config = configs.PipelineConfig(
         data_root=data, input_format=input_format, input_pattern=input_pattern,
+        split_patterns=None if args.data else SIMULATED_SPLITS,
         pipeline_root=os.path.join(args.work_dir, "pipeline_root"),
         metadata_path=os.path.join(args.work_dir, "metadata.sqlite"),
         **flag_values(args, configs.PipelineConfig, ("serving_model_dir", "enable_cache")),

@@ -60,6 +60,9 @@ class PipelineConfig:
         `<serving_model_dir>/<model_name>/<version>/`.
       schema_path: curated schema (the data contract checked before training).
       train_eval_buckets: hash buckets of the train/eval split in ExampleGen.
+      split_patterns: (train, eval) globs in `data_root` of data that is
+        already split (the built-in data); ExampleGen then reads them as its
+        two splits and hashes nothing (`train_eval_buckets` is unused).
       grid_spec, time_scale, cread_num_buckets, d2q_num_groups, num_quantiles:
         BucketBoundaryGen settings; `time_scale` α > 0 also sets the count
         heads' integer units (1.0: whole seconds), as in `wt-train`; None
@@ -115,6 +118,8 @@ class PipelineConfig:
     duration_key: str = setting("duration_s", help="video duration column (seconds)")
     train_eval_buckets: Tuple[int, int] = setting(
         (4, 1), help="hash buckets of the train/eval split in ExampleGen")
+    split_patterns: Optional[Tuple[str, str]] = setting(
+        None, help="(train, eval) globs of data already split (ExampleGen hashes nothing)")
     # Bucket boundaries (BucketBoundaryGen).
     grid_spec: str = shared_setting("grid_spec")
     time_scale: Optional[float] = shared_setting("time_scale")
@@ -179,6 +184,10 @@ class PipelineConfig:
                               "seconds, None chooses it from the training labels.")
         if not self.learning_rate > 0:
             raise ConfigError(f"learning_rate must be > 0, got {self.learning_rate}.")
+        if self.split_patterns is not None and (
+                len(self.split_patterns) != 2 or not all(self.split_patterns)):
+            raise ConfigError("split_patterns must be two globs (train, eval) inside "
+                              f"data_root, or None; got {self.split_patterns}.")
         if len(self.train_eval_buckets) != 2 or min(self.train_eval_buckets) < 1:
             raise ConfigError("train_eval_buckets must be two positive integers "
                              f"(train, eval), got {self.train_eval_buckets}.")

@@ -24,12 +24,20 @@ RESOLVER_ID = "baseline_model_resolver"   # the served model (local) or latest b
 
 
 def _example_gen(config):
-    train, evaluation = config.train_eval_buckets
-    output_config = tfx.proto.Output(split_config=tfx.proto.SplitConfig(splits=[
-        tfx.proto.SplitConfig.Split(name=TRAIN_SPLIT, hash_buckets=int(train)),
-        tfx.proto.SplitConfig.Split(name=EVAL_SPLIT, hash_buckets=int(evaluation))]))
-    input_config = tfx.proto.Input(splits=[
-        tfx.proto.Input.Split(name="single_split", pattern=config.data_pattern)])
+    """ExampleGen: data already split is read as the two splits; else hashed 4:1 (default)."""
+    if config.split_patterns:
+        # No hashing: TFX would serialise every record once more only to hash it.
+        output_config = tfx.proto.Output()
+        input_config = tfx.proto.Input(splits=[
+            tfx.proto.Input.Split(name=name, pattern=pattern)
+            for name, pattern in zip((TRAIN_SPLIT, EVAL_SPLIT), config.split_patterns)])
+    else:
+        train, evaluation = config.train_eval_buckets
+        output_config = tfx.proto.Output(split_config=tfx.proto.SplitConfig(splits=[
+            tfx.proto.SplitConfig.Split(name=TRAIN_SPLIT, hash_buckets=int(train)),
+            tfx.proto.SplitConfig.Split(name=EVAL_SPLIT, hash_buckets=int(evaluation))]))
+        input_config = tfx.proto.Input(splits=[
+            tfx.proto.Input.Split(name="single_split", pattern=config.data_pattern)])
     example_gen = (tfx.components.ImportExampleGen if config.input_format == "tfrecord"
                    else tfx.components.CsvExampleGen)
     return example_gen(input_base=config.data_root, input_config=input_config,

@@ -103,6 +103,8 @@ class _CRPSCombiner(beam.CombineFn):
 
 def _runs_of_equal_rows(grids):
     """(start, stop) of each run of identical consecutive rows (one run in practice)."""
+    if np.array_equal(grids, np.broadcast_to(grids[:1], grids.shape)):
+        return [(0, len(grids))]
     changes = np.flatnonzero(np.any(grids[1:] != grids[:-1], axis=1)) + 1
     edges = [0, *changes.tolist(), len(grids)]
     return list(zip(edges[:-1], edges[1:]))
