@@ -6,7 +6,7 @@ import sys
 import numpy as np
 import pytest
 import tensorflow as tf
-from google.protobuf import text_format
+from google.protobuf import json_format, text_format
 from tensorflow_metadata.proto.v0 import anomalies_pb2, schema_pb2
 
 from pipelines.watch_time import (atomic_push, cli, configs, eval_config, model_factory, trainer,
@@ -237,3 +237,42 @@ def test_simulated_data_is_written_as_examples_with_the_csv_types(tmp_path):
                         float(np.float32(value))], name
                 else:
                     assert list(features[name].bytes_list.value) == [str(value).encode()], name
+
+
+def _component(config, component_id):
+    from pipelines.watch_time import pipeline
+    return {component.id: component for component in
+            pipeline.create_pipeline(config).components}[component_id]
+
+
+def test_default_beam_args_run_the_evaluator_in_process_and_explicit_ones_apply_to_it():
+    evaluator = _component(configs.PipelineConfig(data_root="data"), "Evaluator")
+    pipeline_args = list(configs.LOCAL_BEAM_ARGS)
+    assert evaluator.executor_spec.beam_pipeline_args == (
+        pipeline_args + list(configs.EVALUATOR_LOCAL_BEAM_ARGS))   # later options win
+    example_gen = _component(configs.PipelineConfig(data_root="data"), "CsvExampleGen")
+    assert example_gen.executor_spec.beam_pipeline_args == pipeline_args
+    flink = ("--runner=FlinkRunner", "--parallelism=4")
+    evaluator = _component(configs.PipelineConfig(data_root="data", beam_pipeline_args=flink),
+                           "Evaluator")
+    assert evaluator.executor_spec.beam_pipeline_args == list(flink)
+
+
+def test_data_already_split_is_read_as_the_two_splits_without_hashing():
+    from tfx.proto import example_gen_pb2
+    config = configs.PipelineConfig(data_root="data", input_format="tfrecord",
+                                    input_pattern=cli.SIMULATED_PATTERN,
+                                    split_patterns=cli.SIMULATED_SPLITS)
+    example_gen = _component(config, "ImportExampleGen")
+    input_config, output_config = example_gen_pb2.Input(), example_gen_pb2.Output()
+    json_format.Parse(example_gen.exec_properties["input_config"], input_config)
+    json_format.Parse(example_gen.exec_properties["output_config"], output_config)
+    assert [(split.name, split.pattern) for split in input_config.splits] == [
+        ("train", "train.tfrecord"), ("eval", "eval.tfrecord")]
+    assert not output_config.split_config.splits
+    hashed = _component(configs.PipelineConfig(data_root="data"), "CsvExampleGen")
+    json_format.Parse(hashed.exec_properties["output_config"], output_config)
+    assert [(split.name, split.hash_buckets) for split in output_config.split_config.splits] == [
+        ("train", 4), ("eval", 1)]
+    with pytest.raises(configs.ConfigError, match="split_patterns"):
+        configs.PipelineConfig(data_root="data", split_patterns=("train.tfrecord",))

@@ -65,6 +65,8 @@ def _evaluation(config, examples, model, schema):
         examples=examples, model=model, baseline_model=resolver.outputs["model"],
         schema=schema, eval_config=eval_config.build_eval_config(config),
         example_splits=[EVAL_SPLIT], module_path=slice_batches.__name__)
+    if tuple(config.beam_pipeline_args) == configs.LOCAL_BEAM_ARGS:
+        evaluator.with_beam_pipeline_args(list(configs.EVALUATOR_LOCAL_BEAM_ARGS))
     return resolver, evaluator
 
 

@@ -14,10 +14,12 @@ XAUC and XGAUC are exact, so their combiners keep every (label, prediction[,
 group]) of a slice as float64 numpy arrays: 16 bytes per evaluation row (1.6 GB
 for 1e8 rows in one slice), XGAUC 8 more for a reference to the row's group id
 (string ids are interned, so each distinct id is one object per process; other
-ids are stored once per accumulator). Rows arrive one example at a time; they
-are appended to a short list of Python floats (~64 bytes per row: two float
-objects and two list slots) and turned into one numpy chunk every 4,096 rows,
-so the list never holds more than 4,096 rows (~256 KB). Merging concatenates
+ids are stored once per accumulator). Rows arrive one example at a time (TFMA's
+default extractors) or a group of rows at a time (the pipeline's
+`slice_batches`); they are appended to a short list of Python floats (~64
+bytes per row: two float objects and two list slots) and turned into one numpy
+chunk once 4,096 rows are buffered, so the list holds at most 4,096 rows plus
+one input (~256 KB). Merging concatenates
 chunks and joins the small ones (one per Beam bundle) into one array, so
 accumulators of many small bundles keep the 16 bytes per row too; scoring runs
 on whole arrays (`wt_keras.metrics.xauc`, O(n log n)). The tests measure the
