@@ -30,42 +30,52 @@ def _batch(platforms):
             constants.INPUT_KEY: np.array([b"row%d" % row for row in range(size)], object)}
 
 
-def test_rows_are_grouped_by_the_sliced_feature_and_keep_their_values():
+def _rows(extract):
+    return (extract[constants.LABELS_KEY] / 10).astype(int).tolist()
+
+
+def _by_slice(extracts):
+    by_slice = {}
+    for extract in extracts:
+        (key,) = extract[constants.SLICE_KEY_TYPES_KEY]     # one slice key per extract
+        assert key not in by_slice
+        by_slice[key] = extract
+    return by_slice
+
+
+def test_each_slice_of_a_batch_gets_one_extract_with_its_rows_and_their_values():
     platforms = [b"ios", b"android", b"ios", b"web", b"android", b"ios"]
-    groups = _run(_config(tfma.SlicingSpec(), tfma.SlicingSpec(feature_keys=["platform"])),
-                  _batch(platforms))
-    assert len(groups) == 3
-    seen = []
-    for group in groups:
-        labels = group[constants.LABELS_KEY]
-        rows = (labels / 10).astype(int)
-        seen.extend(rows.tolist())
-        platform = {platforms[row] for row in rows}
-        assert len(platform) == 1
-        platform = platform.pop().decode()
-        np.testing.assert_array_equal(group[constants.PREDICTIONS_KEY]["watch_time"], rows)
-        np.testing.assert_array_equal(group[constants.FEATURES_KEY]["score"][:, 0], rows)
-        assert list(group[constants.INPUT_KEY]) == [b"row%d" % row for row in rows]
-        assert set(group[constants.SLICE_KEY_TYPES_KEY]) == {(), (("platform", platform),)}
-    assert sorted(seen) == list(range(len(platforms)))
+    by_slice = _by_slice(_run(
+        _config(tfma.SlicingSpec(), tfma.SlicingSpec(feature_keys=["platform"])),
+        _batch(platforms)))
+    assert set(by_slice) == {(), (("platform", "ios"),), (("platform", "android"),),
+                             (("platform", "web"),)}
+    assert _rows(by_slice[()]) == list(range(6))
+    for key, extract in by_slice.items():
+        rows = _rows(extract)
+        if key:
+            assert rows == [row for row, platform in enumerate(platforms)
+                            if platform.decode() == key[0][1]]
+        np.testing.assert_array_equal(extract[constants.PREDICTIONS_KEY]["watch_time"], rows)
+        np.testing.assert_array_equal(extract[constants.FEATURES_KEY]["score"][:, 0], rows)
+        assert list(extract[constants.INPUT_KEY]) == [b"row%d" % row for row in rows]
 
 
-def test_without_feature_slices_the_whole_batch_is_one_group():
-    groups = _run(_config(tfma.SlicingSpec()), _batch([b"a", b"b", b"c"]))
-    assert len(groups) == 1
-    np.testing.assert_array_equal(groups[0][constants.LABELS_KEY], [0.0, 10.0, 20.0])
-    assert list(groups[0][constants.SLICE_KEY_TYPES_KEY]) == [()]
+def test_without_feature_slices_the_whole_batch_is_one_extract():
+    extracts = _run(_config(tfma.SlicingSpec()), _batch([b"a", b"b", b"c"]))
+    assert len(extracts) == 1
+    np.testing.assert_array_equal(extracts[0][constants.LABELS_KEY], [0.0, 10.0, 20.0])
+    assert list(extracts[0][constants.SLICE_KEY_TYPES_KEY]) == [()]
 
 
-def test_a_multivalent_sliced_feature_gives_one_row_a_group():
+def test_a_multivalent_sliced_feature_puts_a_row_in_each_of_its_slices():
     extract = _batch([b"a", b"b", b"c"])
     extract[constants.FEATURES_KEY]["tags"] = types.VarLenTensorValue.from_dense_rows(
         [np.array([b"x", b"y"]), np.array([b"x"]), np.array([], object)])
-    groups = _run(_config(tfma.SlicingSpec(), tfma.SlicingSpec(feature_keys=["tags"])), extract)
-    assert [group[constants.LABELS_KEY].tolist() for group in groups] == [[0.0], [10.0], [20.0]]
-    assert set(groups[0][constants.SLICE_KEY_TYPES_KEY]) == {(), (("tags", "x"),),
-                                                              (("tags", "y"),)}
-    assert set(groups[2][constants.SLICE_KEY_TYPES_KEY]) == {()}
+    by_slice = _by_slice(_run(
+        _config(tfma.SlicingSpec(), tfma.SlicingSpec(feature_keys=["tags"])), extract))
+    assert {key: _rows(value) for key, value in by_slice.items()} == {
+        (): [0, 1, 2], (("tags", "x"),): [0, 1], (("tags", "y"),): [0]}
 
 
 def test_batch_slicing_replaces_unbatch_and_slice_key_stages_only():

@@ -88,7 +88,11 @@ def _analyse(root, pipeline_options=None, slicing="per_example"):
 
 @pytest.fixture(scope="module", params=["per_example", "batched"])
 def evaluation(request, tmp_path_factory):
-    return _analyse(tmp_path_factory.mktemp("tfma"), slicing=request.param)
+    print_options = np.get_printoptions()
+    result = _analyse(tmp_path_factory.mktemp("tfma"), slicing=request.param)
+    # `slice_batches` shortens array prints during its bundles only.
+    assert np.get_printoptions() == print_options
+    return result
 
 
 @pytest.mark.slow

@@ -8,10 +8,11 @@ about 0.3 ms per evaluation row, most of the Evaluator's time. TFMA 0.47 has no
 option for it, so `SliceBatchesExtractor` (written here) replaces those two
 stages: it groups a batch's rows by the values of the features that the
 slicing specs read, computes each group's slice keys once with TFMA's own
-`ExtractSliceKeysFn` on one of its rows, and emits one extract per group whose
-values keep the batch dimension. TFMA's fan-out then sends each group to its
-slices, as it does for query-grouped evaluations, and the metric combiners
-receive arrays of rows.
+`ExtractSliceKeysFn` on one of its rows, and emits one extract per slice key
+of the batch, holding that slice's rows with the batch dimension kept (the
+overall slice: the whole batch, not copied). The metric combiners thus receive
+arrays of rows, as in TFMA's query-grouped evaluations, and each batch reaches
+each of its slices once.
 
 Every metric of the pipeline's EvalConfig reads such inputs row by row
 (`tfma_metrics`, `distribution_metrics`); TFMA's built-in ExampleCount would
@@ -56,7 +57,7 @@ def batch_slicing(extractors, eval_config):
 
 
 def SliceBatchesExtractor(eval_config):  # noqa: N802 (TFMA's naming of extractor factories)
-    """A `tfma.extractors.Extractor` emitting one extract per slice group of each batch."""
+    """A `tfma.extractors.Extractor` emitting one extract per slice key of each batch."""
     specs = [slicer_lib.SingleSliceSpec(spec=spec) for spec in eval_config.slicing_specs]
     for cross in eval_config.cross_slicing_specs:
         specs += [slicer_lib.SingleSliceSpec(spec=cross.baseline_spec)]
@@ -99,7 +100,7 @@ def _batch_size(extract):
 
 
 class _SliceBatchesFn(beam.DoFn):
-    """Groups a batch's rows by the sliced features' values; one extract per group."""
+    """Groups a batch's rows by the sliced features' values; one extract per slice key."""
 
     def __init__(self, eval_config, columns):
         self._columns = columns
@@ -107,19 +108,21 @@ class _SliceBatchesFn(beam.DoFn):
                                                                      materialize=False)
         self._print_options = None
 
-    def setup(self):
+    def start_bundle(self):
         # TFMA calls the model's signatures positionally; TF first tries the
         # keyword-only structured signature and builds an error message that
         # prints the whole batch of serialized examples (discarded: the flat
         # call then succeeds). That print was a quarter of the Evaluator's time
-        # at 1e6 rows; summarising long arrays keeps it short. This DoFn runs in
-        # the same worker as TFMA's inference; teardown restores the options.
+        # at 1e6 rows; summarising long arrays keeps it short. TFMA's inference
+        # runs in this DoFn's fused stage, inside this bundle's start and finish
+        # (which restores the caller's options).
         self._print_options = np.get_printoptions()
         np.set_printoptions(threshold=64)
 
-    def teardown(self):
+    def finish_bundle(self):
         if self._print_options is not None:
             np.set_printoptions(**self._print_options)
+            self._print_options = None
 
     def _row_groups(self, extract, size):
         """Group index per row: equal sliced values ⇒ equal group (finer is fine)."""
@@ -155,10 +158,16 @@ class _SliceBatchesFn(beam.DoFn):
         starts = np.flatnonzero(np.diff(groups[order], prepend=-1))
         sliced = {key: self._sliced_columns(extract[key]) for key in (
             constants.FEATURES_KEY, constants.TRANSFORMED_FEATURES_KEY) if extract.get(key)}
+        rows_of_slice = {}
         for rows in np.split(order, starts[1:]):
-            group = take_rows(extract, rows)
             # The group's slice keys: TFMA's own function on its first row's features.
             first = (util.split_extracts(take_rows(sliced, rows[:1])) or [{}])[0]
-            keys = self._slice_keys_fn.process(first, slice_spec)[0]
-            group[constants.SLICE_KEY_TYPES_KEY] = keys[constants.SLICE_KEY_TYPES_KEY]
-            yield group
+            for key in self._slice_keys_fn.process(first, slice_spec)[0][
+                    constants.SLICE_KEY_TYPES_KEY]:
+                rows_of_slice.setdefault(key, []).append(rows)
+        for key, parts in rows_of_slice.items():
+            rows = np.sort(np.concatenate(parts))
+            # The whole batch (e.g. the overall slice) is passed on without a copy.
+            selected = dict(extract) if rows.size == size else take_rows(extract, rows)
+            selected[constants.SLICE_KEY_TYPES_KEY] = slicer_lib.slice_keys_to_numpy_array([key])
+            yield selected
