@@ -98,3 +98,26 @@ def test_serving_spec_docstring_example_runs():
     import doctest
     result = doctest.testmod(serving_spec)
     assert result.failed == 0 and result.attempted > 0
+
+
+def test_cached_training_batches_cover_every_row_each_epoch_in_a_new_order(tmp_path):
+    path = str(tmp_path / "rows.tfrecord")
+    with tf.io.TFRecordWriter(path) as writer:
+        for row in range(40):
+            feature = {"user_id": tf.train.Feature(int64_list=tf.train.Int64List(value=[row]))}
+            writer.write(tf.train.Example(
+                features=tf.train.Features(feature=feature)).SerializeToString())
+    schema = text_format.Parse(
+        'feature { name: "user_id" type: INT shape { dim { size: 1 } } '
+        'presence { min_fraction: 1.0 } }', schema_pb2.Schema())
+    dataset = trainer._training_dataset(trainer.tfrecord_dataset_factory, [path], schema,
+                                        batch_size=4, seed=3, cache=True)
+    batches = [tuple(batch["user_id"].numpy().ravel()) for batch in dataset.take(30)]
+    epochs = [batches[start:start + 10] for start in (0, 10, 20)]
+    for epoch in epochs:                                  # each row once per epoch
+        assert sorted(row for batch in epoch for row in batch) == list(range(40))
+    # Later epochs replay the first pass's batches (parsed once), reordered.
+    assert sorted(epochs[1]) == sorted(epochs[0]) == sorted(epochs[2])
+    assert epochs[1] != epochs[0] or epochs[2] != epochs[0]
+    assert trainer.fits_in_memory(1_000_000, _schema())
+    assert not trainer.fits_in_memory(100_000_000, _schema())
