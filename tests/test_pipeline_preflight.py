@@ -248,3 +248,13 @@ def test_library_callers_get_the_declared_features_and_the_leak_stop(tmp_path):
         local_runner.run(config.replace(metadata_path=str(tmp_path / "m.sqlite"),
                                         pipeline_root=str(tmp_path / "root")))
     assert not (tmp_path / "root").exists()   # stopped before any component ran
+
+
+def test_a_contract_without_the_duration_column_is_refused_before_any_work(tmp_path):
+    contract = tmp_path / "schema.pbtxt"
+    contract.write_text('feature { name: "watch_time_s" type: FLOAT '
+                        'presence { min_fraction: 1.0 } shape { dim { size: 1 } } }\n')
+    config = configs.PipelineConfig(data_root=str(tmp_path), schema_path=str(contract))
+    with pytest.raises(preflight.PreflightError, match="declares no duration_s"):
+        preflight.check_contract(config)
+    preflight.check_contract(configs.PipelineConfig(data_root=str(tmp_path)))   # the shipped one

@@ -244,6 +244,25 @@ def write_corrected_copy(files, data_root, work_dir, labels, durations, label_ke
     return target
 
 
+def check_contract(config):
+    """PreflightError unless the data contract declares the label and duration columns.
+
+    The Evaluator decodes only the contract's columns (`pipeline.py`), so a
+    contract without them would fail there, after training.
+    """
+    from google.protobuf import text_format   # pylint: disable=import-outside-toplevel
+    from tensorflow_metadata.proto.v0 import schema_pb2   # pylint: disable=import-outside-toplevel
+    with open(config.schema_path, encoding="utf-8") as handle:
+        declared = {feature.name for feature in
+                    text_format.Parse(handle.read(), schema_pb2.Schema()).feature}
+    missing = [key for key in (config.label_key, config.duration_key) if key not in declared]
+    if missing:
+        raise PreflightError(
+            f"the data contract {config.schema_path} declares no {', '.join(missing)}; it "
+            "must declare the label and the duration columns (one value per row: shape "
+            "{ dim { size: 1 } }), as pipelines/watch_time/schema/schema.pbtxt does.")
+
+
 def check_input(config, work_dir, explicit_features=None, allow_correlated=False,
                 outlier_policy="drop", max_play_ratio=None):
     """Checks the input and picks the features; returns (config to run, report lines).
@@ -255,6 +274,7 @@ def check_input(config, work_dir, explicit_features=None, allow_correlated=False
     """
     # pylint: disable-next=import-outside-toplevel  (it imports this module's neighbours)
     from pipelines.watch_time import features_selection
+    check_contract(config)
     try:
         metadata = features_selection.read_metadata(config.data_root)
         if max_play_ratio is None:
