@@ -58,16 +58,13 @@ def batch_slicing(extractors, eval_config):
 
 def SliceBatchesExtractor(eval_config):  # noqa: N802 (TFMA's naming of extractor factories)
     """A `tfma.extractors.Extractor` emitting one extract per slice key of each batch."""
-    specs = [slicer_lib.SingleSliceSpec(spec=spec) for spec in eval_config.slicing_specs]
+    protos = list(eval_config.slicing_specs)
     for cross in eval_config.cross_slicing_specs:
-        specs += [slicer_lib.SingleSliceSpec(spec=cross.baseline_spec)]
-        specs += [slicer_lib.SingleSliceSpec(spec=spec) for spec in cross.slicing_specs]
-    specs = list(dict.fromkeys(specs)) or [slicer_lib.SingleSliceSpec()]
-    columns = sorted({name for spec in eval_config.slicing_specs
-                      for name in list(spec.feature_keys) + list(spec.feature_values)}
-                     | {name for cross in eval_config.cross_slicing_specs
-                        for spec in [cross.baseline_spec, *cross.slicing_specs]
-                        for name in list(spec.feature_keys) + list(spec.feature_values)})
+        protos += [cross.baseline_spec, *cross.slicing_specs]
+    specs = list(dict.fromkeys(slicer_lib.SingleSliceSpec(spec=spec) for spec in protos))
+    specs = specs or [slicer_lib.SingleSliceSpec()]
+    columns = sorted({name for spec in protos
+                      for name in list(spec.feature_keys) + list(spec.feature_values)})
     return tfma.extractors.Extractor(
         stage_name=STAGE_NAME,
         ptransform=beam.ParDo(_SliceBatchesFn(eval_config, columns), slice_spec=specs))

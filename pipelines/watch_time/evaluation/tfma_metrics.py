@@ -107,14 +107,22 @@ def label_and_prediction_arrays(element, key, prediction_key):
     return None
 
 
-def _labels_and_predictions(element, key, eval_config, prediction_key=""):
-    """Lists of the label and prediction floats of one TFMA input for `key`."""
-    arrays = label_and_prediction_arrays(element, key, prediction_key)
+def input_rows(element, key, eval_config, prediction_key="", example_weighted=False):
+    """(labels, predictions, weights or None): float64 arrays of one TFMA input for `key`.
+
+    An input is one example, or a group of rows under `slice_batches`. The
+    common case is read directly (`label_and_prediction_arrays`); anything
+    else, and weighted metrics, go through TFMA's general helper.
+    """
+    arrays = (None if example_weighted
+              else label_and_prediction_arrays(element, key, prediction_key))
     if arrays is not None:
-        return arrays[0].astype(np.float64).ravel().tolist(), \
-            arrays[1].astype(np.float64).ravel().tolist()
-    rows = list(_values(element, key, eval_config))
-    return [row[0] for row in rows], [row[1] for row in rows]
+        return (arrays[0].astype(np.float64).ravel(), arrays[1].astype(np.float64).ravel(),
+                None)
+    rows = np.array(list(_values(element, key, eval_config,
+                                 example_weighted=example_weighted)), np.float64)
+    rows = rows.reshape(-1, 3)
+    return rows[:, 0], rows[:, 1], rows[:, 2] if example_weighted else None
 
 
 class _RowsAccumulator:
@@ -177,11 +185,11 @@ class _ExactRankingCombiner(beam.CombineFn):
         return _RowsAccumulator()
 
     def add_input(self, accumulator, element):
-        labels, predictions = _labels_and_predictions(element, self._key, self._eval_config,
-                                                      self._prediction_key)
+        labels, predictions, _ = input_rows(element, self._key, self._eval_config,
+                                            self._prediction_key)
         buffered_labels, buffered_predictions, buffered_groups = accumulator.buffer
-        buffered_labels.extend(labels)
-        buffered_predictions.extend(predictions)
+        buffered_labels.extend(labels.tolist())
+        buffered_predictions.extend(predictions.tolist())
         if self._group_key:
             features = element.features or {}
             if self._group_key not in features:
@@ -280,17 +288,12 @@ class _MomentsCombiner(beam.CombineFn):
 
     def add_input(self, accumulator, element):
         _, labels, predictions, weights = accumulator
-        if self._example_weighted:
-            for label, prediction, weight in _values(
-                    element, self._key, self._eval_config, example_weighted=True):
-                labels.append(label)
-                predictions.append(prediction)
-                weights.append(weight)
-        else:
-            new_labels, new_predictions = _labels_and_predictions(
-                element, self._key, self._eval_config, self._prediction_key)
-            labels.extend(new_labels)
-            predictions.extend(new_predictions)
+        new_labels, new_predictions, new_weights = input_rows(
+            element, self._key, self._eval_config, self._prediction_key, self._example_weighted)
+        labels.extend(new_labels.tolist())
+        predictions.extend(new_predictions.tolist())
+        if new_weights is not None:
+            weights.extend(new_weights.tolist())
         if len(labels) >= BUFFER_ROWS:
             accumulator = self._flush(accumulator)
         return accumulator
@@ -337,19 +340,6 @@ class Pearson(metric_types.Metric):
                          name=name)
 
 
-def _weighted_rows(element, key, eval_config, prediction_key, example_weighted):
-    """(labels, predictions, weights or None) float64 arrays of one TFMA input."""
-    arrays = (None if example_weighted
-              else label_and_prediction_arrays(element, key, prediction_key))
-    if arrays is not None:
-        return (arrays[0].astype(np.float64).ravel(), arrays[1].astype(np.float64).ravel(),
-                None)
-    rows = np.array(list(_values(element, key, eval_config,
-                                 example_weighted=example_weighted)), np.float64)
-    rows = rows.reshape(-1, 3)
-    return rows[:, 0], rows[:, 1], rows[:, 2] if example_weighted else None
-
-
 class _WeightedSumsCombiner(beam.CombineFn):
     """Σ weight and Σ weight·|label − prediction| of a slice: two floats, merged by addition.
 
@@ -367,7 +357,7 @@ class _WeightedSumsCombiner(beam.CombineFn):
         return (0.0, 0.0)
 
     def add_input(self, accumulator, element):
-        labels, predictions, weights = _weighted_rows(
+        labels, predictions, weights = input_rows(
             element, self._key, self._eval_config, self._prediction_key,
             self._example_weighted)
         errors = np.abs(labels - predictions)
