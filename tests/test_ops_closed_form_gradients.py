@@ -110,3 +110,54 @@ def test_swat_geo_expectation_at_large_logits_is_the_partial_geometric_sum(logit
     value = ops.bucketized_geometric_expected_watch_time(tf.constant(logits), widths)
     assert float(value[0]) == pytest.approx(expected, rel=1e-12, abs=1e-300)
     assert 0.0 <= p <= 1.0
+
+
+def _fused_cross_entropy_numpy(logits, targets, confidence_logit, weights):
+    """Σ w·BCE(y, p′), p′ = c σ(z) + (1 − c) y, written directly in probability space."""
+    c, p = expit(confidence_logit), expit(logits)
+    fused = c * p + (1.0 - c) * targets
+    per_output = -(targets * np.log(fused) + (1.0 - targets) * np.log1p(-fused))
+    return np.sum(weights * per_output, axis=-1)
+
+
+@pytest.mark.parametrize("shared", [True, False])
+def test_fused_binary_cross_entropy_value_and_gradients(shared):
+    """Against the probability-space formula, and the closed-form gradients against finite differences."""
+    rng = np.random.default_rng(5)
+    logits = rng.normal(0.0, 2.0, (4, 60))
+    targets = rng.uniform(0.0, 1.0, (4, 60))
+    targets[:, :20] = np.round(targets[:, :20])                  # hard and soft targets
+    weights = rng.uniform(0.0, 3.0, (4, 60))
+    confidence_logit = rng.normal(0.5, 1.5, (4, 1) if shared else (4, 60))
+    loss = ops.fused_binary_cross_entropy(tf.constant(logits), targets, weights=weights,
+                                          confidence_logit=tf.constant(confidence_logit))
+    np.testing.assert_allclose(
+        loss.numpy(), _fused_cross_entropy_numpy(logits, targets, confidence_logit, weights),
+        rtol=1e-10)
+    upstream = tf.constant(rng.uniform(0.5, 2.0, 4))              # a non-uniform [B] cotangent
+    _numeric_gradient_check(
+        lambda z: upstream * ops.fused_binary_cross_entropy(
+            z, targets, weights=weights, confidence_logit=tf.constant(confidence_logit)),
+        tf.constant(logits))
+    _numeric_gradient_check(
+        lambda l: upstream * ops.fused_binary_cross_entropy(
+            tf.constant(logits), targets, weights=weights, confidence_logit=l),
+        tf.constant(confidence_logit))
+    # c given as a probability: log(1 − c) is steep near c = 1, hence the wider tolerance
+    # of the finite differences.
+    _numeric_gradient_check(
+        lambda c: upstream * ops.fused_binary_cross_entropy(
+            tf.constant(logits), targets, confidence=c, weights=weights),
+        tf.constant(expit(confidence_logit)), rtol=1e-4)
+
+
+def test_fused_binary_cross_entropy_at_full_confidence_and_saturated_logits():
+    """c = 1 is the plain cross-entropy, also at |z| = 1e4 (value and gradient)."""
+    logits = tf.Variable([[1e4, -1e4, 1e4, -1e4, 0.5]], dtype=tf.float32)
+    targets = [[1.0, 0.0, 0.0, 1.0, 0.25]]
+    with tf.GradientTape() as tape:
+        loss = ops.fused_binary_cross_entropy(logits, targets, confidence_logit=[[np.inf]])
+    plain = -(0.25 * log_expit(0.5) + 0.75 * log_expit(-0.5))
+    assert float(loss[0]) == pytest.approx(2e4 + plain, rel=1e-6)
+    np.testing.assert_allclose(tape.gradient(loss, logits).numpy(),
+                               [[0.0, 0.0, 1.0, -1.0, expit(0.5) - 0.25]], atol=1e-6)

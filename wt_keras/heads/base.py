@@ -4,7 +4,7 @@ import tensorflow as tf
 
 from wt_keras import ops
 from wt_keras._keras import keras
-from wt_keras.heads import _checks
+from wt_keras.heads import _checks, _compiled
 
 
 class WatchTimeHead(keras.layers.Layer):
@@ -76,26 +76,40 @@ class WatchTimeHead(keras.layers.Layer):
         logits = self._check_logits(logits)
         watch_time = self._check_watch_time(watch_time, logits.dtype)
         watch_time = _checks.check_same_batch(watch_time, logits)
-        if confidence is None and confidence_logit is None:
-            loss = self._likelihood_loss(watch_time, logits, **context)
+        if confidence_logit is not None:
+            confidence_logit = _checks.check_confidence_logit(confidence_logit, logits)
+        elif confidence is not None:
+            confidence = _checks.check_confidence(confidence, logits)
+            # logit(c) = log c − log(1 − c), unclipped: c = 1 gives +inf, σ(+inf) = 1.
+            confidence_logit = tf.math.log(confidence) - tf.math.log1p(-confidence)
+
+        def loss_of(logits, confidence_logit):
+            return self._loss_terms(watch_time, logits, confidence_logit, **context)
+        if _compiled.compiles_loss(self):
+            loss = _compiled.per_example_loss(loss_of, logits, confidence_logit)
         else:
-            if confidence_logit is None:
-                confidence = _checks.check_confidence(confidence, logits)
-                # logit(c) = log c − log(1 − c), unclipped: c = 1 gives +inf, σ(+inf) = 1.
-                confidence_logit = tf.math.log(confidence) - tf.math.log1p(-confidence)
-            else:
-                confidence_logit = _checks.check_confidence_logit(confidence_logit, logits)
-            fused, labelled = self._fused_terms(watch_time, logits, confidence_logit, **context)
-            penalty = ops.confidence_penalty(confidence_logit=confidence_logit,
-                                             num_outputs=self.num_logits, labelled=labelled)
-            loss = fused + self.confidence_penalty * penalty
+            loss = loss_of(logits, confidence_logit)
         # An invalid label (NaN after _check_watch_time) gives a NaN loss even
         # where a head's label transform would clip it (D2Q's quantile label).
         return tf.where(tf.math.is_nan(watch_time), tf.constant(float("nan"), loss.dtype), loss)
 
+    def _loss_terms(self, watch_time, logits, confidence_logit, **context):
+        """The likelihood loss, or with a confidence logit the fused EXUM loss + λ·penalty, [B]."""
+        if confidence_logit is None:
+            return self._likelihood_loss(watch_time, logits, **context)
+        fused, labelled = self._fused_terms(watch_time, logits, confidence_logit, **context)
+        penalty = ops.confidence_penalty(confidence_logit=confidence_logit,
+                                         num_outputs=self.num_logits, labelled=labelled)
+        return fused + self.confidence_penalty * penalty
+
     def expected_value(self, logits, **context):
         """E[T | x] in seconds, shape [B]."""
         raise NotImplementedError
+
+    #: Whether the loss and its gradient run as one XLA computation in graph
+    #: mode (`heads._compiled`; heads with more than one output). Set False on
+    #: a head to run its loss op by op.
+    compile_loss = True
 
     # -- distribution -------------------------------------------------------
     #: False for heads that predict a point, not a distribution (D2Q, regression).

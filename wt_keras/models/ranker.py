@@ -5,6 +5,7 @@ import tensorflow_recommenders as tfrs
 
 from wt_keras import metrics as wt_metrics
 from wt_keras._keras import keras
+from wt_keras.heads import _compiled
 from wt_keras.losses import WatchTimeLoss
 from wt_keras.models.features import FeatureEncoder
 from wt_keras.models.point_estimate import check_point_estimate, point_estimate_of
@@ -122,6 +123,16 @@ class WatchTimeRanker(tfrs.Model):
         """The configured point estimate (seconds, [B]) from the head's logits."""
         return point_estimate_of(self.head, logits, self.point_estimate, **context)
 
+    def _logged_estimate(self, logits, context):
+        """The point estimate for the training/evaluation logs (no gradient needed).
+
+        A bucket head's mean is computed in one XLA computation (see
+        `heads._compiled`); `call`, and so the served model, computes it op by op.
+        """
+        if self.point_estimate == "mean" and _compiled.compiles_loss(self.head):
+            return _compiled.forward(lambda lg: self.head.expected_value(lg, **context), logits)
+        return self.estimate(logits, **context)
+
     def call(self, features, training=False):
         logits = self.head(self.hidden(features, training))
         return self.estimate(logits, **self.context(features))
@@ -138,8 +149,7 @@ class WatchTimeRanker(tfrs.Model):
         hidden = self.hidden(features, training)
         logits = self.head(hidden)
         context = self.context(features)
-        predictions = {"logits": logits,
-                       "watch_time": self.estimate(logits, **context)}
+        predictions = {"logits": logits, "watch_time": self._logged_estimate(logits, context)}
         if self.confidence_tower is not None:
             confidence_logit = self.confidence_tower.confidence_logit(hidden)
             predictions["confidence_logit"] = confidence_logit

@@ -75,6 +75,17 @@ def fused_binary_cross_entropy(logits, targets, confidence=None, weights=None,
     no floor. With c = 1 (l = +inf) the second terms are e^{−inf} = 0 and
     this is exactly the binary cross-entropy with logits.
 
+    The gradient is given in closed form. With π = c σ(z) / p′ and
+    π̄ = c σ(−z) / (1 − p′) (the shares of the model in p′ and 1 − p′),
+    per output
+
+        ∂/∂z = −w [y π σ(−z) − (1 − y) π̄ σ(z)],
+        ∂/∂log c = −w [y π + (1 − y) π̄],   ∂/∂log(1 − c) = −w [y (1 − π) + (1 − y)(1 − π̄)],
+
+    where π and π̄ come from the forward's own e^{−|a − b|}: no
+    differentiation through its selects, exponentials and logarithms, which
+    was most of an EXUM step on a head with hundreds of outputs.
+
     Args:
       logits: [B, K] head logits z.
       targets: [B, K] targets y ∈ [0, 1] (constants: gradients are stopped).
@@ -85,18 +96,60 @@ def fused_binary_cross_entropy(logits, targets, confidence=None, weights=None,
     # Soft labels computed as coverage / width can exceed 1 by a rounding error,
     # which would make log(1 − y) NaN.
     targets = tf.clip_by_value(tf.stop_gradient(tf.cast(targets, logits.dtype)), 0.0, 1.0)
-    log_c, log_doubt = log_confidence(confidence, confidence_logit, logits.dtype)
-    complement = 1.0 - targets
-    log_p = tf.math.log_sigmoid(logits)
-    # log σ(−z) = log σ(z) − z: one softplus for both sides.
-    log_fused = log_add_exp(log_c + log_p, log_doubt + tf.math.log(targets))
-    log_fused_complement = log_add_exp(log_c + (log_p - logits),
-                                       log_doubt + tf.math.log(complement))
-    # A zero target weight multiplies a finite log (log c + log σ(±z) > −inf).
-    per_output = -(targets * log_fused + complement * log_fused_complement)
     if weights is not None:
-        per_output = per_output * tf.cast(weights, logits.dtype)
-    return tf.reduce_sum(per_output, axis=-1)
+        weights = tf.stop_gradient(tf.cast(weights, logits.dtype))
+    log_c, log_doubt = log_confidence(confidence, confidence_logit, logits.dtype)
+    return _fused_binary_cross_entropy(logits, log_c, log_doubt, targets, weights)
+
+
+def _log_add_exp_and_share(first, second):
+    """(log(e^a + e^b), e^a / (e^a + e^b)) with one exponential: max + log1p(e^{−|a − b|})."""
+    difference = first - second
+    # One side −inf: difference = ±inf, e^{−inf} = 0: the other side, share 1 or 0.
+    small = tf.exp(-tf.abs(difference))
+    share = tf.where(difference >= 0, tf.ones_like(small), small) / (1.0 + small)
+    return tf.maximum(first, second) + tf.math.log1p(small), share
+
+
+def _fused_binary_cross_entropy(logits, log_c, log_doubt, targets, weights):
+    @tf.custom_gradient
+    def fused(z, log_c, log_doubt):
+        complement = 1.0 - targets
+        small = tf.exp(-tf.abs(z))                         # σ(±z) and log σ(z) from one exp
+        inverse = 1.0 / (1.0 + small)
+        positive = z >= 0
+        stay = tf.where(positive, inverse, small * inverse)          # σ(z)
+        leave = tf.where(positive, small * inverse, inverse)         # σ(−z)
+        log_p = -(tf.nn.relu(-z) + tf.math.log1p(small))             # log σ(z)
+        # log σ(−z) = log σ(z) − z.
+        log_fused, share = _log_add_exp_and_share(log_c + log_p, log_doubt + tf.math.log(targets))
+        log_fused_complement, share_complement = _log_add_exp_and_share(
+            log_c + (log_p - z), log_doubt + tf.math.log(complement))
+        # A zero target weight multiplies a finite log (log c + log σ(±z) > −inf).
+        per_output = -(targets * log_fused + complement * log_fused_complement)
+        to_model = targets * share                     # y π
+        to_model_complement = complement * share_complement   # (1 − y) π̄
+        if weights is not None:
+            per_output = per_output * weights
+
+        def gradient(upstream):
+            upstream = tf.expand_dims(upstream, -1)
+            if weights is not None:
+                upstream = upstream * weights
+            to_logits = upstream * (to_model_complement * stay - to_model * leave)
+            to_log_c = -upstream * (to_model + to_model_complement)
+            to_log_doubt = -upstream - to_log_c          # −w [1 − yπ − (1 − y)π̄]
+            return to_logits, _sum_to(to_log_c, log_c), _sum_to(to_log_doubt, log_doubt)
+        return tf.reduce_sum(per_output, axis=-1), gradient
+
+    return fused(logits, log_c, log_doubt)
+
+
+def _sum_to(gradient, like):
+    """`gradient` [B, K] summed to the shape of `like` ([B, 1] shared or [B, K])."""
+    if like.shape[-1] == 1 and gradient.shape[-1] != 1:
+        return tf.reduce_sum(gradient, axis=-1, keepdims=True)
+    return gradient
 
 
 def fused_squared_error(predictions, targets, confidence=None, scale=1.0, confidence_logit=None):

@@ -128,13 +128,15 @@ def bucketized_geometric_expected_watch_time(logits, widths,
       [B] expected watch time in the units of `widths`.
     """
     _, log_stay, log_reach = bucketized_geometric_reach(logits, widths, max_tail_logit)
-    finite_logits = tf.minimum(logits[..., :-1], MAX_FINITE_LOGIT)
+    num_buckets = logits.shape[-1]
+    caps = np.append(np.full(num_buckets - 1, MAX_FINITE_LOGIT), max_tail_logit)
     # R_m p (1 − p^w)/(1 − p) = R_m e^z (1 − p^w) = −e^{log R_m + z}·expm1(w log p):
-    # exact near p = 1 (expm1), and one exp for R_m and e^z together.
-    finite_part = -tf.reduce_sum(
-        tf.exp(log_reach[..., :-1] + finite_logits) * tf.math.expm1(log_stay[..., :-1]), -1)
-    tail_part = tf.exp(log_reach[..., -1] + tf.minimum(logits[..., -1], max_tail_logit))
-    return finite_part + tail_part
+    # exact near p = 1 (expm1), and one exp for R_m and e^z together. The open
+    # bucket (w log p = 0) adds R e^z: its factor is 1 − expm1(0) = 1. All K + 1
+    # columns in one pass, no sliced copies.
+    open_bucket = np.eye(1, num_buckets, num_buckets - 1)[0]
+    terms = tf.exp(log_reach + tf.minimum(logits, tf.constant(caps, logits.dtype)))
+    return tf.reduce_sum(terms * (tf.constant(open_bucket, logits.dtype) - tf.math.expm1(log_stay)), -1)
 
 
 def bucketized_geometric_unit_hazard(logits, max_tail_logit=None):

@@ -1,0 +1,132 @@
+"""A bucket head's loss and gradient as one XLA computation (`heads._compiled`).
+
+The compiled path must give the op-by-op loss and gradient for every head,
+with and without EXUM, under a non-uniform upstream gradient (the backward
+pass scales each example's compiled gradient by its own upstream value), and
+must stay out of eager calls and out of exported serving graphs.
+"""
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from wt_keras import heads
+from wt_keras.heads import _compiled
+from _export_models import export_ranker, synthetic_rows, train_ranker
+from _head_cases import HEAD_NAMES, make_heads
+
+WATCH_TIME = np.array([0.0, 2.5, 7.0, 8.0, 19.0, 33.0, 120.0, 45.0])
+DURATION = np.array([5.0, 30.0, 12.0, 60.0, 80.0, 20.0, 50.0, 45.0])
+CLICKED = np.array([1.0, 0.0, 1.0, 1.0, 0.0, 1.0, 1.0, 0.0])
+
+
+def _loss_and_gradients(head, logits, confidence_logit, compiled, dtype=tf.float32):
+    """(loss [B], d/dlogits, d/dconfidence_logit) of Σ_b u_b L_b in a tf.function."""
+    upstream = tf.constant(np.linspace(0.5, 2.0, len(WATCH_TIME)), dtype)
+    context = {"duration": tf.constant(DURATION, dtype), "clicked": tf.constant(CLICKED, dtype)}
+    enabled = _compiled.ENABLED
+    _compiled.ENABLED = compiled
+    try:
+        @tf.function
+        def run(logits, confidence_logit):
+            with tf.GradientTape() as tape:
+                tape.watch([logits, confidence_logit])
+                loss = head.loss(tf.constant(WATCH_TIME, dtype), logits,
+                                 confidence_logit=confidence_logit if exum else None, **context)
+                total = tf.reduce_sum(upstream * loss)
+            return loss, tape.gradient(total, [logits, confidence_logit],
+                                       unconnected_gradients=tf.UnconnectedGradients.ZERO)
+        exum = confidence_logit is not None
+        loss, (to_logits, to_confidence) = run(
+            logits, confidence_logit if exum else tf.zeros([len(WATCH_TIME), 1], dtype))
+        return loss.numpy(), to_logits.numpy(), to_confidence.numpy()
+    finally:
+        _compiled.ENABLED = enabled
+
+
+@pytest.mark.parametrize("name", HEAD_NAMES)
+@pytest.mark.parametrize("confidence", ["none", "shared", "per_output"])
+def test_compiled_loss_and_gradients_match_op_by_op(name, confidence):
+    head = make_heads()[name]
+    rng = np.random.default_rng(0)
+    logits = tf.constant(rng.normal(0.0, 1.5, (len(WATCH_TIME), head.num_logits)), tf.float32)
+    if name == "regression":
+        logits = logits * 10.0
+    width = {"none": None, "shared": 1, "per_output": head.num_logits}[confidence]
+    confidence_logit = (None if width is None else
+                        tf.constant(rng.normal(0.5, 1.5, (len(WATCH_TIME), width)), tf.float32))
+    expected = _loss_and_gradients(head, logits, confidence_logit, compiled=False)
+    actual = _loss_and_gradients(head, logits, confidence_logit, compiled=True)
+    for value, reference in zip(actual, expected):
+        np.testing.assert_allclose(value, reference, rtol=2e-5, atol=2e-5)
+
+
+def test_compiled_loss_keeps_float64():
+    head = heads.BucketizedGeometricHead([3.0, 8.0, 20.0], dtype="float64")
+    rng = np.random.default_rng(1)
+    logits = tf.constant(rng.normal(0.0, 1.5, (len(WATCH_TIME), head.num_logits)))
+    confidence_logit = tf.constant(rng.normal(0.5, 1.5, (len(WATCH_TIME), 1)))
+    expected = _loss_and_gradients(head, logits, confidence_logit, False, tf.float64)
+    actual = _loss_and_gradients(head, logits, confidence_logit, True, tf.float64)
+    assert actual[0].dtype == np.float64
+    for value, reference in zip(actual, expected):
+        np.testing.assert_allclose(value, reference, rtol=1e-12, atol=1e-12)
+
+
+def _compiled_functions(graph_def):
+    """Names of the functions in `graph_def`'s library that XLA must compile."""
+    return [function.signature.name for function in graph_def.library.function
+            if function.attr["_XlaMustCompile"].b]
+
+
+def _traced_loss_graph(head):
+    logits = tf.TensorSpec([None, head.num_logits], tf.float32)
+    function = tf.function(lambda z: head.loss(tf.ones([tf.shape(z)[0]]), z))
+    return function.get_concrete_function(logits).graph.as_graph_def()
+
+
+def test_only_graphs_of_bucket_heads_compile_the_loss():
+    ordinal = heads.OrdinalHead([3.0, 8.0, 20.0])
+    assert _compiled_functions(_traced_loss_graph(ordinal))
+    assert not _compiled.compiles_loss(ordinal)                  # eager: op by op
+    assert not _compiled_functions(_traced_loss_graph(heads.RegressionHead()))   # one output
+    ordinal.compile_loss = False
+    assert not _compiled_functions(_traced_loss_graph(ordinal))
+
+
+def test_environment_switch_turns_compiling_off():
+    code = "from wt_keras.heads import _compiled; print(_compiled.ENABLED)"
+    env = {**os.environ, "WT_KERAS_COMPILE_LOSS": "0", "TF_USE_LEGACY_KERAS": "1"}
+    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                            text=True, check=True)
+    assert result.stdout.strip().splitlines()[-1] == "False"
+
+
+@pytest.mark.slow
+def test_ranker_compiles_its_train_step_loss_but_exports_op_by_op(tmp_path):
+    """`fit` runs the compiled loss and logged mean; the served graph has no XLA function."""
+    from tensorflow.core.protobuf import saved_model_pb2
+
+    rows = synthetic_rows(num_rows=256)
+    ranker = train_ranker("swat_geo", rows, exum=True)
+    ranker.compile(optimizer=tf.keras.optimizers.Adam(1e-2))        # graph mode this time
+    history = ranker.fit(tf.data.Dataset.from_tensor_slices(rows).batch(64), epochs=1,
+                         verbose=0).history
+    assert np.isfinite(history["loss"]).all() and np.isfinite(history["mae"]).all()
+    train_graph = ranker.train_function.get_concrete_function(
+        iter(tf.data.Dataset.from_tensor_slices(rows).batch(64))).graph.as_graph_def()
+    assert _compiled_functions(train_graph)
+
+    logits = ranker.head(ranker.hidden(rows))
+    context = ranker.context(rows)
+    logged = tf.function(lambda z: ranker._logged_estimate(z, context))(logits)
+    np.testing.assert_allclose(logged.numpy(), ranker.estimate(logits, **context).numpy(),
+                               rtol=1e-5)
+
+    export_dir = export_ranker(ranker, tmp_path / "saved_models", rows)
+    with open(os.path.join(export_dir, "saved_model.pb"), "rb") as handle:
+        saved_model = saved_model_pb2.SavedModel.FromString(handle.read())
+    assert not _compiled_functions(saved_model.meta_graphs[0].graph_def)
