@@ -111,6 +111,10 @@ class TPMHead(PiecewiseLinearLaw, WatchTimeHead):
         """P(leaf k | x), [B, K] (rows sum to 1)."""
         return ops.tpm_leaf_probabilities(self._check_logits(logits), self._right, self._left)
 
+    # One cross-entropy per tree node (tens, not hundreds of outputs): compiling the loss
+    # as one XLA computation measured slower (`benchmarks/heads_train_step.py`).
+    compile_loss = False
+
     def _likelihood_loss(self, watch_time, logits, **context):
         return (ops.tpm_tree_cross_entropy(watch_time, logits, self.boundaries,
                                            self._right, self._left)
