@@ -61,9 +61,9 @@ def per_example_loss(loss_fn, logits, confidence_logit=None):
         return value, gradients
 
     compiled = tf.function(value_and_gradients, jit_compile=True, autograph=False)
-    # Called outside the custom gradient, whose forward runs with every tape
-    # paused (the inner tape would record nothing), and on stopped inputs, so
-    # that an outer tape does not record the compiled call for a backward pass.
+    # On stopped inputs: an outer tape must not record the compiled call (it
+    # would keep its intermediates for a backward pass that the custom
+    # gradient below replaces).
     value, gradients = compiled(*[tf.stop_gradient(tensor) for tensor in inputs])
 
     @tf.custom_gradient
