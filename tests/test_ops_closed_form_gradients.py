@@ -16,12 +16,18 @@ def _numeric_gradient_check(function, value, rtol=1e-5, atol=1e-6):
     np.testing.assert_allclose(theoretical[0], numerical[0], rtol=rtol, atol=atol)
 
 
+def _logits_and_labels(rng, shape, logit_scale):
+    """Normal logits and uniform labels in [0, 1], the first third of them rounded to 0 or 1."""
+    labels = rng.uniform(0.0, 1.0, shape)
+    hard = shape[-1] // 3
+    labels[:, :hard] = np.round(labels[:, :hard])                # hard and soft labels
+    return rng.normal(0.0, logit_scale, shape), labels
+
+
 @pytest.mark.parametrize("weighted", [False, True])
 def test_sigmoid_cross_entropy_sum_is_the_bernoulli_log_loss(weighted):
     rng = np.random.default_rng(0)
-    logits = rng.normal(0.0, 3.0, (6, 300))
-    labels = rng.uniform(0.0, 1.0, (6, 300))
-    labels[:, :100] = np.round(labels[:, :100])                  # hard and soft labels
+    logits, labels = _logits_and_labels(rng, (6, 300), logit_scale=3.0)
     weights = rng.uniform(0.5, 4.0, 300) if weighted else np.ones(300)
     expected = -np.sum(weights * (labels * log_expit(logits)
                                   + (1.0 - labels) * log_expit(-logits)), axis=-1)
@@ -124,9 +130,7 @@ def _fused_cross_entropy_numpy(logits, targets, confidence_logit, weights):
 def test_fused_binary_cross_entropy_value_and_gradients(shared):
     """Against the probability-space formula, and the closed-form gradients against finite differences."""
     rng = np.random.default_rng(5)
-    logits = rng.normal(0.0, 2.0, (4, 60))
-    targets = rng.uniform(0.0, 1.0, (4, 60))
-    targets[:, :20] = np.round(targets[:, :20])                  # hard and soft targets
+    logits, targets = _logits_and_labels(rng, (4, 60), logit_scale=2.0)
     weights = rng.uniform(0.0, 3.0, (4, 60))
     confidence_logit = rng.normal(0.5, 1.5, (4, 1) if shared else (4, 60))
     loss = ops.fused_binary_cross_entropy(tf.constant(logits), targets, weights=weights,
