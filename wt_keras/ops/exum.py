@@ -39,9 +39,8 @@ def log_add_exp(first, second):
 
     Exact when one side is −inf (its gradient is then 0); at least one side
     must be finite. The gradient is given in closed form, (σ(a − b),
-    σ(b − a)): stacking both sides for `tf.reduce_logsumexp` copied them and
-    differentiated a max, an exp and a log, the bulk of an EXUM step on a
-    head with hundreds of outputs.
+    σ(b − a)), from the forward's own e^{−|a − b|} (the EXUM cross-entropy
+    uses the same pair of value and share on each side).
 
     Example:
     >>> round(float(log_add_exp(tf.math.log(2.0), tf.math.log(3.0))), 6)   # log 5
@@ -56,14 +55,21 @@ def log_add_exp(first, second):
 
 @tf.custom_gradient
 def _log_add_exp(first, second):
-    difference = first - second
-    # One side −inf: difference = ±inf, e^{−inf} = 0 and the sum is the other side.
-    result = tf.maximum(first, second) + tf.math.log1p(tf.exp(-tf.abs(difference)))
+    result, share = _log_add_exp_and_share(first, second)
 
     def gradient(upstream):
-        to_first = upstream * tf.sigmoid(difference)          # e^a / (e^a + e^b)
+        to_first = upstream * share                           # e^a / (e^a + e^b)
         return to_first, upstream - to_first
     return result, gradient
+
+
+def _log_add_exp_and_share(first, second):
+    """(log(e^a + e^b), e^a / (e^a + e^b)) with one exponential: max + log1p(e^{−|a − b|})."""
+    difference = first - second
+    # One side −inf: difference = ±inf, e^{−inf} = 0: the other side, share 1 or 0.
+    small = tf.exp(-tf.abs(difference))
+    share = tf.where(difference >= 0, tf.ones_like(small), small) / (1.0 + small)
+    return tf.maximum(first, second) + tf.math.log1p(small), share
 
 
 def fused_binary_cross_entropy(logits, targets, confidence=None, weights=None,
@@ -100,15 +106,6 @@ def fused_binary_cross_entropy(logits, targets, confidence=None, weights=None,
         weights = tf.stop_gradient(tf.cast(weights, logits.dtype))
     log_c, log_doubt = log_confidence(confidence, confidence_logit, logits.dtype)
     return _fused_binary_cross_entropy(logits, log_c, log_doubt, targets, weights)
-
-
-def _log_add_exp_and_share(first, second):
-    """(log(e^a + e^b), e^a / (e^a + e^b)) with one exponential: max + log1p(e^{−|a − b|})."""
-    difference = first - second
-    # One side −inf: difference = ±inf, e^{−inf} = 0: the other side, share 1 or 0.
-    small = tf.exp(-tf.abs(difference))
-    share = tf.where(difference >= 0, tf.ones_like(small), small) / (1.0 + small)
-    return tf.maximum(first, second) + tf.math.log1p(small), share
 
 
 def _fused_binary_cross_entropy(logits, log_c, log_doubt, targets, weights):
