@@ -27,6 +27,7 @@ def _loss_and_gradients(head, logits, confidence_logit, compiled, dtype=tf.float
     """(loss [B], d/dlogits, d/dconfidence_logit) of Σ_b u_b L_b in a tf.function."""
     upstream = tf.constant(np.linspace(0.5, 2.0, len(WATCH_TIME)), dtype)
     context = {"duration": tf.constant(DURATION, dtype), "clicked": tf.constant(CLICKED, dtype)}
+    exum = confidence_logit is not None
     enabled = _compiled.ENABLED
     _compiled.ENABLED = compiled
     try:
@@ -39,7 +40,6 @@ def _loss_and_gradients(head, logits, confidence_logit, compiled, dtype=tf.float
                 total = tf.reduce_sum(upstream * loss)
             return loss, tape.gradient(total, [logits, confidence_logit],
                                        unconnected_gradients=tf.UnconnectedGradients.ZERO)
-        exum = confidence_logit is not None
         loss, (to_logits, to_confidence) = run(
             logits, confidence_logit if exum else tf.zeros([len(WATCH_TIME), 1], dtype))
         return loss.numpy(), to_logits.numpy(), to_confidence.numpy()
