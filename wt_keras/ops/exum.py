@@ -112,18 +112,34 @@ def _fused_binary_cross_entropy(logits, log_c, log_doubt, targets, weights):
     @tf.custom_gradient
     def fused(z, log_c, log_doubt):
         complement = 1.0 - targets
-        small = tf.exp(-tf.abs(z))                         # σ(±z) and log σ(z) from one exp
-        inverse = 1.0 / (1.0 + small)
+        # With s = 1 + e^{−|z|}: s·σ(z) = a, s·σ(−z) = ā (one of them is 1, the other
+        # e^{−|z|}), so s·p′ = c a + d y s and s·(1 − p′) = c ā + d (1 − y) s, d = 1 − c.
+        # Both are sums of non-negative terms (no cancellation, no floor), and the loss
+        # log s − y log(s p′) − (1 − y) log(s (1 − p′)) takes four transcendentals per
+        # output (e^{−|z|}, log s and one log a side) instead of a log-add-exp a side.
+        small = tf.exp(-tf.abs(z))
+        scale = 1.0 + small
         positive = z >= 0
-        stay = tf.where(positive, inverse, small * inverse)          # σ(z)
-        leave = tf.where(positive, small * inverse, inverse)         # σ(−z)
-        log_p = -(tf.nn.relu(-z) + tf.math.log1p(small))             # log σ(z)
-        # log σ(−z) = log σ(z) − z.
-        log_fused, share = _log_add_exp_and_share(log_c + log_p, log_doubt + tf.math.log(targets))
-        log_fused_complement, share_complement = _log_add_exp_and_share(
-            log_c + (log_p - z), log_doubt + tf.math.log(complement))
+        ones = tf.ones_like(small)
+        model = tf.where(positive, ones, small)                      # a = s σ(z)
+        model_complement = tf.where(positive, small, ones)           # ā = s σ(−z)
+        c, d = tf.exp(log_c), tf.exp(log_doubt)
+        label, label_complement = d * targets, d * complement
+        fused_scaled = c * model + label * scale                     # s p′
+        fused_complement_scaled = c * model_complement + label_complement * scale
+        # A side without a label term (d·y = 0: c = 1, or y = 0) is c a alone: its log
+        # is log c − relu(∓z), exact even where a underflows (|z| > 87 in float32), and
+        # the model's share of it is 1.
+        no_label, no_label_complement = tf.equal(label, 0.0), tf.equal(label_complement, 0.0)
+        log_fused = tf.where(no_label, log_c - tf.nn.relu(-z), tf.math.log(fused_scaled))
+        log_fused_complement = tf.where(no_label_complement, log_c - tf.nn.relu(z),
+                                        tf.math.log(fused_complement_scaled))
+        share = tf.where(no_label, ones, c * model / fused_scaled)              # π
+        share_complement = tf.where(no_label_complement, ones,
+                                    c * model_complement / fused_complement_scaled)  # π̄
         # A zero target weight multiplies a finite log (log c + log σ(±z) > −inf).
-        per_output = -(targets * log_fused + complement * log_fused_complement)
+        per_output = (tf.math.log1p(small)
+                      - (targets * log_fused + complement * log_fused_complement))
         to_model = targets * share                     # y π
         to_model_complement = complement * share_complement   # (1 − y) π̄
         if weights is not None:
@@ -133,7 +149,9 @@ def _fused_binary_cross_entropy(logits, log_c, log_doubt, targets, weights):
             upstream = tf.expand_dims(upstream, -1)
             if weights is not None:
                 upstream = upstream * weights
-            to_logits = upstream * (to_model_complement * stay - to_model * leave)
+            inverse = 1.0 / scale
+            to_logits = upstream * inverse * (to_model_complement * model
+                                              - to_model * model_complement)
             to_log_c = -upstream * (to_model + to_model_complement)
             to_log_doubt = -upstream - to_log_c          # −w [1 − yπ − (1 − y)π̄]
             return to_logits, _sum_to(to_log_c, log_c), _sum_to(to_log_doubt, log_doubt)

@@ -71,13 +71,17 @@ def bucketized_geometric_nll(watch_time, logits, lower, upper):
 
     @tf.custom_gradient
     def nll(z):
-        # y·softplus(−z) + n·softplus(z) with softplus(z) = softplus(−z) + z: one softplus.
-        loss = tf.reduce_sum(trials * tf.nn.softplus(-z) + exits * z, axis=-1)
+        # y·softplus(−z) + n·softplus(z) with softplus(z) = softplus(−z) + z: one softplus,
+        # relu(−z) + log(1 + e^{−|z|}), whose e^{−|z|} also gives σ(z) below.
+        small = tf.exp(-tf.abs(z))
+        loss = tf.reduce_sum(trials * (tf.nn.relu(-z) + tf.math.log1p(small)) + exits * z, axis=-1)
 
         def gradient(upstream):
-            # d/dz = −(y + n)·σ(−z) + n = (y + n)·σ(z) − y: one sigmoid, no autodiff
-            # through the softplus (a [B, K + 1] pass fewer per step).
-            return tf.expand_dims(upstream, -1) * (trials * tf.sigmoid(z) - stays)
+            # d/dz = −(y + n)·σ(−z) + n = (y + n)·σ(z) − y: no autodiff through the
+            # softplus (a [B, K + 1] pass fewer per step), no second exponential.
+            inverse = 1.0 / (1.0 + small)
+            stay = tf.where(z >= 0, inverse, small * inverse)                    # σ(z)
+            return tf.expand_dims(upstream, -1) * (trials * stay - stays)
         return loss, gradient
 
     return nll(logits)
