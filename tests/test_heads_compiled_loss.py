@@ -24,7 +24,12 @@ CLICKED = np.array([1.0, 0.0, 1.0, 1.0, 0.0, 1.0, 1.0, 0.0])
 
 
 def _loss_and_gradients(head, logits, confidence_logit, compiled, dtype=tf.float32):
-    """(loss [B], d/dlogits, d/dconfidence_logit) of Σ_b u_b L_b in a tf.function."""
+    """(loss [B], d/dlogits, d/dconfidence_logit, logged mean [B]) of Σ_b u_b L_b in a tf.function.
+
+    The loss comes from `loss_and_expected_value` (what a ranker's train step
+    calls); `loss` alone must give the same values, and the logged mean must
+    carry no gradient.
+    """
     upstream = tf.constant(np.linspace(0.5, 2.0, len(WATCH_TIME)), dtype)
     context = {"duration": tf.constant(DURATION, dtype), "clicked": tf.constant(CLICKED, dtype)}
     exum = confidence_logit is not None
@@ -33,16 +38,22 @@ def _loss_and_gradients(head, logits, confidence_logit, compiled, dtype=tf.float
     try:
         @tf.function
         def run(logits, confidence_logit):
-            with tf.GradientTape() as tape:
+            confidence = {"confidence_logit": confidence_logit} if exum else {}
+            with tf.GradientTape(persistent=True) as tape:
                 tape.watch([logits, confidence_logit])
-                loss = head.loss(tf.constant(WATCH_TIME, dtype), logits,
-                                 confidence_logit=confidence_logit if exum else None, **context)
+                loss, mean = head.loss_and_expected_value(tf.constant(WATCH_TIME, dtype), logits,
+                                                          **confidence, **context)
                 total = tf.reduce_sum(upstream * loss)
-            return loss, tape.gradient(total, [logits, confidence_logit],
-                                       unconnected_gradients=tf.UnconnectedGradients.ZERO)
-        loss, (to_logits, to_confidence) = run(
+                loss_alone = head.loss(tf.constant(WATCH_TIME, dtype), logits, **confidence,
+                                       **context)
+            assert tape.gradient(mean, logits) is None           # logs only
+            gradients = tape.gradient(total, [logits, confidence_logit],
+                                      unconnected_gradients=tf.UnconnectedGradients.ZERO)
+            return loss, loss_alone, gradients, mean
+        loss, loss_alone, (to_logits, to_confidence), mean = run(
             logits, confidence_logit if exum else tf.zeros([len(WATCH_TIME), 1], dtype))
-        return loss.numpy(), to_logits.numpy(), to_confidence.numpy()
+        np.testing.assert_array_equal(loss_alone.numpy(), loss.numpy())
+        return loss.numpy(), to_logits.numpy(), to_confidence.numpy(), mean.numpy()
     finally:
         _compiled.ENABLED = enabled
 
@@ -62,6 +73,11 @@ def test_compiled_loss_and_gradients_match_op_by_op(name, confidence):
     actual = _loss_and_gradients(head, logits, confidence_logit, compiled=True)
     for value, reference in zip(actual, expected):
         np.testing.assert_allclose(value, reference, rtol=2e-5, atol=2e-5)
+    # The logged mean is the head's expected value, computed eagerly (op by op).
+    context = {"duration": tf.constant(DURATION, tf.float32),
+               "clicked": tf.constant(CLICKED, tf.float32)}
+    np.testing.assert_allclose(actual[3], head.expected_value(logits, **context).numpy(),
+                               rtol=2e-5, atol=1e-4)
 
 
 def test_compiled_loss_keeps_float64():
@@ -120,9 +136,13 @@ def test_ranker_compiles_its_train_step_loss_but_exports_op_by_op(tmp_path):
         iter(tf.data.Dataset.from_tensor_slices(rows).batch(64))).graph.as_graph_def()
     assert _compiled_functions(train_graph)
 
-    logits = ranker.head(ranker.hidden(rows))
+    # The train step's logged mean (from loss_and_expected_value, compiled) is the served one.
+    hidden = ranker.hidden(rows)
+    logits = ranker.head(hidden)
     context = ranker.context(rows)
-    logged = tf.function(lambda z: ranker._logged_estimate(z, context))(logits)
+    confidence_logit = ranker.confidence_tower.confidence_logit(hidden)
+    logged = tf.function(lambda z: ranker.head.loss_and_expected_value(
+        rows["watch_time_s"], z, confidence_logit=confidence_logit, **context)[1])(logits)
     np.testing.assert_allclose(logged.numpy(), ranker.estimate(logits, **context).numpy(),
                                rtol=1e-5)
 

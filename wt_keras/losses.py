@@ -9,7 +9,9 @@ Fits the `tfrs.tasks.Ranking(loss=...)` contract, which calls
   [B, 1 + len(context_keys)] built by `WatchTimeLoss.pack_labels`.
 * `y_pred`: the head's logits, or a dict with key "logits" and optionally
   "confidence_logit" or "confidence" (EXUM, from a `ConfidenceTower`; the
-  logit is used when both are present).
+  logit is used when both are present). A "per_example_loss" entry, [B], is
+  the head's loss computed already (`WatchTimeRanker` computes it with its
+  logged mean, `head.loss_and_expected_value`) and is used as it is.
 """
 import numpy as np
 import tensorflow as tf
@@ -103,6 +105,8 @@ class WatchTimeLoss(HeadReference, keras.losses.Loss):
         return pack_labels(watch_time, self.context_keys, **context)
 
     def call(self, y_true, y_pred):
+        if isinstance(y_pred, dict) and "per_example_loss" in y_pred:
+            return y_pred["per_example_loss"]
         watch_time, logits, confidence, context = _split(y_true, y_pred, self.context_keys)
         return self.head.loss(watch_time, logits, **confidence, **context)
 

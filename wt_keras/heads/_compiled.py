@@ -37,7 +37,7 @@ def compiles_loss(head):
     return ENABLED and head.compile_loss and head.num_logits > 1 and not tf.executing_eagerly()
 
 
-def per_example_loss(loss_fn, logits, confidence_logit=None):
+def per_example_loss(loss_fn, logits, confidence_logit=None, side_outputs=None):
     """`loss_fn(logits, confidence_logit)` → [B], compiled with its gradient.
 
     Args:
@@ -46,9 +46,14 @@ def per_example_loss(loss_fn, logits, confidence_logit=None):
         captured by the closure (no gradient flows to them).
       logits: [B, K].
       confidence_logit: optional [B, 1] or [B, K].
+      side_outputs: optional `fn(logits)` → tuple of tensors computed in the
+        same XLA computation without gradient, e.g. the terms of E[T | x] for
+        the training logs, which share their e^{−|z|} and logarithms with the
+        loss.
 
     Returns:
-      [B] loss whose gradient is the compiled one.
+      [B] loss whose gradient is the compiled one; with `side_outputs`,
+      (loss, tuple of side outputs).
     """
     inputs = [logits] if confidence_logit is None else [logits, confidence_logit]
 
@@ -58,13 +63,14 @@ def per_example_loss(loss_fn, logits, confidence_logit=None):
             value = loss_fn(*inputs) if len(inputs) > 1 else loss_fn(inputs[0], None)
         # The gradient of a [B] target is that of its sum.
         gradients = tape.gradient(value, inputs, unconnected_gradients=tf.UnconnectedGradients.ZERO)
-        return value, gradients
+        extra = () if side_outputs is None else tuple(side_outputs(inputs[0]))
+        return value, gradients, extra
 
     compiled = tf.function(value_and_gradients, jit_compile=True, autograph=False)
     # On stopped inputs: an outer tape must not record the compiled call (it
     # would keep its intermediates for a backward pass that the custom
     # gradient below replaces).
-    value, gradients = compiled(*[tf.stop_gradient(tensor) for tensor in inputs])
+    value, gradients, extra = compiled(*[tf.stop_gradient(tensor) for tensor in inputs])
 
     @tf.custom_gradient
     def loss(*inputs):
@@ -73,7 +79,7 @@ def per_example_loss(loss_fn, logits, confidence_logit=None):
             return [upstream * gradient for gradient in gradients]
         return tf.identity(value), backward
 
-    return loss(*inputs)
+    return loss(*inputs) if side_outputs is None else (loss(*inputs), extra)
 
 
 def forward(fn, *inputs):

@@ -73,6 +73,30 @@ class WatchTimeHead(keras.layers.Layer):
           **context: what the head needs beyond logits (`duration` in seconds
             for D2Q, `clicked` for WLR); other keys are ignored.
         """
+        return self._loss_and_expected_value(watch_time, logits, confidence, confidence_logit,
+                                             context, with_expected_value=False)[0]
+
+    def loss_and_expected_value(self, watch_time, logits, confidence=None,
+                                confidence_logit=None, **context):
+        """(`loss(...)`, E[T | x] without gradient), both [B]: a train step's loss and its logged mean.
+
+        Equal to `loss` and `tf.stop_gradient(expected_value(logits))`. Inside
+        a `tf.function`, a head with more than one output computes both in
+        the one XLA computation of its loss (see `heads._compiled`), where
+        the mean shares the loss's exponentials and logarithms.
+
+        Example:
+        >>> from wt_keras.heads import BinomialSoftLabelHead
+        >>> head = BinomialSoftLabelHead(boundaries=[1.0, 2.0])
+        >>> loss, mean = head.loss_and_expected_value(tf.constant([1.5]), tf.zeros([1, 2]))
+        >>> round(float(loss[0]), 4), float(mean[0])        # 2 log 2; 1 · ½ + 1 · ½
+        (1.3863, 1.0)
+        """
+        return self._loss_and_expected_value(watch_time, logits, confidence, confidence_logit,
+                                             context, with_expected_value=True)
+
+    def _loss_and_expected_value(self, watch_time, logits, confidence, confidence_logit,
+                                 context, with_expected_value):
         logits = self._check_logits(logits)
         watch_time = self._check_watch_time(watch_time, logits.dtype)
         watch_time = _checks.check_same_batch(watch_time, logits)
@@ -85,13 +109,30 @@ class WatchTimeHead(keras.layers.Layer):
 
         def loss_of(logits, confidence_logit):
             return self._loss_terms(watch_time, logits, confidence_logit, **context)
-        if _compiled.compiles_loss(self):
+        expected_value = None
+        if _compiled.compiles_loss(self) and with_expected_value:
+            loss, parts = _compiled.per_example_loss(
+                loss_of, logits, confidence_logit,
+                side_outputs=lambda z: self._expected_value_parts(z, **context))
+            expected_value = self._expected_value_from_parts(parts, logits, **context)
+        elif _compiled.compiles_loss(self):
             loss = _compiled.per_example_loss(loss_of, logits, confidence_logit)
         else:
             loss = loss_of(logits, confidence_logit)
+        if with_expected_value and expected_value is None:
+            expected_value = tf.stop_gradient(self.expected_value(logits, **context))
         # An invalid label (NaN after _check_watch_time) gives a NaN loss even
         # where a head's label transform would clip it (D2Q's quantile label).
-        return tf.where(tf.math.is_nan(watch_time), tf.constant(float("nan"), loss.dtype), loss)
+        loss = tf.where(tf.math.is_nan(watch_time), tf.constant(float("nan"), loss.dtype), loss)
+        return loss, expected_value
+
+    def _expected_value_parts(self, logits, **context):
+        """Tensors of E[T | x] computed inside the compiled loss (default: E itself)."""
+        return (self.expected_value(logits, **context),)
+
+    def _expected_value_from_parts(self, parts, logits, **context):
+        """E[T | x] [B] from `_expected_value_parts` (work better done outside XLA goes here)."""
+        return parts[0]
 
     def _loss_terms(self, watch_time, logits, confidence_logit, **context):
         """The likelihood loss, or with a confidence logit the fused EXUM loss + λ·penalty, [B]."""

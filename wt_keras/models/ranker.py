@@ -5,7 +5,6 @@ import tensorflow_recommenders as tfrs
 
 from wt_keras import metrics as wt_metrics
 from wt_keras._keras import keras
-from wt_keras.heads import _compiled
 from wt_keras.losses import WatchTimeLoss
 from wt_keras.models.features import FeatureEncoder
 from wt_keras.models.point_estimate import check_point_estimate, point_estimate_of
@@ -123,16 +122,6 @@ class WatchTimeRanker(tfrs.Model):
         """The configured point estimate (seconds, [B]) from the head's logits."""
         return point_estimate_of(self.head, logits, self.point_estimate, **context)
 
-    def _logged_estimate(self, logits, context):
-        """The point estimate for the training/evaluation logs (no gradient needed).
-
-        A bucket head's mean is computed in one XLA computation (see
-        `heads._compiled`); `call`, and so the served model, computes it op by op.
-        """
-        if self.point_estimate == "mean" and _compiled.compiles_loss(self.head):
-            return _compiled.forward(lambda lg: self.head.expected_value(lg, **context), logits)
-        return self.estimate(logits, **context)
-
     def call(self, features, training=False):
         logits = self.head(self.hidden(features, training))
         return self.estimate(logits, **self.context(features))
@@ -149,13 +138,22 @@ class WatchTimeRanker(tfrs.Model):
         hidden = self.hidden(features, training)
         logits = self.head(hidden)
         context = self.context(features)
-        predictions = {"logits": logits, "watch_time": self._logged_estimate(logits, context)}
-        if self.confidence_tower is not None:
-            confidence_logit = self.confidence_tower.confidence_logit(hidden)
-            predictions["confidence_logit"] = confidence_logit
-            predictions["confidence"] = tf.sigmoid(confidence_logit)    # for MeanConfidence
         labels = {"watch_time": tf.reshape(tf.cast(features[self.label_key], tf.float32), [-1]),
                   **context}
+        predictions = {"logits": logits}
+        confidence = {}
+        if self.confidence_tower is not None:
+            confidence["confidence_logit"] = self.confidence_tower.confidence_logit(hidden)
+            predictions["confidence_logit"] = confidence["confidence_logit"]
+            predictions["confidence"] = tf.sigmoid(confidence["confidence_logit"])  # MeanConfidence
+        if self.point_estimate == "mean":
+            # The loss and the logged mean in one computation (one XLA computation
+            # in a compiled step); the task's WatchTimeLoss takes the loss as it is.
+            predictions["per_example_loss"], predictions["watch_time"] = (
+                self.head.loss_and_expected_value(labels["watch_time"], logits,
+                                                  **confidence, **context))
+        else:
+            predictions["watch_time"] = self.estimate(logits, **context)
         loss = self.task(labels=labels, predictions=predictions, training=training)
         if self.global_batch_size:
             loss = loss / float(self.global_batch_size)

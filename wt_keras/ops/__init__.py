@@ -5,7 +5,7 @@ around these functions (the TF-Ranking `losses_impl` pattern). All functions
 take logits, never probabilities: log p = log σ(z) and log(1 − p) = log σ(−z).
 """
 from wt_keras.ops.bucketing import bucket_coverage, bucket_edges, bucket_exit, bucket_soft_labels
-from wt_keras.ops.cross_entropy import sigmoid_cross_entropy_sum
+from wt_keras.ops.cross_entropy import negative_log_sigmoid, sigmoid_cross_entropy_sum
 from wt_keras.ops.d2q import d2q_duration_group, d2q_quantile_label, d2q_watch_time
 from wt_keras.ops.exum import confidence_penalty, continuation_targets, fused_binary_cross_entropy
 from wt_keras.ops.exum import log_add_exp
@@ -17,12 +17,14 @@ from wt_keras.ops.ordinal import cread_restoration_loss, huber, ordinal_cross_en
 from wt_keras.ops.ordinal import ordinal_monotonicity_penalty, ordinal_restored_watch_time
 from wt_keras.ops.swat import binomial_expected_watch_time, binomial_soft_label_loss
 from wt_keras.ops.swat import bucketized_geometric_expected_watch_time
+from wt_keras.ops.swat import bucketized_geometric_expectation_from_reach, bucketized_geometric_log_stay
 from wt_keras.ops.swat import bucketized_geometric_nll, bucketized_geometric_reach, geometric_partial_sum
 from wt_keras.ops.swat import bucketized_geometric_log_reach, bucketized_geometric_unit_hazard
 from wt_keras.ops.geometric_distribution import bucketized_geometric_log_survival
 from wt_keras.ops.geometric_distribution import bucketized_geometric_quantile_units
 from wt_keras.ops.geometric_distribution import bucketized_geometric_law, bucketized_geometric_start_hazard
 from wt_keras.ops.geometric_distribution import units_above, units_at_least
+from wt_keras.ops.scan import exclusive_cumsum
 from wt_keras.ops.piecewise_linear import piecewise_linear_quantile, piecewise_linear_survival
 from wt_keras.ops.piecewise_linear import running_minimum, survival_from_bucket_probabilities
 from wt_keras.ops.binomial_distribution import binomial_sum_pmf, binomial_sum_survival_table

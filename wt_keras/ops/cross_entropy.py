@@ -53,3 +53,16 @@ def sigmoid_cross_entropy_sum(labels, logits, weights=None):
         return tf.reduce_sum(per_output, axis=-1), gradient
 
     return summed(logits)
+
+
+def negative_log_sigmoid(logits):
+    """(e^{−|z|}, −log σ(z) = relu(−z) + log1p(e^{−|z|})), stable for every z.
+
+    The exponential also gives σ(z) = 1/(1 + e^{−|z|}) (z ≥ 0) or
+    e^{−|z|}/(1 + e^{−|z|}) without a second one. Written the same way
+    wherever a compiled loss and its logged mean both need it (SWaT-Geo's
+    NLL and unit hazards), so XLA computes it once for both.
+    """
+    small = tf.exp(-tf.abs(logits))
+    return small, tf.nn.relu(-logits) + tf.math.log1p(small)
+

@@ -10,7 +10,7 @@ import numpy as np
 import tensorflow as tf
 
 from wt_keras.ops.bucketing import bucket_coverage, bucket_exit, bucket_soft_labels
-from wt_keras.ops.cross_entropy import sigmoid_cross_entropy_sum
+from wt_keras.ops.cross_entropy import negative_log_sigmoid, sigmoid_cross_entropy_sum
 from wt_keras.ops.scan import exclusive_cumsum
 
 # Below this value of w·(−log p) the partial geometric sum is evaluated by its
@@ -72,9 +72,9 @@ def bucketized_geometric_nll(watch_time, logits, lower, upper):
     @tf.custom_gradient
     def nll(z):
         # y·softplus(−z) + n·softplus(z) with softplus(z) = softplus(−z) + z: one softplus,
-        # relu(−z) + log(1 + e^{−|z|}), whose e^{−|z|} also gives σ(z) below.
-        small = tf.exp(-tf.abs(z))
-        loss = tf.reduce_sum(trials * (tf.nn.relu(-z) + tf.math.log1p(small)) + exits * z, axis=-1)
+        # whose e^{−|z|} also gives σ(z) below.
+        small, neg_log_p = negative_log_sigmoid(z)
+        loss = tf.reduce_sum(trials * neg_log_p + exits * z, axis=-1)
 
         def gradient(upstream):
             # d/dz = −(y + n)·σ(−z) + n = (y + n)·σ(z) − y: no autodiff through the
@@ -132,6 +132,17 @@ def bucketized_geometric_expected_watch_time(logits, widths,
       [B] expected watch time in the units of `widths`.
     """
     _, log_stay, log_reach = bucketized_geometric_reach(logits, widths, max_tail_logit)
+    return bucketized_geometric_expectation_from_reach(logits, log_stay, log_reach, max_tail_logit)
+
+
+def bucketized_geometric_expectation_from_reach(logits, log_stay, log_reach, max_tail_logit=20.0):
+    """Eq. 6's sum from the per-bucket terms of `bucketized_geometric_reach`, shape [B].
+
+    Args:
+      logits: [B, K+1] bucket logits.
+      log_stay, log_reach: [B, K+1] w_m log p_m and log R_m.
+      max_tail_logit: clamp of the open bucket's logit.
+    """
     num_buckets = logits.shape[-1]
     caps = np.append(np.full(num_buckets - 1, MAX_FINITE_LOGIT), max_tail_logit)
     # R_m p (1 − p^w)/(1 − p) = R_m e^z (1 − p^w) = −e^{log R_m + z}·expm1(w log p):
@@ -143,15 +154,16 @@ def bucketized_geometric_expected_watch_time(logits, widths,
     return tf.reduce_sum(terms * (tf.constant(open_bucket, logits.dtype) - tf.math.expm1(log_stay)), -1)
 
 
-def bucketized_geometric_unit_hazard(logits, max_tail_logit=None):
+def bucketized_geometric_unit_hazard(logits, max_tail_logit=None, neg_log_p=None):
     """h_m = −log σ(z_m) = softplus(−z_m) ≥ 0, [B, K+1]: the hazard each unit of bucket m adds.
 
     Finite-bucket logits above 40 count as 40 (1 − p < 4.3e-18 there; see
     `bucketized_geometric_reach`), the open bucket's (the last) above
     `max_tail_logit`. softplus(−z) decreases in z, so each clamp is a floor on
-    the hazard: one maximum over softplus(−z) of all K + 1 logits, the loss's
-    own first step (in a train step the two share it: TF merges identical ops
-    on one tensor). K may be 0 (the vanilla geometric and WLR heads).
+    the hazard: one maximum over softplus(−z) of all K + 1 logits. K may be 0
+    (the vanilla geometric and WLR heads). `neg_log_p`: softplus(−z) when the
+    caller has it (a compiled train step takes it from the loss's own
+    `negative_log_sigmoid`).
 
     Example:
     >>> logits = tf.math.log(tf.constant([[9.0, 4.0]], tf.float64))      # p = 0.9, 0.8
@@ -160,7 +172,9 @@ def bucketized_geometric_unit_hazard(logits, max_tail_logit=None):
     """
     caps = np.append(np.full(logits.shape[-1] - 1, MAX_FINITE_LOGIT),
                      np.inf if max_tail_logit is None else max_tail_logit)
-    return tf.maximum(tf.nn.softplus(-logits), tf.nn.softplus(tf.constant(-caps, logits.dtype)))
+    if neg_log_p is None:
+        neg_log_p = tf.nn.softplus(-logits)
+    return tf.maximum(neg_log_p, tf.nn.softplus(tf.constant(-caps, logits.dtype)))
 
 
 def bucketized_geometric_log_reach(neg_log_p, widths):
@@ -169,9 +183,14 @@ def bucketized_geometric_log_reach(neg_log_p, widths):
     log R = exclusive cumsum of w log p; the open bucket has no end, so its
     w log p is 0 and the last column of log R is log R_{K+1}.
     """
-    widths = tf.constant(np.append(np.asarray(widths, np.float64), 0.0), neg_log_p.dtype)
-    log_stay = -widths * neg_log_p                              # log p_m^{w_m}
+    log_stay = bucketized_geometric_log_stay(neg_log_p, widths)
     return log_stay, exclusive_cumsum(log_stay)                 # log R_m
+
+
+def bucketized_geometric_log_stay(neg_log_p, widths):
+    """w_m log p_m, [B, K+1], from the unit hazards −log p [B, K+1]; 0 for the open bucket."""
+    widths = tf.constant(np.append(np.asarray(widths, np.float64), 0.0), neg_log_p.dtype)
+    return -widths * neg_log_p
 
 
 def bucketized_geometric_reach(logits, widths, max_tail_logit=None):
