@@ -275,3 +275,14 @@ def test_initial_confidence_starts_every_sample_there():
     assert revived.initial_confidence == 0.99
     with pytest.raises(ValueError, match="initial_confidence"):
         heads.ConfidenceTower(initial_confidence=1.0)
+
+
+@pytest.mark.parametrize("name", HEAD_NAMES)
+def test_heads_that_declare_hard_targets_give_only_zeros_and_ones(name):
+    """A head's `_hard_confidence_targets` lets the fused cross-entropy skip the other side."""
+    head = make_heads()[name]
+    if not head._hard_confidence_targets:
+        pytest.skip("soft targets")
+    watch_time = tf.constant(np.random.default_rng(3).exponential(20.0, 200))
+    targets, _ = head._confidence_targets(watch_time, None, duration=tf.fill([200], 60.0))
+    assert set(np.unique(targets.numpy())) <= {0.0, 1.0}

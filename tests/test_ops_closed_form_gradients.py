@@ -155,6 +155,32 @@ def test_fused_binary_cross_entropy_value_and_gradients(shared):
         tf.constant(expit(confidence_logit)), rtol=1e-4)
 
 
+@pytest.mark.parametrize("shared", [True, False])
+def test_fused_cross_entropy_of_hard_targets_is_the_general_one(shared):
+    """hard_targets=True (the label's side only) gives the general path's values and gradients."""
+    rng = np.random.default_rng(8)
+    logits = rng.normal(0.0, 3.0, (5, 80))
+    logits[0, :4] = [60.0, -60.0, 200.0, -200.0]            # saturated: e^{−|z|} underflows
+    targets = (rng.uniform(size=(5, 80)) < 0.5).astype(np.float64)
+    weights = rng.uniform(0.0, 3.0, (5, 80)) * (rng.uniform(size=(5, 80)) < 0.8)
+    confidence_logit = rng.normal(0.5, 2.0, (5, 1) if shared else (5, 80))
+    confidence_logit[1] = np.inf                               # c = 1: the plain cross-entropy
+    upstream = tf.constant(rng.uniform(0.5, 2.0, 5))
+
+    def loss_and_gradients(hard_targets):
+        z, l = tf.constant(logits), tf.constant(confidence_logit)
+        with tf.GradientTape() as tape:
+            tape.watch([z, l])
+            loss = ops.fused_binary_cross_entropy(z, targets, weights=weights, confidence_logit=l,
+                                                  hard_targets=hard_targets)
+            total = tf.reduce_sum(upstream * loss)
+        return [loss.numpy()] + [g.numpy() for g in tape.gradient(total, [z, l])]
+
+    for hard, general in zip(loss_and_gradients(True), loss_and_gradients(False)):
+        np.testing.assert_allclose(hard, general, rtol=1e-12, atol=1e-12)
+    assert np.isfinite(loss_and_gradients(True)[0]).all()
+
+
 def test_fused_binary_cross_entropy_at_full_confidence_and_saturated_logits():
     """c = 1 is the plain cross-entropy, also at |z| = 1e4 (value and gradient)."""
     logits = tf.Variable([[1e4, -1e4, 1e4, -1e4, 0.5]], dtype=tf.float32)

@@ -345,6 +345,10 @@ class WatchTimeHead(keras.layers.Layer):
         """(targets y, weights or None) of the fused binary cross-entropy."""
         raise NotImplementedError
 
+    #: Whether every `_confidence_targets` target is 0 or 1 (the fused
+    #: cross-entropy then computes the label's side of each output only).
+    _hard_confidence_targets = False
+
     def _auxiliary_loss(self, watch_time, logits, **context):
         """Terms kept on the raw p under EXUM (p′ contains the label)."""
         return 0.0
@@ -360,7 +364,8 @@ class WatchTimeHead(keras.layers.Layer):
             return self._fused_loss(watch_time, logits, confidence_logit, **context), None
         targets, weights = self._confidence_targets(watch_time, logits, **context)
         fused = (ops.fused_binary_cross_entropy(logits, targets, weights=weights,
-                                                confidence_logit=confidence_logit)
+                                                confidence_logit=confidence_logit,
+                                                hard_targets=self._hard_confidence_targets)
                  + self._auxiliary_loss(watch_time, logits, **context))
         return fused, (None if weights is None else tf.cast(weights > 0, logits.dtype))
 

@@ -72,6 +72,8 @@ class OrdinalHead(PiecewiseLinearLaw, WatchTimeHead):
         return (ops.ordinal_cross_entropy(watch_time, logits, self.boundaries)
                 + self._auxiliary_loss(watch_time, logits))
 
+    _hard_confidence_targets = True          # 1[T > t_m]
+
     def _confidence_targets(self, watch_time, logits, **context):
         return ops.ordinal_labels(watch_time, self.boundaries), None
 

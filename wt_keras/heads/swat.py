@@ -8,7 +8,6 @@ from wt_keras import ops
 from wt_keras._keras import register
 from wt_keras.buckets import time_scale_for_boundaries, validate_boundaries
 from wt_keras.buckets.time_scale import check_time_scale, endpoint_units
-from wt_keras.heads import _compiled
 from wt_keras.heads.base import WatchTimeHead
 
 
@@ -199,20 +198,24 @@ class BucketizedGeometricHead(WatchTimeHead):
             self._check_logits(logits), self.unit_widths, self.max_tail_logit)
         return expected_units / self.time_scale
 
-    # A compiled train step: the loss's XLA computation returns w log p (its
-    # e^{−|z|} and log1p serve both); the scan runs outside XLA, where TF's
-    # matmul does it about twice as fast as XLA's CPU dot; the sum is compiled.
+    # A compiled train step: the loss's XLA computation also returns w log p and
+    # the log terms of E (sharing the loss's e^{−|z|} and log1p), padded to whole
+    # scan blocks there, where padding is free (zero hazard and zero terms, log 0,
+    # on the padding change nothing). The scan and the sum run op by op: XLA's CPU
+    # dot makes the scan about twice as slow as TF's matmul.
     def _expected_value_parts(self, logits, **context):
         _, neg_log_p = ops.negative_log_sigmoid(logits)
         hazard = ops.bucketized_geometric_unit_hazard(logits, self.max_tail_logit, neg_log_p)
-        return (ops.bucketized_geometric_log_stay(hazard, self.unit_widths),)
+        log_stay = ops.bucketized_geometric_log_stay(hazard, self.unit_widths)
+        log_terms = ops.bucketized_geometric_log_terms(logits, log_stay, self.max_tail_logit)
+        padding = [[0, 0], [0, ops.scan_width(self.num_logits) - self.num_logits]]
+        return (tf.pad(log_stay, padding),
+                tf.pad(log_terms, padding, constant_values=float("-inf")))
 
     def _expected_value_from_parts(self, parts, logits, **context):
-        (log_stay,) = parts
-        expected_units = _compiled.forward(
-            lambda z, stay, reach: ops.bucketized_geometric_expectation_from_reach(
-                z, stay, reach, self.max_tail_logit),
-            logits, log_stay, ops.exclusive_cumsum(log_stay))
+        log_stay, log_terms = parts
+        expected_units = ops.bucketized_geometric_expectation_from_terms(
+            ops.exclusive_cumsum(log_stay), log_terms)
         return expected_units / self.time_scale
 
     # Distribution: exact on integer units (see ops.geometric_distribution),

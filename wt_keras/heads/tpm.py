@@ -120,6 +120,8 @@ class TPMHead(PiecewiseLinearLaw, WatchTimeHead):
                                            self._right, self._left)
                 + self._auxiliary_loss(watch_time, logits))
 
+    _hard_confidence_targets = True          # left/right decisions on the label's path
+
     def _confidence_targets(self, watch_time, logits, **context):
         leaf = ops.tpm_leaf_index(watch_time, self.boundaries)
         return ops.tpm_path_targets(leaf, self._right, self._left, watch_time.dtype)

@@ -73,13 +73,20 @@ def _log_add_exp_and_share(first, second):
 
 
 def fused_binary_cross_entropy(logits, targets, confidence=None, weights=None,
-                               confidence_logit=None):
+                               confidence_logit=None, hard_targets=False):
     """Σ_k weight_k · BCE(y_k, p′_k) with p′ = c σ(z) + (1 − c) y, shape [B].
 
-    log p′ = log(e^{log c + log σ(z)} + e^{log(1 − c) + log y}) and likewise
-    log(1 − p′) with σ(−z) and 1 − y, all in log space: no cancellation and
-    no floor. With c = 1 (l = +inf) the second terms are e^{−inf} = 0 and
-    this is exactly the binary cross-entropy with logits.
+    With s = 1 + e^{−|z|}, s·σ(z) and s·σ(−z) are 1 and e^{−|z|} (which is
+    which depends on the sign of z), so with d = 1 − c
+
+        s·p′ = c·s σ(z) + d y s,    s·(1 − p′) = c·s σ(−z) + d (1 − y) s,
+        BCE = log s − y log(s·p′) − (1 − y) log(s·(1 − p′)):
+
+    sums of non-negative terms (no cancellation, no floor) and four
+    transcendentals per output. A side without a label term (d·y = 0) is
+    c·s σ(±z) alone, whose log is taken as log c − relu(∓z): exact for every
+    z, so with c = 1 (l = +inf) this is exactly the binary cross-entropy with
+    logits.
 
     The gradient is given in closed form. With π = c σ(z) / p′ and
     π̄ = c σ(−z) / (1 − p′) (the shares of the model in p′ and 1 − p′),
@@ -88,9 +95,9 @@ def fused_binary_cross_entropy(logits, targets, confidence=None, weights=None,
         ∂/∂z = −w [y π σ(−z) − (1 − y) π̄ σ(z)],
         ∂/∂log c = −w [y π + (1 − y) π̄],   ∂/∂log(1 − c) = −w [y (1 − π) + (1 − y)(1 − π̄)],
 
-    where π and π̄ come from the forward's own e^{−|a − b|}: no
-    differentiation through its selects, exponentials and logarithms, which
-    was most of an EXUM step on a head with hundreds of outputs.
+    computed from the forward's own terms: no differentiation through its
+    selects, exponentials and logarithms, which was most of an EXUM step on a
+    head with hundreds of outputs.
 
     Args:
       logits: [B, K] head logits z.
@@ -98,13 +105,19 @@ def fused_binary_cross_entropy(logits, targets, confidence=None, weights=None,
       confidence: [B, 1] (shared) or [B, K] (per output) confidence c.
       weights: optional [B, K] weight per output.
       confidence_logit: instead of `confidence`, its logit l (c = σ(l)).
+      hard_targets: every target is 0 or 1 (e.g. survival labels
+        1[T > t_m]): only the label's side of each output is computed, one
+        logarithm and one division fewer per output. Not checked; soft
+        targets then give wrong values.
     """
     # Soft labels computed as coverage / width can exceed 1 by a rounding error,
-    # which would make log(1 − y) NaN.
+    # which would make the complement's label term negative.
     targets = tf.clip_by_value(tf.stop_gradient(tf.cast(targets, logits.dtype)), 0.0, 1.0)
     if weights is not None:
         weights = tf.stop_gradient(tf.cast(weights, logits.dtype))
     log_c, log_doubt = log_confidence(confidence, confidence_logit, logits.dtype)
+    if hard_targets:
+        return _fused_hard_binary_cross_entropy(logits, log_c, log_doubt, targets > 0.5, weights)
     return _fused_binary_cross_entropy(logits, log_c, log_doubt, targets, weights)
 
 
@@ -112,24 +125,16 @@ def _fused_binary_cross_entropy(logits, log_c, log_doubt, targets, weights):
     @tf.custom_gradient
     def fused(z, log_c, log_doubt):
         complement = 1.0 - targets
-        # With s = 1 + e^{−|z|}: s·σ(z) = a, s·σ(−z) = ā (one of them is 1, the other
-        # e^{−|z|}), so s·p′ = c a + d y s and s·(1 − p′) = c ā + d (1 − y) s, d = 1 − c.
-        # Both are sums of non-negative terms (no cancellation, no floor), and the loss
-        # log s − y log(s p′) − (1 − y) log(s (1 − p′)) takes four transcendentals per
-        # output (e^{−|z|}, log s and one log a side) instead of a log-add-exp a side.
         small = tf.exp(-tf.abs(z))
         scale = 1.0 + small
         positive = z >= 0
         ones = tf.ones_like(small)
-        model = tf.where(positive, ones, small)                      # a = s σ(z)
-        model_complement = tf.where(positive, small, ones)           # ā = s σ(−z)
+        model = tf.where(positive, ones, small)                      # s σ(z)
+        model_complement = tf.where(positive, small, ones)           # s σ(−z)
         c, d = tf.exp(log_c), tf.exp(log_doubt)
         label, label_complement = d * targets, d * complement
         fused_scaled = c * model + label * scale                     # s p′
         fused_complement_scaled = c * model_complement + label_complement * scale
-        # A side without a label term (d·y = 0: c = 1, or y = 0) is c a alone: its log
-        # is log c − relu(∓z), exact even where a underflows (|z| > 87 in float32), and
-        # the model's share of it is 1.
         no_label, no_label_complement = tf.equal(label, 0.0), tf.equal(label_complement, 0.0)
         log_fused = tf.where(no_label, log_c - tf.nn.relu(-z), tf.math.log(fused_scaled))
         log_fused_complement = tf.where(no_label_complement, log_c - tf.nn.relu(z),
@@ -146,18 +151,61 @@ def _fused_binary_cross_entropy(logits, log_c, log_doubt, targets, weights):
             per_output = per_output * weights
 
         def gradient(upstream):
-            upstream = tf.expand_dims(upstream, -1)
-            if weights is not None:
-                upstream = upstream * weights
-            inverse = 1.0 / scale
-            to_logits = upstream * inverse * (to_model_complement * model
-                                              - to_model * model_complement)
-            to_log_c = -upstream * (to_model + to_model_complement)
-            to_log_doubt = -upstream - to_log_c          # −w [1 − yπ − (1 − y)π̄]
-            return to_logits, _sum_to(to_log_c, log_c), _sum_to(to_log_doubt, log_doubt)
+            upstream = _weighted(upstream, weights)
+            to_logits = upstream * (to_model_complement * model
+                                    - to_model * model_complement) / scale
+            return _confidence_gradients(to_logits, -upstream * (to_model + to_model_complement),
+                                         upstream, log_c, log_doubt)
         return tf.reduce_sum(per_output, axis=-1), gradient
 
     return fused(logits, log_c, log_doubt)
+
+
+def _fused_hard_binary_cross_entropy(logits, log_c, log_doubt, positive, weights):
+    """`_fused_binary_cross_entropy` for targets 0 or 1 (`positive`: y = 1): the label's side only."""
+    @tf.custom_gradient
+    def fused(z, log_c, log_doubt):
+        small = tf.exp(-tf.abs(z))
+        scale = 1.0 + small
+        ones = tf.ones_like(small)
+        # s σ(z) for y = 1, s σ(−z) for y = 0: 1 where the sign of z agrees with
+        # the label, e^{−|z|} where it does not; `model_other` is the other side.
+        agrees = tf.equal(z >= 0, positive)
+        model = tf.where(agrees, ones, small)
+        model_other = tf.where(agrees, small, ones)
+        c, d = tf.exp(log_c), tf.exp(log_doubt)
+        fused_scaled = c * model + d * scale           # s p′ (y = 1) or s (1 − p′) (y = 0)
+        no_label = tf.equal(d, 0.0)                    # c = 1: the plain cross-entropy
+        signed = tf.where(positive, z, -z)
+        log_fused = tf.where(no_label, log_c - tf.nn.relu(-signed), tf.math.log(fused_scaled))
+        share = tf.where(no_label, ones, c * model / fused_scaled)      # π (y = 1) or π̄ (y = 0)
+        per_output = tf.math.log1p(small) - log_fused
+        if weights is not None:
+            per_output = per_output * weights
+
+        def gradient(upstream):
+            upstream = _weighted(upstream, weights)
+            # −π σ(−z) for y = 1, +π̄ σ(z) for y = 0.
+            to_logits = upstream * tf.where(positive, -share, share) * model_other / scale
+            return _confidence_gradients(to_logits, -upstream * share, upstream, log_c, log_doubt)
+        return tf.reduce_sum(per_output, axis=-1), gradient
+
+    return fused(logits, log_c, log_doubt)
+
+
+def _weighted(upstream, weights):
+    """The [B] upstream gradient as [B, 1], times the output weights [B, K] if any."""
+    upstream = tf.expand_dims(upstream, -1)
+    return upstream if weights is None else upstream * weights
+
+
+def _confidence_gradients(to_logits, to_log_c, upstream, log_c, log_doubt):
+    """(∂/∂z, ∂/∂log c, ∂/∂log(1 − c)), the last two summed to the confidence's shape.
+
+    ∂/∂log c + ∂/∂log(1 − c) = −w per output, since p′'s two parts sum to p′.
+    """
+    to_log_doubt = -upstream - to_log_c
+    return to_logits, _sum_to(to_log_c, log_c), _sum_to(to_log_doubt, log_doubt)
 
 
 def _sum_to(gradient, like):

@@ -25,16 +25,29 @@ def exclusive_cumsum(values):
         return tf.math.cumsum(values, axis=-1, exclusive=True)
     if size <= 2 * SCAN_BLOCK:
         return tf.linalg.matmul(values, _strictly_upper_ones(size, values.dtype))
-    num_blocks = -(-size // SCAN_BLOCK)
-    padded = tf.pad(values, [[0, 0]] * (values.shape.rank - 1)
-                    + [[0, num_blocks * SCAN_BLOCK - size]])
+    num_blocks = scan_width(size) // SCAN_BLOCK
+    padding = num_blocks * SCAN_BLOCK - size
+    padded = values if not padding else tf.pad(
+        values, [[0, 0]] * (values.shape.rank - 1) + [[0, padding]])
     blocks = tf.reshape(padded, tf.concat(
         [tf.shape(values)[:-1], [num_blocks, SCAN_BLOCK]], 0))
     within = tf.linalg.matmul(blocks, _strictly_upper_ones(SCAN_BLOCK, values.dtype))
     offsets = exclusive_cumsum(tf.reduce_sum(blocks, axis=-1))
     scanned = tf.reshape(within + tf.expand_dims(offsets, -1),
                          tf.shape(padded))
-    return scanned[..., :size]
+    return scanned[..., :size] if padding else scanned
+
+
+def scan_width(size):
+    """The width `exclusive_cumsum` scans without padding of its own: whole blocks of 32.
+
+    A caller that can pad cheaply (inside an XLA computation, where the padding
+    is fused into the loop writing the values; a TF Pad op costs about as much
+    as the scan's matmul) passes values this wide, padded with zeros at the end.
+    """
+    if size <= 2 * SCAN_BLOCK:
+        return size
+    return -(-size // SCAN_BLOCK) * SCAN_BLOCK
 
 
 def _strictly_upper_ones(size, dtype):

@@ -132,26 +132,34 @@ def bucketized_geometric_expected_watch_time(logits, widths,
       [B] expected watch time in the units of `widths`.
     """
     _, log_stay, log_reach = bucketized_geometric_reach(logits, widths, max_tail_logit)
-    return bucketized_geometric_expectation_from_reach(logits, log_stay, log_reach, max_tail_logit)
+    return bucketized_geometric_expectation_from_terms(
+        log_reach, bucketized_geometric_log_terms(logits, log_stay, max_tail_logit))
 
 
-def bucketized_geometric_expectation_from_reach(logits, log_stay, log_reach, max_tail_logit=20.0):
-    """Eq. 6's sum from the per-bucket terms of `bucketized_geometric_reach`, shape [B].
+def bucketized_geometric_log_terms(logits, log_stay, max_tail_logit=20.0):
+    """log of bucket m's term of Eq. 6 before its reach R_m, [B, K+1].
+
+    p_m (1 − p_m^{w_m}) / (1 − p_m) = e^{z_m} (1 − p_m^{w_m}), so the log is
+    min(z_m, 40) + log(−expm1(w_m log p_m)): exact near p = 1 (expm1), and
+    E = Σ_m exp(log R_m + term_m) takes one exponential for R_m, e^z and the
+    factor together. The open bucket (w log p = 0) has the factor 1: its term
+    is its clamped logit, min(z_{K+1}, max_tail_logit).
 
     Args:
       logits: [B, K+1] bucket logits.
-      log_stay, log_reach: [B, K+1] w_m log p_m and log R_m.
+      log_stay: [B, K+1] w_m log p_m (0 for the open bucket).
       max_tail_logit: clamp of the open bucket's logit.
     """
     num_buckets = logits.shape[-1]
     caps = np.append(np.full(num_buckets - 1, MAX_FINITE_LOGIT), max_tail_logit)
-    # R_m p (1 − p^w)/(1 − p) = R_m e^z (1 − p^w) = −e^{log R_m + z}·expm1(w log p):
-    # exact near p = 1 (expm1), and one exp for R_m and e^z together. The open
-    # bucket (w log p = 0) adds R e^z: its factor is 1 − expm1(0) = 1. All K + 1
-    # columns in one pass, no sliced copies.
     open_bucket = np.eye(1, num_buckets, num_buckets - 1)[0]
-    terms = tf.exp(log_reach + tf.minimum(logits, tf.constant(caps, logits.dtype)))
-    return tf.reduce_sum(terms * (tf.constant(open_bucket, logits.dtype) - tf.math.expm1(log_stay)), -1)
+    factor = tf.constant(open_bucket, logits.dtype) - tf.math.expm1(log_stay)
+    return tf.minimum(logits, tf.constant(caps, logits.dtype)) + tf.math.log(factor)
+
+
+def bucketized_geometric_expectation_from_terms(log_reach, log_terms):
+    """E = Σ_m exp(log R_m + term_m), [B] (`bucketized_geometric_log_terms`)."""
+    return tf.reduce_sum(tf.exp(log_reach + log_terms), -1)
 
 
 def bucketized_geometric_unit_hazard(logits, max_tail_logit=None, neg_log_p=None):
