@@ -283,6 +283,10 @@ def test_heads_that_declare_hard_targets_give_only_zeros_and_ones(name):
     head = make_heads()[name]
     if not head._hard_confidence_targets:
         pytest.skip("soft targets")
-    watch_time = tf.constant(np.random.default_rng(3).exponential(20.0, 200))
-    targets, _ = head._confidence_targets(watch_time, None, duration=tf.fill([200], 60.0))
+    # Continuous labels, labels on the bucket edges and beyond the last one.
+    edges = np.asarray(getattr(head, "boundaries", [10.0]), np.float64)
+    watch_time = np.concatenate([np.random.default_rng(3).exponential(20.0, 200), edges,
+                                 [0.0, 10.0 * edges[-1]]])
+    targets, _ = head._confidence_targets(tf.constant(watch_time), None,
+                                          duration=tf.fill([len(watch_time)], 60.0))
     assert set(np.unique(targets.numpy())) <= {0.0, 1.0}
