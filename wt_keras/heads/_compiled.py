@@ -1,10 +1,12 @@
 """A head's per-example loss and its gradient as one XLA computation.
 
 A bucket head's loss is [B, K] element-wise work: label coverage, one or two
-logistic terms per bucket, under EXUM a log-space fusion of both sides, and
+logistic terms per bucket, under EXUM the fusion of model and label, and
 the backward pass of each. Run op by op, every step of that reads and writes
 a [B, K] tensor; at K in the hundreds this costs as much as the rest of a
 ranker's train step. XLA fuses the chain into a few loops over the logits.
+A train step's logged mean E[T | x] comes out of the same computation
+(`side_outputs`), sharing the loss's exponentials and logarithms.
 
 TensorFlow's autodiff would differentiate the compiled function op by op
 again (only the forward is compiled), so the gradient is taken inside the
@@ -15,6 +17,8 @@ row b of the logits (and of the confidence logit) alone: the gradient of
 
 Used only while building a graph (`tf.function`, Keras `fit`); eager calls
 run the loss op by op, where a compile per call would cost more than it saves.
+`call`, and so the served model, never compiles (TF Serving runs XLA
+functions only with its XLA flag on).
 Hand-written glue: no TensorFlow or Keras API compiles a custom loss apart
 from the whole train step, which XLA cannot compile with string features.
 """
@@ -80,15 +84,3 @@ def per_example_loss(loss_fn, logits, confidence_logit=None, side_outputs=None):
         return tf.identity(value), backward
 
     return loss(*inputs) if side_outputs is None else (loss(*inputs), extra)
-
-
-def forward(fn, *inputs):
-    """`fn(*inputs)` as one XLA computation, without gradient (training logs only).
-
-    E.g. a bucket head's E[T | x] for the MAE/Pearson logs of a train step:
-    SWaT-Geo's expectation is a chain of [B, K] exponentials around a scan.
-    Never used in a serving graph (TF Serving runs such functions only with
-    its XLA flag on).
-    """
-    compiled = tf.function(fn, jit_compile=True, autograph=False)
-    return compiled(*[tf.stop_gradient(value) for value in inputs])

@@ -110,17 +110,17 @@ class WatchTimeHead(keras.layers.Layer):
         def loss_of(logits, confidence_logit):
             return self._loss_terms(watch_time, logits, confidence_logit, **context)
         expected_value = None
-        if _compiled.compiles_loss(self) and with_expected_value:
+        if not _compiled.compiles_loss(self):
+            loss = loss_of(logits, confidence_logit)
+            if with_expected_value:
+                expected_value = tf.stop_gradient(self.expected_value(logits, **context))
+        elif with_expected_value:
             loss, parts = _compiled.per_example_loss(
                 loss_of, logits, confidence_logit,
                 side_outputs=lambda z: self._expected_value_parts(z, **context))
             expected_value = self._expected_value_from_parts(parts, logits, **context)
-        elif _compiled.compiles_loss(self):
-            loss = _compiled.per_example_loss(loss_of, logits, confidence_logit)
         else:
-            loss = loss_of(logits, confidence_logit)
-        if with_expected_value and expected_value is None:
-            expected_value = tf.stop_gradient(self.expected_value(logits, **context))
+            loss = _compiled.per_example_loss(loss_of, logits, confidence_logit)
         # An invalid label (NaN after _check_watch_time) gives a NaN loss even
         # where a head's label transform would clip it (D2Q's quantile label).
         loss = tf.where(tf.math.is_nan(watch_time), tf.constant(float("nan"), loss.dtype), loss)

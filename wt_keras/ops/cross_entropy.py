@@ -39,14 +39,13 @@ def sigmoid_cross_entropy_sum(labels, logits, weights=None):
 
     @tf.custom_gradient
     def summed(z):
-        small = tf.exp(-tf.abs(z))
-        per_output = tf.nn.relu(z) - z * labels + tf.math.log1p(small)
+        small, neg_log_p = negative_log_sigmoid(z)
+        per_output = neg_log_p + z * (1.0 - labels)        # softplus(z) − y·z
         if weights is not None:
             per_output = per_output * weights
 
         def gradient(upstream):
-            inverse = 1.0 / (1.0 + small)
-            slope = tf.where(z >= 0, inverse, small * inverse) - labels     # σ(z) − y
+            slope = sigmoid_from_small(z, small) - labels
             if weights is not None:
                 slope = slope * weights
             return tf.expand_dims(upstream, -1) * slope
@@ -65,4 +64,10 @@ def negative_log_sigmoid(logits):
     """
     small = tf.exp(-tf.abs(logits))
     return small, tf.nn.relu(-logits) + tf.math.log1p(small)
+
+
+def sigmoid_from_small(logits, small):
+    """σ(z) from `negative_log_sigmoid`'s e^{−|z|}: 1/(1 + e^{−|z|}), or e^{−|z|} times it for z < 0."""
+    inverse = 1.0 / (1.0 + small)
+    return tf.where(logits >= 0, inverse, small * inverse)
 

@@ -10,7 +10,8 @@ import numpy as np
 import tensorflow as tf
 
 from wt_keras.ops.bucketing import bucket_coverage, bucket_exit, bucket_soft_labels
-from wt_keras.ops.cross_entropy import negative_log_sigmoid, sigmoid_cross_entropy_sum
+from wt_keras.ops.cross_entropy import (negative_log_sigmoid, sigmoid_cross_entropy_sum,
+                                        sigmoid_from_small)
 from wt_keras.ops.scan import exclusive_cumsum
 
 # Below this value of w·(−log p) the partial geometric sum is evaluated by its
@@ -79,8 +80,7 @@ def bucketized_geometric_nll(watch_time, logits, lower, upper):
         def gradient(upstream):
             # d/dz = −(y + n)·σ(−z) + n = (y + n)·σ(z) − y: no autodiff through the
             # softplus (a [B, K + 1] pass fewer per step), no second exponential.
-            inverse = 1.0 / (1.0 + small)
-            stay = tf.where(z >= 0, inverse, small * inverse)                    # σ(z)
+            stay = sigmoid_from_small(z, small)
             return tf.expand_dims(upstream, -1) * (trials * stay - stays)
         return loss, gradient
 
