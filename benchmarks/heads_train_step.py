@@ -8,6 +8,11 @@ order within the pair): the regression head on the same ranker, i.e.
 "regression + EXUM" for the EXUM rows, whose ranker carries the confidence
 tower. The goal column uses the median over rounds of these paired ratios,
 which cancels slow drifts of a shared machine. Goal: ≤ 1.10 for every head.
+Two identically built rankers can differ by up to ~9 % in step time, for
+good (measured on 2 cores: four regression rankers of one seed read
+11.9–13.0 ms over 20 shuffled rounds), so every ranker is built
+`--instances` times and each instance of a method is paired with each
+instance of its baseline in turn.
 The last column is the same paired ratio of the process's CPU time (summed
 over TF's threads): the cost of a step, which other load on a shared
 machine disturbs far less than its wall time.
@@ -74,46 +79,52 @@ def time_heads(args, frame, columns, grid_spec):
     methods = ["regression"] + [m for m in METHODS if m in args.methods and m != "regression"]
     variants = ([(m, False) for m in methods]
                 + [(m, True) for m in EXUM_METHODS if m in methods])
-    steps, widths = {}, {}
+    steps, widths = {}, {}                           # (method, exum) -> one step per instance
     for method, exum in variants:
-        tf.keras.utils.set_random_seed(0)
-        model = build_ranker(method, tables, frame.columns, exum=exum)
-        model.adapt(columns)
-        model.compile(optimizer=tf.keras.optimizers.Adam(1e-3))
-        steps[(method, exum)] = make_step(model, batch)
+        steps[(method, exum)] = []
+        for _ in range(args.instances):
+            tf.keras.utils.set_random_seed(0)
+            model = build_ranker(method, tables, frame.columns, exum=exum)
+            model.adapt(columns)
+            model.compile(optimizer=tf.keras.optimizers.Adam(1e-3))
+            steps[(method, exum)].append(make_step(model, batch))
         widths[method] = model.head.num_logits
 
     # The first call of each step after all rankers exist is up to 50x slower than the rest
     # (one-off runtime set-up); one untimed pass keeps it out of round 1.
-    for step in steps.values():
-        step()
+    for instances in steps.values():
+        for step in instances:
+            step()
     timings = {key: [] for key in steps}
     paired = {key: [] for key in steps}              # per-pair ratio to the baseline
     paired_cpu = {key: [] for key in steps}          # the same with CPU time
-    order = list(steps)
+    order = [(key, i) for key in steps for i in range(args.instances)]
     rng = np.random.default_rng(0)
-    for _ in range(args.rounds):
+    for round_index in range(args.rounds):
         rng.shuffle(order)                           # no method always runs first or last
-        for key in order:
+        for key, instance in order:
+            step = steps[key][instance]
             baseline_key = ("regression", key[1])    # same ranker: with or without the tower
             if key == baseline_key:
-                timings[key].append(time_block(steps[key], args.steps)[0])
+                timings[key].append(time_block(step, args.steps)[0])
                 paired[key].append(1.0)
                 paired_cpu[key].append(1.0)
                 continue
             # Each method is timed right next to its baseline, in random order, so slow
-            # drifts of a shared machine cancel in the ratio.
-            pair = [key, baseline_key] if rng.random() < 0.5 else [baseline_key, key]
-            seconds = {k: time_block(steps[k], args.steps) for k in pair}
-            timings[key].append(seconds[key][0])
-            paired[key].append(seconds[key][0] / seconds[baseline_key][0])
-            paired_cpu[key].append(seconds[key][1] / seconds[baseline_key][1])
+            # drifts of a shared machine cancel in the ratio; instance i meets every
+            # baseline instance in turn.
+            baseline = steps[baseline_key][(instance + round_index) % args.instances]
+            pair = [step, baseline] if rng.random() < 0.5 else [baseline, step]
+            seconds = {id(s): time_block(s, args.steps) for s in pair}
+            timings[key].append(seconds[id(step)][0])
+            paired[key].append(seconds[id(step)][0] / seconds[id(baseline)][0])
+            paired_cpu[key].append(seconds[id(step)][1] / seconds[id(baseline)][1])
     baseline = np.median(timings[("regression", False)])
     goal = goal_for(tables.num_buckets) if args.grid_spec is not None else 1.10
     print(f"rows {args.rows}, batch {args.batch_size}, K = {tables.num_buckets} "
           f"({grid_spec}), CREAD M = {tables.cread_num_buckets}, "
           f"D2Q groups = {tables.num_groups}, α = {tables.time_scale:g}, "
-          f"{args.rounds} rounds × {args.steps} steps")
+          f"{args.rounds} rounds × {args.instances} instances × {args.steps} steps")
     print("| method | logits | median step (ms) | ÷ regression | ÷ regression on the same ranker, "
           f"paired | goal ≤ {goal:.2f} | the same, CPU time |")
     print("|---|---|---|---|---|---|---|")
@@ -139,6 +150,10 @@ def main():
     parser.add_argument("--batch-size", type=int, default=512)
     parser.add_argument("--rounds", type=int, default=30)
     parser.add_argument("--steps", type=int, default=10, help="steps per method per round")
+    parser.add_argument("--instances", type=int, default=3,
+                        help="identically built rankers per method, each paired with every "
+                             "baseline instance in turn (one traced ranker can be ~9%% faster "
+                             "or slower than another for good)")
     parser.add_argument("--methods", nargs="+", choices=METHODS, default=list(METHODS),
                         help="heads to time (the regression baselines are always included); "
                              "e.g. --methods cread swat_geo to re-time the slowest heads")

@@ -29,7 +29,8 @@ def run_benchmark(script, *args, timeout=600):
 
 @pytest.mark.slow
 def test_heads_train_step_reports_every_head_with_and_without_exum():
-    out = run_benchmark("heads_train_step.py", "--rows", "3000", "--rounds", "1", "--steps", "1")
+    out = run_benchmark("heads_train_step.py", "--rows", "3000", "--rounds", "1", "--steps", "1",
+                        "--instances", "1")
     rows = dict(re.findall(r"^\| ([a-z0-9_]+(?: \+ EXUM)?) \| \d+ \| [\d.]+ \| [\d.]+ \| ([\d.]+) \|",
                            out, re.MULTILINE))
     expected = set(HEADS) | {f"{h} + EXUM" for h in ("regression", "d2q", "cread", "swat_binom",
@@ -41,13 +42,14 @@ def test_heads_train_step_reports_every_head_with_and_without_exum():
 
 @pytest.mark.slow
 def test_heads_train_step_grid_spec_prints_one_table_per_number_of_buckets():
-    out = run_benchmark("heads_train_step.py", "--rows", "3000", "--rounds", "1", "--steps", "1",
+    out = run_benchmark("heads_train_step.py", "--rows", "3000", "--rounds", "2", "--steps", "1",
                         "--grid-spec", "uniform:8", "uniform:40", "--time-scale", "100",
-                        "--methods", "swat_geo", "ordinal")
+                        "--methods", "swat_geo", "ordinal", "--instances", "2")
     widths = re.findall(r"^\| (swat_geo|ordinal) \| (\d+) \|", out, re.MULTILINE)
     # SWaT-Geo has K + 1 logits (the open bucket), ordinal K; 3000 labels keep 8 and 40 distinct.
     assert widths == [("ordinal", "8"), ("swat_geo", "9"), ("ordinal", "40"), ("swat_geo", "41")], out
     assert "K = 8 (uniform:8), CREAD M = 8" in out and "K = 40 (uniform:40), CREAD M = 40" in out, out
+    assert "2 rounds × 2 instances × 1 steps" in out, out
 
 
 @pytest.mark.slow
