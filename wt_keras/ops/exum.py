@@ -39,8 +39,7 @@ def log_add_exp(first, second):
 
     Exact when one side is −inf (its gradient is then 0); at least one side
     must be finite. The gradient is given in closed form, (σ(a − b),
-    σ(b − a)), from the forward's own e^{−|a − b|} (the EXUM cross-entropy
-    uses the same pair of value and share on each side).
+    σ(b − a)), from the forward's own e^{−|a − b|}.
 
     Example:
     >>> round(float(log_add_exp(tf.math.log(2.0), tf.math.log(3.0))), 6)   # log 5
@@ -55,21 +54,15 @@ def log_add_exp(first, second):
 
 @tf.custom_gradient
 def _log_add_exp(first, second):
-    result, share = _log_add_exp_and_share(first, second)
-
-    def gradient(upstream):
-        to_first = upstream * share                           # e^a / (e^a + e^b)
-        return to_first, upstream - to_first
-    return result, gradient
-
-
-def _log_add_exp_and_share(first, second):
-    """(log(e^a + e^b), e^a / (e^a + e^b)) with one exponential: max + log1p(e^{−|a − b|})."""
     difference = first - second
     # One side −inf: difference = ±inf, e^{−inf} = 0: the other side, share 1 or 0.
     small = tf.exp(-tf.abs(difference))
-    share = tf.where(difference >= 0, tf.ones_like(small), small) / (1.0 + small)
-    return tf.maximum(first, second) + tf.math.log1p(small), share
+    share = tf.where(difference >= 0, tf.ones_like(small), small) / (1.0 + small)   # e^a/(e^a + e^b)
+
+    def gradient(upstream):
+        to_first = upstream * share
+        return to_first, upstream - to_first
+    return tf.maximum(first, second) + tf.math.log1p(small), gradient
 
 
 def fused_binary_cross_entropy(logits, targets, confidence=None, weights=None,
@@ -125,23 +118,14 @@ def _fused_binary_cross_entropy(logits, log_c, log_doubt, targets, weights):
     @tf.custom_gradient
     def fused(z, log_c, log_doubt):
         complement = 1.0 - targets
-        small = tf.exp(-tf.abs(z))
-        scale = 1.0 + small
+        small, scale, c, d = _fused_terms(z, log_c, log_doubt)
         positive = z >= 0
         ones = tf.ones_like(small)
         model = tf.where(positive, ones, small)                      # s σ(z)
         model_complement = tf.where(positive, small, ones)           # s σ(−z)
-        c, d = tf.exp(log_c), tf.exp(log_doubt)
-        label, label_complement = d * targets, d * complement
-        fused_scaled = c * model + label * scale                     # s p′
-        fused_complement_scaled = c * model_complement + label_complement * scale
-        no_label, no_label_complement = tf.equal(label, 0.0), tf.equal(label_complement, 0.0)
-        log_fused = tf.where(no_label, log_c - tf.nn.relu(-z), tf.math.log(fused_scaled))
-        log_fused_complement = tf.where(no_label_complement, log_c - tf.nn.relu(z),
-                                        tf.math.log(fused_complement_scaled))
-        share = tf.where(no_label, ones, c * model / fused_scaled)              # π
-        share_complement = tf.where(no_label_complement, ones,
-                                    c * model_complement / fused_complement_scaled)  # π̄
+        log_fused, share = _fused_side(c, log_c, model, -tf.nn.relu(-z), d * targets, scale)
+        log_fused_complement, share_complement = _fused_side(
+            c, log_c, model_complement, -tf.nn.relu(z), d * complement, scale)
         # A zero target weight multiplies a finite log (log c + log σ(±z) > −inf).
         per_output = (tf.math.log1p(small)
                       - (targets * log_fused + complement * log_fused_complement))
@@ -165,20 +149,17 @@ def _fused_hard_binary_cross_entropy(logits, log_c, log_doubt, positive, weights
     """`_fused_binary_cross_entropy` for targets 0 or 1 (`positive`: y = 1): the label's side only."""
     @tf.custom_gradient
     def fused(z, log_c, log_doubt):
-        small = tf.exp(-tf.abs(z))
-        scale = 1.0 + small
+        small, scale, c, d = _fused_terms(z, log_c, log_doubt)
         ones = tf.ones_like(small)
         # s σ(z) for y = 1, s σ(−z) for y = 0: 1 where the sign of z agrees with
         # the label, e^{−|z|} where it does not; `model_other` is the other side.
         agrees = tf.equal(z >= 0, positive)
         model = tf.where(agrees, ones, small)
         model_other = tf.where(agrees, small, ones)
-        c, d = tf.exp(log_c), tf.exp(log_doubt)
-        fused_scaled = c * model + d * scale           # s p′ (y = 1) or s (1 − p′) (y = 0)
-        no_label = tf.equal(d, 0.0)                    # c = 1: the plain cross-entropy
         signed = tf.where(positive, z, -z)
-        log_fused = tf.where(no_label, log_c - tf.nn.relu(-signed), tf.math.log(fused_scaled))
-        share = tf.where(no_label, ones, c * model / fused_scaled)      # π (y = 1) or π̄ (y = 0)
+        # The label's side of p′ (y = 1) or 1 − p′ (y = 0): its label term is d·1.
+        log_fused, share = _fused_side(c, log_c, model, -tf.nn.relu(-signed),
+                                       d * tf.ones_like(small), scale)
         per_output = tf.math.log1p(small) - log_fused
         if weights is not None:
             per_output = per_output * weights
@@ -191,6 +172,26 @@ def _fused_hard_binary_cross_entropy(logits, log_c, log_doubt, positive, weights
         return tf.reduce_sum(per_output, axis=-1), gradient
 
     return fused(logits, log_c, log_doubt)
+
+
+def _fused_terms(z, log_c, log_doubt):
+    """(e^{−|z|}, s = 1 + e^{−|z|}, c, d = 1 − c): what both sides of the fusion start from."""
+    small = tf.exp(-tf.abs(z))
+    return small, 1.0 + small, tf.exp(log_c), tf.exp(log_doubt)
+
+
+def _fused_side(c, log_c, model, log_model, label, scale):
+    """(log(c·model + label·s), the model's share c·model / (c·model + label·s)).
+
+    `model` is s σ(±z) (log: `log_model` = −relu(∓z)), `label` d·y or d·(1 − y).
+    Without a label term (label = 0) the log is log c + log_model, exact even
+    where `model` underflows (|z| > 87 in float32), and the share is 1.
+    """
+    no_label = tf.equal(label, 0.0)
+    fused_scaled = c * model + label * scale
+    log_fused = tf.where(no_label, log_c + log_model, tf.math.log(fused_scaled))
+    share = tf.where(no_label, tf.ones_like(fused_scaled), c * model / fused_scaled)
+    return log_fused, share
 
 
 def _weighted(upstream, weights):
