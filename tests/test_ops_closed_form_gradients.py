@@ -93,6 +93,36 @@ def test_monotonicity_penalty_value_and_gradient():
                             tf.constant(logits))
 
 
+@pytest.mark.parametrize("delta", [0.05, 10.0])        # errors beyond δ / all within δ
+def test_cread_restoration_loss_value_and_gradient(delta):
+    rng = np.random.default_rng(5)
+    logits = rng.normal(0.0, 2.0, (6, 150))
+    logits[0, :10] = 0.0                                   # φ'(0) = 1/4, not the 0 of |z|'s kink
+    widths = rng.uniform(0.5, 3.0, 150)
+    watch_time = rng.uniform(0.0, 300.0, 6)
+    scale = float(np.sum(widths))
+    error = (expit(logits) @ widths - watch_time) / scale
+    expected = np.where(np.abs(error) <= delta, 0.5 * error ** 2,
+                        delta * (np.abs(error) - 0.5 * delta))
+    np.testing.assert_allclose(
+        ops.cread_restoration_loss(watch_time, logits, widths, scale, delta).numpy(), expected,
+        rtol=1e-12)
+    upstream = tf.constant(rng.uniform(0.5, 2.0, 6))
+    _numeric_gradient_check(
+        lambda z: upstream * ops.cread_restoration_loss(watch_time, z, widths, scale, delta),
+        tf.constant(logits))
+    # At z = 0 exactly: dL/dz = upstream · clip(e, ±δ) · w · 1/4 / s.
+    z = tf.constant(logits)
+    with tf.GradientTape() as tape:
+        tape.watch(z)
+        loss = tf.reduce_sum(upstream * ops.cread_restoration_loss(watch_time, z, widths, scale,
+                                                                   delta))
+    at_zero = tape.gradient(loss, z).numpy()[0, :10]
+    np.testing.assert_allclose(
+        at_zero, upstream.numpy()[0] * np.clip(error[0], -delta, delta) * widths[:10] / 4 / scale,
+        rtol=1e-12)
+
+
 def test_swat_geo_nll_gradient_matches_finite_differences_on_many_buckets():
     units = np.arange(1.0, 301.0) * 3.0                          # 300 buckets of 3 units
     lower, upper = ops.bucket_edges(units, open_last_bucket=True)

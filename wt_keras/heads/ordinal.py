@@ -91,6 +91,15 @@ class OrdinalHead(PiecewiseLinearLaw, WatchTimeHead):
     def expected_value(self, logits, **context):
         return ops.ordinal_restored_watch_time(self._check_logits(logits), self.widths)
 
+    def _expected_value_parts(self, logits, **context):
+        # A compiled CREAD step logs Σ w φ on the φ its restoration and monotonicity
+        # terms share with the cross-entropy (0.3 ms a step less at K = 1024). Without
+        # those terms, tf.sigmoid's XLA form is the cheaper one.
+        if not (self.restoration_weight or self.monotonicity_weight):
+            return super()._expected_value_parts(logits, **context)
+        widths = tf.constant(self.widths, logits.dtype)
+        return (tf.reduce_sum(widths * ops.sigmoid_value(logits), -1),)
+
     # Distribution: φ_m made monotone by a running minimum, S(0) = 1, linear
     # within a bucket, zero from the last endpoint on (ops.piecewise_linear).
     def _knot_survival(self, logits):

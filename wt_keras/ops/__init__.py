@@ -5,7 +5,7 @@ around these functions (the TF-Ranking `losses_impl` pattern). All functions
 take logits, never probabilities: log p = log σ(z) and log(1 − p) = log σ(−z).
 """
 from wt_keras.ops.bucketing import bucket_coverage, bucket_edges, bucket_exit, bucket_soft_labels
-from wt_keras.ops.cross_entropy import negative_log_sigmoid, sigmoid_cross_entropy_sum
+from wt_keras.ops.cross_entropy import negative_log_sigmoid, sigmoid_cross_entropy_sum, sigmoid_value
 from wt_keras.ops.d2q import d2q_duration_group, d2q_quantile_label, d2q_watch_time
 from wt_keras.ops.exum import confidence_penalty, continuation_targets, fused_binary_cross_entropy
 from wt_keras.ops.exum import log_add_exp

@@ -4,7 +4,7 @@ Output m predicts the survival probability φ_m = P(T > t_m | x) = σ(z_m).
 """
 import tensorflow as tf
 
-from wt_keras.ops.cross_entropy import sigmoid_cross_entropy_sum
+from wt_keras.ops.cross_entropy import sigmoid_cross_entropy_sum, sigmoid_value
 
 
 def ordinal_labels(watch_time, boundaries):
@@ -31,9 +31,25 @@ def cread_restoration_loss(watch_time, logits, widths, label_scale, delta=1.0):
 
     CREAD's reference implementation normalises labels to [0, 1] (s = t_M,
     the last endpoint), so δ and the weight w_r are set for errors in units of s.
+    The gradient is given in closed form, dL/dz_m = clip(e, −δ, δ)·w_m φ_m(1 − φ_m)/s
+    with e the scaled error, on the φ that the ordinal cross-entropy's gradient
+    computes too (`sigmoid_value`).
     """
-    restored = ordinal_restored_watch_time(logits, widths)
-    return huber((restored - watch_time) / label_scale, delta)
+    logits = tf.convert_to_tensor(logits)
+    widths = tf.cast(widths, logits.dtype)
+    watch_time = tf.stop_gradient(tf.cast(watch_time, logits.dtype))
+
+    @tf.custom_gradient
+    def restoration(z):
+        survival = sigmoid_value(z)
+        error = (tf.reduce_sum(widths * survival, -1) - watch_time) / label_scale
+
+        def gradient(upstream):
+            slope = upstream * tf.clip_by_value(error, -delta, delta) / label_scale
+            return tf.expand_dims(slope, -1) * widths * (survival * (1.0 - survival))
+        return huber(error, delta), gradient
+
+    return restoration(logits)
 
 
 def ordinal_monotonicity_penalty(logits):
@@ -46,14 +62,14 @@ def ordinal_monotonicity_penalty(logits):
 
     Example:
     >>> logits = tf.math.log([[1.0, 3.0, 1.0]])        # φ = (0.5, 0.75, 0.5)
-    >>> float(ordinal_monotonicity_penalty(logits)[0])
+    >>> round(float(ordinal_monotonicity_penalty(logits)[0]), 6)
     0.25
     """
     logits = tf.convert_to_tensor(logits)
 
     @tf.custom_gradient
     def penalty(z):
-        survival = tf.sigmoid(z)
+        survival = sigmoid_value(z)
         rise = survival[..., 1:] - survival[..., :-1]
 
         def gradient(upstream):
