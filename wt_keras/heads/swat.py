@@ -199,23 +199,22 @@ class BucketizedGeometricHead(WatchTimeHead):
         return expected_units / self.time_scale
 
     # A compiled train step: the loss's XLA computation also returns w log p and
-    # the log terms of E (sharing the loss's e^{−|z|} and log1p), padded to whole
-    # scan blocks there, where padding is free (zero hazard and zero terms, log 0,
-    # on the padding change nothing). The scan and the sum run op by op: XLA's CPU
-    # dot makes the scan about twice as slow as TF's matmul.
+    # the terms of E (sharing the loss's e^{−|z|} and log1p), padded to whole scan
+    # blocks there, where padding is free (zero hazard and zero terms on the padding
+    # change nothing). The scan and the sum run op by op: XLA's CPU dot makes the
+    # scan about twice as slow as TF's matmul.
     def _expected_value_parts(self, logits, **context):
         _, neg_log_p = ops.negative_log_sigmoid(logits)
         hazard = ops.bucketized_geometric_unit_hazard(logits, self.max_tail_logit, neg_log_p)
         log_stay = ops.bucketized_geometric_log_stay(hazard, self.unit_widths)
-        log_terms = ops.bucketized_geometric_log_terms(logits, log_stay, self.max_tail_logit)
+        terms = ops.bucketized_geometric_terms(logits, log_stay, self.max_tail_logit)
         padding = [[0, 0], [0, ops.scan_width(self.num_logits) - self.num_logits]]
-        return (tf.pad(log_stay, padding),
-                tf.pad(log_terms, padding, constant_values=float("-inf")))
+        return tf.pad(log_stay, padding), tf.pad(terms, padding)
 
     def _expected_value_from_parts(self, parts, logits, **context):
-        log_stay, log_terms = parts
+        log_stay, terms = parts
         expected_units = ops.bucketized_geometric_expectation_from_terms(
-            ops.exclusive_cumsum(log_stay), log_terms)
+            ops.exclusive_cumsum(log_stay), terms)
         return expected_units / self.time_scale
 
     # Distribution: exact on integer units (see ops.geometric_distribution),

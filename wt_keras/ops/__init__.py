@@ -18,7 +18,7 @@ from wt_keras.ops.ordinal import ordinal_monotonicity_penalty, ordinal_restored_
 from wt_keras.ops.swat import binomial_expected_watch_time, binomial_soft_label_loss
 from wt_keras.ops.swat import bucketized_geometric_expected_watch_time
 from wt_keras.ops.swat import bucketized_geometric_expectation_from_terms, bucketized_geometric_log_stay
-from wt_keras.ops.swat import bucketized_geometric_log_terms
+from wt_keras.ops.swat import bucketized_geometric_terms
 from wt_keras.ops.swat import bucketized_geometric_nll, bucketized_geometric_reach, geometric_partial_sum
 from wt_keras.ops.swat import bucketized_geometric_log_reach, bucketized_geometric_unit_hazard
 from wt_keras.ops.geometric_distribution import bucketized_geometric_log_survival

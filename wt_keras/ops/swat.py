@@ -133,17 +133,16 @@ def bucketized_geometric_expected_watch_time(logits, widths,
     """
     _, log_stay, log_reach = bucketized_geometric_reach(logits, widths, max_tail_logit)
     return bucketized_geometric_expectation_from_terms(
-        log_reach, bucketized_geometric_log_terms(logits, log_stay, max_tail_logit))
+        log_reach, bucketized_geometric_terms(logits, log_stay, max_tail_logit))
 
 
-def bucketized_geometric_log_terms(logits, log_stay, max_tail_logit=20.0):
-    """log of bucket m's term of Eq. 6 before its reach R_m, [B, K+1].
+def bucketized_geometric_terms(logits, log_stay, max_tail_logit=20.0):
+    """Bucket m's term of Eq. 6 before its reach R_m, [B, K+1].
 
-    p_m (1 − p_m^{w_m}) / (1 − p_m) = e^{z_m} (1 − p_m^{w_m}), so the log is
-    min(z_m, 40) + log(−expm1(w_m log p_m)): exact near p = 1 (expm1), and
-    E = Σ_m exp(log R_m + term_m) takes one exponential for R_m, e^z and the
-    factor together. The open bucket (w log p = 0) has the factor 1: its term
-    is its clamped logit, min(z_{K+1}, max_tail_logit).
+    p_m (1 − p_m^{w_m}) / (1 − p_m) = e^{z_m} (1 − p_m^{w_m}), computed as
+    e^{min(z_m, 40)} · (−expm1(w_m log p_m)): exact near p = 1 (expm1), and at
+    most e^40 ≈ 2.4e17, so R_m times it cannot overflow (R_m ≤ 1). The open
+    bucket (w log p = 0) has the factor 1: its term is e^{min(z_{K+1}, max_tail_logit)}.
 
     Args:
       logits: [B, K+1] bucket logits.
@@ -154,12 +153,16 @@ def bucketized_geometric_log_terms(logits, log_stay, max_tail_logit=20.0):
     caps = np.append(np.full(num_buckets - 1, MAX_FINITE_LOGIT), max_tail_logit)
     open_bucket = np.eye(1, num_buckets, num_buckets - 1)[0]
     factor = tf.constant(open_bucket, logits.dtype) - tf.math.expm1(log_stay)
-    return tf.minimum(logits, tf.constant(caps, logits.dtype)) + tf.math.log(factor)
+    return tf.exp(tf.minimum(logits, tf.constant(caps, logits.dtype))) * factor
 
 
-def bucketized_geometric_expectation_from_terms(log_reach, log_terms):
-    """E = Σ_m exp(log R_m + term_m), [B] (`bucketized_geometric_log_terms`)."""
-    return tf.reduce_sum(tf.exp(log_reach + log_terms), -1)
+def bucketized_geometric_expectation_from_terms(log_reach, terms):
+    """E = Σ_m R_m · term_m = Σ_m exp(log R_m) · term_m, [B] (`bucketized_geometric_terms`).
+
+    Where R_m underflows (log R_m < −87 in float32) the term it drops is below
+    e^{40 − 87} ≈ 4e-21 units.
+    """
+    return tf.reduce_sum(tf.exp(log_reach) * terms, -1)
 
 
 def bucketized_geometric_unit_hazard(logits, max_tail_logit=None, neg_log_p=None):
