@@ -113,12 +113,16 @@ def time_heads(args, frame, columns, grid_spec):
             # Each method is timed right next to its baseline, in random order, so slow
             # drifts of a shared machine cancel in the ratio; instance i meets every
             # baseline instance in turn.
-            baseline = steps[baseline_key][(instance + round_index) % args.instances]
-            pair = [step, baseline] if rng.random() < 0.5 else [baseline, step]
-            seconds = {id(s): time_block(s, args.steps) for s in pair}
-            timings[key].append(seconds[id(step)][0])
-            paired[key].append(seconds[id(step)][0] / seconds[id(baseline)][0])
-            paired_cpu[key].append(seconds[id(step)][1] / seconds[id(baseline)][1])
+            partner = steps[baseline_key][(instance + round_index) % args.instances]
+            if rng.random() < 0.5:
+                method_time = time_block(step, args.steps)
+                partner_time = time_block(partner, args.steps)
+            else:
+                partner_time = time_block(partner, args.steps)
+                method_time = time_block(step, args.steps)
+            timings[key].append(method_time[0])
+            paired[key].append(method_time[0] / partner_time[0])
+            paired_cpu[key].append(method_time[1] / partner_time[1])
     baseline = np.median(timings[("regression", False)])
     goal = goal_for(tables.num_buckets) if args.grid_spec is not None else 1.10
     print(f"rows {args.rows}, batch {args.batch_size}, K = {tables.num_buckets} "
