@@ -160,7 +160,7 @@ def bucketized_geometric_expectation_from_terms(log_reach, terms):
     """E = Σ_m R_m · term_m = Σ_m exp(log R_m) · term_m, [B] (`bucketized_geometric_terms`).
 
     Where R_m underflows (log R_m < −87 in float32) the term it drops is below
-    e^{40 − 87} ≈ 4e-21 units.
+    e^{40 − 87} ≈ 4e-21 units (e^{max_tail_logit − 87} for the open bucket).
     """
     return tf.reduce_sum(tf.exp(log_reach) * terms, -1)
 
