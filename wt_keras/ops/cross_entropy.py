@@ -72,8 +72,9 @@ def sigmoid_value(logits):
     For closed-form gradients and logged values that need σ(z) next to that
     cross-entropy (CREAD's restoration and monotonicity terms): in one XLA
     computation the shared expression is computed once. With `tf.sigmoid` in
-    those terms a CREAD head's loss at K = 1024 took 0.7 ms a step more. No
-    gradient flows through it (autodiff through |z| would give 0 at z = 0).
+    those terms a CREAD head's loss, gradient and logged mean at K = 1024 and
+    batch 512 took 3.1–3.4 ms instead of 2.4–2.65 ms (timed alone). No gradient
+    flows through it (autodiff through |z| would give 0 at z = 0).
     """
     logits = tf.convert_to_tensor(logits)
     return tf.stop_gradient(sigmoid_from_small(logits, tf.exp(-tf.abs(logits))))
