@@ -221,3 +221,14 @@ def test_fused_binary_cross_entropy_at_full_confidence_and_saturated_logits():
     assert float(loss[0]) == pytest.approx(2e4 + plain, rel=1e-6)
     np.testing.assert_allclose(tape.gradient(loss, logits).numpy(),
                                [[0.0, 0.0, 1.0, -1.0, expit(0.5) - 0.25]], atol=1e-6)
+
+
+def test_geometric_partial_sum_is_the_finite_geometric_series():
+    # Σ_{j=1}^{w} p^j summed term by term in float64, including p so close to 1 that the
+    # closed form p(1 − p^w)/(1 − p) divides 0 by 0 (the expansion's region).
+    logits = np.array([[-3.0, 0.0, 2.0, 9.0, 25.0, 40.0]])
+    widths = np.array([1.0, 3.0, 10.0, 50.0, 200.0, 7.0])
+    p = expit(logits[0])
+    expected = [np.sum(p_k ** np.arange(1, w + 1)) for p_k, w in zip(p, widths.astype(int))]
+    np.testing.assert_allclose(ops.geometric_partial_sum(logits, widths).numpy()[0], expected,
+                               rtol=1e-9)
