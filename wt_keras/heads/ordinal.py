@@ -97,8 +97,7 @@ class OrdinalHead(PiecewiseLinearLaw, WatchTimeHead):
         # timed alone). Without those terms, tf.sigmoid's XLA form is the cheaper one.
         if not (self.restoration_weight or self.monotonicity_weight):
             return super()._expected_value_parts(logits, **context)
-        widths = tf.constant(self.widths, logits.dtype)
-        return (tf.reduce_sum(widths * ops.sigmoid_value(logits), -1),)
+        return (ops.ordinal_restored_watch_time(logits, self.widths, ops.sigmoid_value(logits)),)
 
     # Distribution: φ_m made monotone by a running minimum, S(0) = 1, linear
     # within a bucket, zero from the last endpoint on (ops.piecewise_linear).

@@ -18,12 +18,16 @@ def ordinal_cross_entropy(watch_time, logits, boundaries):
     return sigmoid_cross_entropy_sum(ordinal_labels(watch_time, boundaries), logits)
 
 
-def ordinal_restored_watch_time(logits, widths):
+def ordinal_restored_watch_time(logits, widths, survival=None):
     """CREAD restoration E[T] ≈ Σ_m φ_m (t_m − t_{m−1}), shape [B].
 
     ∫_0^{t_M} P(T > t) dt with the survival function held at φ_m on bucket m.
+    `survival`: φ = σ(z) when the caller has it (e.g. `sigmoid_value`'s, shared
+    with a compiled loss); by default `tf.sigmoid(logits)`.
     """
-    return tf.reduce_sum(tf.cast(widths, logits.dtype) * tf.sigmoid(logits), -1)
+    if survival is None:
+        survival = tf.sigmoid(logits)
+    return tf.reduce_sum(tf.cast(widths, logits.dtype) * survival, -1)
 
 
 def cread_restoration_loss(watch_time, logits, widths, label_scale, delta=1.0):
@@ -42,7 +46,7 @@ def cread_restoration_loss(watch_time, logits, widths, label_scale, delta=1.0):
     @tf.custom_gradient
     def restoration(z):
         survival = sigmoid_value(z)
-        error = (tf.reduce_sum(widths * survival, -1) - watch_time) / label_scale
+        error = (ordinal_restored_watch_time(z, widths, survival) - watch_time) / label_scale
 
         def gradient(upstream):
             slope = upstream * tf.clip_by_value(error, -delta, delta) / label_scale
