@@ -12,7 +12,18 @@ export PYTHONWARNINGS ?= ignore::DeprecationWarning
 
 .PHONY: venv run test test-fast bench bench-methods clean
 
+# An editable install records where the checkout was: a virtualenv copied or moved
+# with it would make `wt-pipeline` (and Beam's worker processes) import the old
+# checkout's code. Reinstall when wt_keras does not resolve to this checkout; -I
+# keeps the current directory and PYTHONPATH out of the lookup, and find_spec
+# does not import the package.
+SAME_CHECKOUT := import importlib.util as u, os, sys; s = u.find_spec("wt_keras"); \
+  sys.exit(0 if s and os.path.realpath(s.origin) == os.path.realpath("wt_keras/__init__.py") else 1)
+
 venv: $(STAMP)
+	@"$(PY)" -I -c '$(SAME_CHECKOUT)' || { \
+	  echo "$(VENV) imports wt_keras from another checkout (copied or moved): reinstalling it from $(CURDIR)"; \
+	  rm -f "$(STAMP)"; $(MAKE) --no-print-directory "$(STAMP)"; }
 
 $(STAMP): setup.py constraints.txt
 	@set -e; \
@@ -27,23 +38,23 @@ $(STAMP): setup.py constraints.txt
 	"$(PY)" -c "import wt_keras, tensorflow_recommenders, tfx.v1, tensorflow_data_validation" ; \
 	touch "$(STAMP)"
 
-run: $(STAMP)
+run: venv
 	$(VENV)/bin/wt-pipeline run
 
-test: $(STAMP)
+test: venv
 	$(PY) -m pytest -q tests
 
-test-fast: $(STAMP)
+test-fast: venv
 	$(PY) -m pytest -q -m "not slow" tests
 
-bench: $(STAMP)
+bench: venv
 	$(PY) benchmarks/heads_train_step.py
 	$(PY) benchmarks/xauc_speed.py
 	$(PY) benchmarks/serving_latency.py
 	$(PY) benchmarks/preprocessing_latency.py
 	$(PY) benchmarks/bucket_boundary_gen_throughput.py
 
-bench-methods: $(STAMP)
+bench-methods: venv
 	$(PY) benchmarks/compare_methods.py
 
 clean:

@@ -59,28 +59,6 @@ def test_sigmoid_cross_entropy_sum_stays_finite_at_saturated_logits():
     np.testing.assert_array_equal(tape.gradient(loss, logits).numpy(), [[0.0, 0.0, 1.0, -1.0]])
 
 
-def test_log_add_exp_matches_numpy_with_infinite_sides():
-    rng = np.random.default_rng(2)
-    first = rng.normal(0.0, 30.0, (5, 50))
-    second = rng.normal(0.0, 30.0, (5, 50))
-    second[:, ::7] = -np.inf
-    result = ops.log_add_exp(tf.constant(first), tf.constant(second)).numpy()
-    np.testing.assert_allclose(result, np.logaddexp(first, second), rtol=1e-13)
-    np.testing.assert_array_equal(result[:, ::7], first[:, ::7])
-
-
-def test_log_add_exp_gradient_matches_finite_differences_and_broadcasts():
-    rng = np.random.default_rng(3)
-    shared = tf.constant(rng.normal(0.0, 2.0, (4, 1)))
-    per_output = tf.constant(rng.normal(0.0, 2.0, (4, 30)))
-    _numeric_gradient_check(lambda a: ops.log_add_exp(a, per_output), shared)
-    _numeric_gradient_check(lambda b: ops.log_add_exp(shared, b), per_output)
-    first = tf.Variable([[1.5, 0.0]], dtype=tf.float64)
-    with tf.GradientTape() as tape:
-        value = ops.log_add_exp(first, tf.constant([[-np.inf, 0.0]], tf.float64))
-    np.testing.assert_allclose(tape.gradient(value, first).numpy(), [[1.0, 0.5]])
-
-
 def test_monotonicity_penalty_value_and_gradient():
     rng = np.random.default_rng(4)
     logits = rng.normal(0.0, 2.0, (5, 200))

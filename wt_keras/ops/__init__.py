@@ -8,7 +8,6 @@ from wt_keras.ops.bucketing import bucket_coverage, bucket_edges, bucket_exit, b
 from wt_keras.ops.cross_entropy import negative_log_sigmoid, sigmoid_cross_entropy_sum, sigmoid_value
 from wt_keras.ops.d2q import d2q_duration_group, d2q_quantile_label, d2q_watch_time
 from wt_keras.ops.exum import confidence_penalty, continuation_targets, fused_binary_cross_entropy
-from wt_keras.ops.exum import log_add_exp
 from wt_keras.ops.exum import fused_squared_error
 from wt_keras.ops.geometric import geometric_expected_watch_time, geometric_nll
 from wt_keras.ops.geometric import weighted_logistic_loss

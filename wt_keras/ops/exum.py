@@ -34,37 +34,6 @@ def log_confidence(confidence=None, confidence_logit=None, dtype=tf.float32):
     return tf.math.log(confidence), tf.math.log1p(-confidence)
 
 
-def log_add_exp(first, second):
-    """log(e^a + e^b) = max(a, b) + log(1 + e^{−|a − b|}), element-wise.
-
-    Exact when one side is −inf (its gradient is then 0); at least one side
-    must be finite. The gradient is given in closed form, (σ(a − b),
-    σ(b − a)), from the forward's own e^{−|a − b|}.
-
-    Example:
-    >>> round(float(log_add_exp(tf.math.log(2.0), tf.math.log(3.0))), 6)   # log 5
-    1.609438
-    """
-    first, second = tf.convert_to_tensor(first), tf.convert_to_tensor(second)
-    shape = tf.broadcast_dynamic_shape(tf.shape(first), tf.shape(second))
-    if first.shape != second.shape:           # the closed-form gradient is per element
-        first, second = tf.broadcast_to(first, shape), tf.broadcast_to(second, shape)
-    return _log_add_exp(first, second)
-
-
-@tf.custom_gradient
-def _log_add_exp(first, second):
-    difference = first - second
-    # One side −inf: difference = ±inf, e^{−inf} = 0: the other side, share 1 or 0.
-    small = tf.exp(-tf.abs(difference))
-    share = tf.where(difference >= 0, tf.ones_like(small), small) / (1.0 + small)   # e^a/(e^a + e^b)
-
-    def gradient(upstream):
-        to_first = upstream * share
-        return to_first, upstream - to_first
-    return tf.maximum(first, second) + tf.math.log1p(small), gradient
-
-
 def fused_binary_cross_entropy(logits, targets, confidence=None, weights=None,
                                confidence_logit=None, hard_targets=False):
     """Σ_k weight_k · BCE(y_k, p′_k) with p′ = c σ(z) + (1 − c) y, shape [B].
