@@ -1,8 +1,8 @@
 """`make`'s virtualenv belongs to its checkout: a copied or moved one is reinstalled, not trusted.
 
-An editable install records the checkout's path, so a `.venv` copied along with the
-repository would import (and test) the old checkout's `wt_keras`. The Makefile's `venv`
-target reinstalls then. These tests run the real Makefile with a stand-in interpreter
+An editable install records the checkout's path, so with a `.venv` copied along with
+the repository `wt-pipeline` (and Beam's worker processes) would import the old
+checkout's code. The Makefile's `venv` target reinstalls then. These tests run the real Makefile with a stand-in interpreter
 that runs Python for everything but `pip`, whose calls it only records: nothing is
 installed anywhere.
 """
