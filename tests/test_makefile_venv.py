@@ -2,9 +2,9 @@
 
 An editable install records the checkout's path, so with a `.venv` copied along with
 the repository `wt-pipeline` (and Beam's worker processes) would import the old
-checkout's code. The Makefile's `venv` target reinstalls then. These tests run the real Makefile with a stand-in interpreter
-that runs Python for everything but `pip`, whose calls it only records: nothing is
-installed anywhere.
+checkout's code. The Makefile's `venv` target reinstalls then. These tests run the
+real Makefile with a stand-in interpreter that runs Python for everything but `pip`,
+whose calls it only records: nothing is installed anywhere.
 """
 import os
 import shutil
