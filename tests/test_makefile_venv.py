@@ -42,10 +42,11 @@ def make_venv(checkout, venv):
 
 @pytest.mark.skipif(shutil.which("make") is None, reason="needs GNU make")
 def test_the_checkout_the_venv_was_installed_from_is_left_alone(tmp_path):
-    installed = subprocess.run(
-        [sys.executable, "-I", "-c", "import importlib.util as u; print(u.find_spec('wt_keras').origin)"],
-        capture_output=True, text=True, check=True).stdout.strip()
-    if os.path.realpath(installed) != os.path.realpath(os.path.join(REPO, "wt_keras", "__init__.py")):
+    lookup = "import importlib.util as u; print(u.find_spec('wt_keras').origin)"
+    installed = subprocess.run([sys.executable, "-I", "-c", lookup], capture_output=True,
+                               text=True, check=True).stdout.strip()
+    here = os.path.join(REPO, "wt_keras", "__init__.py")
+    if os.path.realpath(installed) != os.path.realpath(here):
         pytest.skip(f"this interpreter's wt_keras is installed from another checkout ({installed})")
     venv, log = stand_in_venv(str(tmp_path))
     os.utime(os.path.join(venv, ".installed"))          # newer than setup.py, constraints.txt
