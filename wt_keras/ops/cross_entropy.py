@@ -1,4 +1,4 @@
-"""Summed binary cross-entropy with its closed-form gradient (SPEC §4).
+"""Summed binary cross-entropy with its closed-form gradient.
 
 The bucket heads (SWaT-Binom, ordinal regression, CREAD) sum one logistic
 loss per bucket, so with K in the hundreds the loss and its gradient are
