@@ -74,12 +74,16 @@ def ordinal_monotonicity_penalty(logits):
     @tf.custom_gradient
     def penalty(z):
         survival = sigmoid_value(z)
-        rise = survival[..., 1:] - survival[..., :-1]
+        # Both shifts are full-width concatenations (the last rise is φ_M − φ_M = 0):
+        # with [M − 1]-wide slices padded back in the gradient, XLA's fused loop
+        # of a CREAD step under EXUM took 1.2–2 ms longer at M = 1024.
+        following = tf.concat([survival[..., 1:], survival[..., -1:]], -1)
+        rise = following - survival
 
         def gradient(upstream):
             rising = tf.cast(rise > 0, z.dtype)
-            no_pad = [[0, 0]] * (z.shape.rank - 1)
-            slope = tf.pad(rising, no_pad + [[1, 0]]) - tf.pad(rising, no_pad + [[0, 1]])
+            rising_before = tf.concat([tf.zeros_like(rising[..., :1]), rising[..., :-1]], -1)
+            slope = rising_before - rising
             return tf.expand_dims(upstream, -1) * slope * (survival * (1.0 - survival))
         return tf.reduce_sum(tf.nn.relu(rise), -1), gradient
 
