@@ -22,6 +22,10 @@ spec: SWaT-Binom, SWaT-Geo and ordinal use the spec's endpoints, CREAD gets
 M = K buckets too (SWaT-Geo's K is what survives integerisation at
 `--time-scale` α). The goals there: ≤ 1.10 at K ≈ 256, ≤ 1.25 at K ≈ 1024.
 
+`--train-metrics on off` prints each table twice: with the MAE/Pearson metrics updated on
+every training batch (the Keras default, which needs the head's E[T | x] in every step) and
+with `WatchTimeRanker(train_metrics=False)`, a step of loss and gradient only.
+
     python benchmarks/heads_train_step.py [--rows 50000] [--batch-size 512] [--rounds 30]
     python benchmarks/heads_train_step.py --grid-spec uniform:16 uniform:64 uniform:256 \
         uniform:1024 --time-scale 1000 --methods swat_geo swat_binom ordinal cread
@@ -66,7 +70,7 @@ def make_step(model, batch):
     return step
 
 
-def time_heads(args, frame, columns, grid_spec):
+def time_heads(args, frame, columns, grid_spec, train_metrics):
     """Prints one table: each head's step time ÷ the regression step, for one grid spec."""
     # The boundaries carry the benchmark's α: it is the heads' only source of α.
     tables = bucket_tables(frame["watch_time_s"].to_numpy(), frame["duration_s"].to_numpy(),
@@ -84,7 +88,8 @@ def time_heads(args, frame, columns, grid_spec):
         steps[(method, exum)] = []
         for _ in range(args.instances):
             tf.keras.utils.set_random_seed(0)
-            model = build_ranker(method, tables, frame.columns, exum=exum)
+            model = build_ranker(method, tables, frame.columns, exum=exum,
+                                 train_metrics=train_metrics)
             model.adapt(columns)
             model.compile(optimizer=tf.keras.optimizers.Adam(1e-3))
             steps[(method, exum)].append(make_step(model, batch))
@@ -128,6 +133,7 @@ def time_heads(args, frame, columns, grid_spec):
     print(f"rows {args.rows}, batch {args.batch_size}, K = {tables.num_buckets} "
           f"({grid_spec}), CREAD M = {tables.cread_num_buckets}, "
           f"D2Q groups = {tables.num_groups}, α = {tables.time_scale:g}, "
+          f"training metrics {'on' if train_metrics else 'off'}, "
           f"{args.rounds} rounds × {args.instances} instances × {args.steps} steps")
     print("| method | logits | median step (ms) | ÷ regression | ÷ regression on the same ranker, "
           f"paired | goal ≤ {goal:.2f} | the same, CPU time |")
@@ -167,6 +173,9 @@ def main():
     parser.add_argument("--time-scale", type=float, default=1.0,
                         help="α of the count heads (SWaT-Geo, geometric): fine grids need "
                              "α ≥ 100 to keep K distinct integer endpoints")
+    parser.add_argument("--train-metrics", nargs="+", choices=("on", "off"), default=["on"],
+                        help="whether train steps update the MAE/Pearson metrics "
+                             "(WatchTimeRanker(train_metrics=...)); 'on off' prints both tables")
     args = parser.parse_args()
 
     # One tf.function per ranker is the point here; TF's "retracing" warning about it is noise.
@@ -174,7 +183,8 @@ def main():
     frame = simulate_interactions(num_rows=args.rows, seed=0)
     columns = feature_columns(frame)
     for grid_spec in args.grid_spec or ["swat_choice_4"]:
-        time_heads(args, frame, columns, grid_spec)
+        for mode in args.train_metrics:
+            time_heads(args, frame, columns, grid_spec, train_metrics=mode == "on")
 
 
 if __name__ == "__main__":

@@ -44,10 +44,14 @@ def test_heads_train_step_reports_every_head_with_and_without_exum():
 def test_heads_train_step_grid_spec_prints_one_table_per_number_of_buckets():
     out = run_benchmark("heads_train_step.py", "--rows", "3000", "--rounds", "2", "--steps", "1",
                         "--grid-spec", "uniform:8", "uniform:40", "--time-scale", "100",
-                        "--methods", "swat_geo", "ordinal", "--instances", "2")
+                        "--methods", "swat_geo", "ordinal", "--instances", "2",
+                        "--train-metrics", "on", "off")
     widths = re.findall(r"^\| (swat_geo|ordinal) \| (\d+) \|", out, re.MULTILINE)
     # SWaT-Geo has K + 1 logits (the open bucket), ordinal K; 3000 labels keep 8 and 40 distinct.
-    assert widths == [("ordinal", "8"), ("swat_geo", "9"), ("ordinal", "40"), ("swat_geo", "41")], out
+    # One table per spec and training-metrics setting.
+    assert widths == [("ordinal", "8"), ("swat_geo", "9")] * 2 + [("ordinal", "40"), ("swat_geo", "41")] * 2, out
+    headers = re.findall(r"^rows .*K = (\d+) .*training metrics (on|off)", out, re.MULTILINE)
+    assert headers == [("8", "on"), ("8", "off"), ("40", "on"), ("40", "off")], out
     assert "K = 8 (uniform:8), CREAD M = 8" in out and "K = 40 (uniform:40), CREAD M = 40" in out, out
     assert "2 rounds × 2 instances × 1 steps" in out, out
 

@@ -127,3 +127,32 @@ def test_a_wt_keras_head_drops_into_an_existing_tfrs_ranker():
     predicted = model.predict(_dataset(test, shuffle=False), verbose=0)
     truth = test["watch_time_s"]
     assert metrics.mae(truth, predicted) < metrics.mae(truth, np.full_like(truth, np.median(truth)))
+
+
+@pytest.mark.parametrize("name, exum", [("swat_geo", False), ("cread", True)])
+def test_training_without_train_metrics_takes_the_same_steps_and_still_validates(name, exum):
+    """train_metrics=False (TFRS's compute_metrics=False in training) changes the logs, not the fit."""
+    train, test = split(interactions())
+    histories, weights = {}, {}
+    for train_metrics in (True, False):
+        tf.keras.utils.set_random_seed(0)
+        tower = heads.ConfidenceTower(units=(8,)) if exum else None
+        model = models.WatchTimeRanker(_head(name, train), {"user_id": 500, "video_id": 500},
+                                       ["duration_s"], bottom_units=(32, 16), embedding_dim=8,
+                                       confidence_tower=tower, train_metrics=train_metrics)
+        model.adapt(train)
+        model.compile(optimizer=tf.keras.optimizers.Adam(1e-2))
+        histories[train_metrics] = model.fit(
+            _dataset(train, shuffle=False), epochs=2, verbose=0,
+            validation_data=_dataset(test, shuffle=False)).history
+        weights[train_metrics] = model.head.get_weights()
+    with_metrics, without = histories[True], histories[False]
+    # Training logs keep the losses only: metrics no batch updated would read 0.
+    assert "mae" in with_metrics and "pearson" in with_metrics
+    assert not {"mae", "pearson", "mean_confidence"} & set(without)
+    np.testing.assert_allclose(without["loss"], with_metrics["loss"], rtol=1e-5)
+    for kept, skipped in zip(weights[True], weights[False]):
+        np.testing.assert_allclose(skipped, kept, rtol=1e-4, atol=1e-6)
+    # Validation still computes every metric, on the same weights.
+    for key in ("val_mae", "val_pearson") + (("val_mean_confidence",) if exum else ()):
+        np.testing.assert_allclose(without[key], with_metrics[key], rtol=1e-4)

@@ -63,6 +63,12 @@ class WatchTimeRanker(tfrs.Model):
         labels' 99.9th percentile); with a distributional head the training
         logs then also show `crps` (`metrics.CRPS`) and, when the duration
         feature is set, `completion_ece` (`metrics.CompletionECE`).
+      train_metrics: whether training batches update the task's metrics (the
+        Keras default). False follows TFRS's advice for faster training
+        (`tfrs.tasks.Ranking(..., compute_metrics=False)`): a train step then
+        computes the loss and its gradient only, without the point estimate
+        the metrics need, and logs only the losses; `evaluate` and the
+        validation logs of `fit` (`val_mae`, …) still compute every metric.
 
     Example:
     >>> from wt_keras import heads
@@ -76,7 +82,7 @@ class WatchTimeRanker(tfrs.Model):
                  label_key="watch_time_s", duration_feature="duration_s", click_feature=None,
                  bottom_units=(128, 64, 32), embedding_dim=16, confidence_tower=None,
                  global_batch_size=None, id_list_features=None, point_estimate="mean",
-                 crps_grid=None, **kwargs):
+                 crps_grid=None, train_metrics=True, **kwargs):
         super().__init__(**kwargs)
         self.head = head
         self.point_estimate = check_point_estimate(head, point_estimate)
@@ -88,6 +94,7 @@ class WatchTimeRanker(tfrs.Model):
         self.duration_feature = duration_feature
         self.click_feature = click_feature
         self.bottom_units = tuple(bottom_units)
+        self.train_metrics = bool(train_metrics)
         task_metrics = [wt_metrics.MeanAbsoluteError(name="mae"),
                         wt_metrics.PearsonCorrelation(name="pearson")]
         if confidence_tower is not None:
@@ -146,7 +153,11 @@ class WatchTimeRanker(tfrs.Model):
             confidence["confidence_logit"] = self.confidence_tower.confidence_logit(hidden)
             predictions["confidence_logit"] = confidence["confidence_logit"]
             predictions["confidence"] = tf.sigmoid(confidence["confidence_logit"])  # MeanConfidence
-        if self.point_estimate == "mean":
+        compute_metrics = self.train_metrics or not training
+        if not compute_metrics:
+            predictions["per_example_loss"] = self.head.loss(labels["watch_time"], logits,
+                                                             **confidence, **context)
+        elif self.point_estimate == "mean":
             # The loss and the logged mean in one computation (one XLA computation
             # in a compiled step); the task's WatchTimeLoss takes the loss as it is.
             predictions["per_example_loss"], predictions["watch_time"] = (
@@ -154,7 +165,8 @@ class WatchTimeRanker(tfrs.Model):
                                                   **confidence, **context))
         else:
             predictions["watch_time"] = self.estimate(logits, **context)
-        loss = self.task(labels=labels, predictions=predictions, training=training)
+        loss = self.task(labels=labels, predictions=predictions, training=training,
+                         compute_metrics=compute_metrics)
         if self.global_batch_size:
             loss = loss / float(self.global_batch_size)
         return loss
@@ -167,7 +179,9 @@ class WatchTimeRanker(tfrs.Model):
             regularization_loss = tf.reduce_sum([tf.reduce_sum(x) for x in self.losses])
             total_loss = loss + regularization_loss
         self.optimizer.minimize(total_loss, self.trainable_variables, tape=tape)
-        metrics = {metric.name: metric.result() for metric in self.metrics}
+        # Metrics a train step did not update would log stale values: leave them out.
+        metrics = ({metric.name: metric.result() for metric in self.metrics}
+                   if self.train_metrics else {})
         metrics.update(loss=loss, regularization_loss=regularization_loss, total_loss=total_loss)
         return metrics
 
