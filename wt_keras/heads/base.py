@@ -362,12 +362,28 @@ class WatchTimeHead(keras.layers.Layer):
         """
         if type(self)._confidence_targets is WatchTimeHead._confidence_targets:
             return self._fused_loss(watch_time, logits, confidence_logit, **context), None
+        steps = self._step_targets(watch_time, **context)
+        if steps is not None and confidence_logit.shape[-1] == 1:
+            fused, labelled = ops.fused_step_cross_entropy(logits, *steps,
+                                                           confidence_logit=confidence_logit)
+            return fused + self._auxiliary_loss(watch_time, logits, **context), labelled
         targets, weights = self._confidence_targets(watch_time, logits, **context)
         fused = (ops.fused_binary_cross_entropy(logits, targets, weights=weights,
                                                 confidence_logit=confidence_logit,
                                                 hard_targets=self._hard_confidence_targets)
                  + self._auxiliary_loss(watch_time, logits, **context))
         return fused, (None if weights is None else tf.cast(weights > 0, logits.dtype))
+
+    def _step_targets(self, watch_time, **context):
+        """`_confidence_targets` as a staircase, or None (the default).
+
+        Heads whose targets are 1 below a bucket j, soft at j and 0 (or
+        unlabelled) above return (j [B], y_j [B], weight of j [B], weights
+        below [K], weights above [K] or None): with a shared confidence their
+        EXUM loss is then `ops.fused_step_cross_entropy`, the same value
+        computed on the label's side of each output only.
+        """
+        return None
 
     def _fused_loss(self, watch_time, logits, confidence_logit, **context):
         """The fused loss of heads without `_confidence_targets` (e.g. squared error)."""

@@ -92,6 +92,16 @@ class BinomialSoftLabelHead(WatchTimeHead):
             weights = tf.broadcast_to(tf.cast(self.widths, watch_time.dtype), tf.shape(soft_labels))
         return soft_labels, weights
 
+    def _step_targets(self, watch_time, **context):
+        # 1 for the buckets T covers, its share of the bucket holding it, 0 above.
+        step = ops.bucket_index(watch_time, self._upper)
+        lower = tf.gather(tf.cast(self._lower, watch_time.dtype), step)
+        width = tf.gather(tf.cast(self.widths, watch_time.dtype), step)
+        share = (tf.minimum(tf.maximum(watch_time, lower), lower + width) - lower) / width
+        weights = self.widths if self.weight_by_width else np.ones_like(self.widths)
+        step_weight = width if self.weight_by_width else tf.ones_like(width)
+        return step, share, step_weight, weights, weights
+
     def expected_value(self, logits, **context):
         return ops.binomial_expected_watch_time(self._check_logits(logits), self.widths)
 
@@ -192,6 +202,15 @@ class BucketizedGeometricHead(WatchTimeHead):
         units = self._units(watch_time)
         return ops.continuation_targets(ops.bucket_coverage(units, self._lower, self._upper),
                                         ops.bucket_exit(units, self._lower, self._upper))
+
+    def _step_targets(self, watch_time, **context):
+        # Below the exit bucket every unit is a stay (target 1, weight w_k); in it
+        # y stays and one exit (y / (y + 1), weight y + 1); above it no label.
+        units = self._units(watch_time)
+        step = ops.bucket_index(units, self._upper)
+        stays = units - tf.gather(tf.cast(self._lower, units.dtype), step)
+        below = np.where(np.isfinite(self._upper), self._upper - self._lower, 0.0)
+        return step, stays / (stays + 1.0), stays + 1.0, below, None
 
     def expected_value(self, logits, **context):
         expected_units = ops.bucketized_geometric_expected_watch_time(

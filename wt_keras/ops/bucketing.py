@@ -48,6 +48,21 @@ def bucket_exit(watch_time, lower, upper):
     return tf.cast((t >= lower) & (t < upper), watch_time.dtype)
 
 
+def bucket_index(watch_time, upper):
+    """Index j of the bucket holding T, t_{j−1} ≤ T < t_j: #{k : t_k ≤ T}, at most K − 1, [B] int32.
+
+    Beyond the last endpoint (a closed last bucket) T counts in the last bucket.
+
+    Example:
+    >>> lower, upper = bucket_edges([3.0, 8.0, 20.0])
+    >>> bucket_index(tf.constant([0.0, 3.0, 7.9, 25.0]), upper).numpy().tolist()
+    [0, 1, 1, 2]
+    """
+    upper = tf.cast(upper, watch_time.dtype)
+    index = tf.searchsorted(upper, watch_time, side="right", out_type=tf.int32)
+    return tf.minimum(index, int(upper.shape[0]) - 1)
+
+
 def bucket_soft_labels(watch_time, lower, upper):
     """Share of each finite bucket covered by T: ŷ_k = y_k / w_k ∈ [0, 1], shape [B, K].
 

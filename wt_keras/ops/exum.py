@@ -240,7 +240,8 @@ def confidence_penalty(confidence=None, num_outputs=None, labelled=None, confide
     Args:
       confidence, confidence_logit: c or its logit l, [B, 1] or [B, K].
       num_outputs: K, for a shared c when `labelled` is None.
-      labelled: optional [B, K] indicator of the outputs with a label.
+      labelled: optional [B, K] indicator of the outputs with a label, or
+        for a shared c their number, [B].
     """
     source = confidence_logit if confidence_logit is not None else confidence
     source = tf.convert_to_tensor(source)
@@ -249,6 +250,8 @@ def confidence_penalty(confidence=None, num_outputs=None, labelled=None, confide
     shared = log_c.shape[-1] == 1
     if labelled is not None:
         labelled = tf.cast(labelled, dtype)
+        if shared and labelled.shape.rank == 1:
+            return -log_c[:, 0] * labelled
         if shared:
             return -log_c[:, 0] * tf.reduce_sum(labelled, axis=-1)
         return -tf.reduce_sum(log_c * labelled, axis=-1)
