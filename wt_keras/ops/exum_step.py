@@ -51,7 +51,7 @@ def fused_step_cross_entropy(logits, step, step_target, step_weight, weights_bel
       ([B] fused loss, [B] number of labelled outputs: those with a weight > 0).
     """
     dtype = logits.dtype
-    num_outputs = logits.shape[-1]
+    num_outputs = logits.shape[-1] if logits.shape[-1] is not None else tf.shape(logits)[-1]
     step = tf.stop_gradient(tf.cast(step, tf.int32))
     step_target = tf.stop_gradient(tf.clip_by_value(tf.cast(step_target, dtype), 0.0, 1.0))
     step_weight = tf.stop_gradient(tf.cast(step_weight, dtype))
