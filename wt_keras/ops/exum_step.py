@@ -49,6 +49,15 @@ def fused_step_cross_entropy(logits, step, step_target, step_weight, weights_bel
 
     Returns:
       ([B] fused loss, [B] number of labelled outputs: those with a weight > 0).
+
+    Example:
+    >>> loss, labelled = fused_step_cross_entropy(
+    ...     tf.zeros([2, 3]), step=[0, 2], step_target=[0.5, 1.0], step_weight=[1.0, 1.0],
+    ...     weights_below=[1.0, 1.0, 1.0], weights_above=[1.0, 1.0, 1.0],
+    ...     confidence_logit=tf.zeros([2, 1]))       # c = ½, σ(0) = ½: p′ = ¼ + ½ y
+    >>> # log 2 + 2 log(4/3) and 3 log(4/3)
+    >>> [round(float(v), 4) for v in loss], labelled.numpy().tolist()
+    ([1.2685, 0.863], [3.0, 3.0])
     """
     dtype = logits.dtype
     num_outputs = logits.shape[-1] if logits.shape[-1] is not None else tf.shape(logits)[-1]
