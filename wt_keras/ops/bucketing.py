@@ -60,7 +60,7 @@ def bucket_index(watch_time, upper):
     """
     upper = tf.cast(upper, watch_time.dtype)
     index = tf.searchsorted(upper, watch_time, side="right", out_type=tf.int32)
-    return tf.minimum(index, int(upper.shape[0]) - 1)
+    return tf.minimum(index, tf.shape(upper)[0] - 1)
 
 
 def bucket_soft_labels(watch_time, lower, upper):

@@ -19,6 +19,7 @@ head's Dense layer).
 """
 import tensorflow as tf
 
+from wt_keras.ops.cross_entropy import sigmoid_from_small
 from wt_keras.ops.exum import log_confidence
 
 
@@ -66,12 +67,17 @@ def fused_step_cross_entropy(logits, step, step_target, step_weight, weights_bel
     step_weight = tf.stop_gradient(tf.cast(step_weight, dtype))
     index = tf.range(num_outputs)[tf.newaxis, :]
     below = index < step[:, tf.newaxis]
-    above = index > step[:, tf.newaxis]
-    weights = tf.where(below, tf.cast(weights_below, dtype), tf.zeros([], dtype))
+    weights_below = tf.cast(weights_below, dtype)
+    weights = tf.where(below, weights_below, tf.zeros([], dtype))
+    # Labelled outputs counted on the [K] weights ([B] work, not a [B, K] pass):
+    # #{k < j : w_k > 0} + 1[w_j > 0] + #{k > j : w′_k > 0}.
+    labelled_below = tf.cumsum(tf.cast(weights_below > 0, dtype), exclusive=True)
+    labelled = tf.gather(labelled_below, step) + tf.cast(step_weight > 0, dtype)
     if weights_above is not None:
-        weights = tf.where(above, tf.cast(weights_above, dtype), weights)
-    labelled = (tf.reduce_sum(tf.cast(weights > 0, dtype), -1)
-                + tf.cast(step_weight > 0, dtype))
+        weights_above = tf.cast(weights_above, dtype)
+        weights = tf.where(index > step[:, tf.newaxis], weights_above, weights)
+        labelled += tf.gather(tf.cumsum(tf.cast(weights_above > 0, dtype), exclusive=True,
+                                        reverse=True), step)
     log_c, log_doubt = log_confidence(confidence, confidence_logit, dtype)
     if log_c.shape[-1] != 1:
         raise ValueError("fused_step_cross_entropy takes one confidence per example ([B, 1]); "
@@ -80,30 +86,21 @@ def fused_step_cross_entropy(logits, step, step_target, step_weight, weights_bel
     @tf.custom_gradient
     def fused(z, log_c, log_doubt):
         c, d = tf.exp(log_c), tf.exp(log_doubt)
-        # σ(z) and σ(−z) from one exponential: 1/(1 + e^{−|z|}) and e^{−|z|}/(1 + e^{−|z|}).
-        small = tf.exp(-tf.abs(z))
-        inverse = 1.0 / (1.0 + small)
-        positive = z >= 0
-        sigmoid = tf.where(positive, inverse, small * inverse)
-        sigmoid_negative = tf.where(positive, small * inverse, inverse)
+        sigmoid, sigmoid_negative = _sigmoids(z)
         # The label's side below the step is p′ = cσ(z) + d, above it 1 − p′ = cσ(−z) + d.
         side = tf.where(below, sigmoid, sigmoid_negative)
         other = tf.where(below, sigmoid_negative, sigmoid)
         model = c * side
         fused_side = model + d
-        log_side = tf.where(fused_side > 0, tf.math.log(fused_side), log_c - tf.abs(z))
+        log_side = _log_fused(fused_side, log_c, z)
         share = _share(model, fused_side)                         # c σ / p′: the model's share
         # Bucket j: both sides, [B].
         z_step = tf.gather(z, step, batch_dims=1)
-        c1, d1 = c[:, 0], d[:, 0]
-        small_step = tf.exp(-tf.abs(z_step))
-        inverse_step = 1.0 / (1.0 + small_step)
-        up = tf.where(z_step >= 0, inverse_step, small_step * inverse_step)
-        down = tf.where(z_step >= 0, small_step * inverse_step, inverse_step)
+        c1, d1, log_c1 = c[:, 0], d[:, 0], log_c[:, 0]
+        up, down = _sigmoids(z_step)
         p_up = c1 * up + d1 * step_target
         p_down = c1 * down + d1 * (1.0 - step_target)
-        log_up = tf.where(p_up > 0, tf.math.log(p_up), log_c[:, 0] - tf.abs(z_step))
-        log_down = tf.where(p_down > 0, tf.math.log(p_down), log_c[:, 0] - tf.abs(z_step))
+        log_up, log_down = _log_fused(p_up, log_c1, z_step), _log_fused(p_down, log_c1, z_step)
         step_loss = -step_weight * (tf.math.multiply_no_nan(log_up, step_target)
                                     + tf.math.multiply_no_nan(log_down, 1.0 - step_target))
         share_up = step_target * _share(c1 * up, p_up)                   # y π
@@ -124,6 +121,17 @@ def fused_step_cross_entropy(logits, step, step_target, step_weight, weights_bel
         return loss, gradient
 
     return fused(logits, log_c, log_doubt), labelled
+
+
+def _sigmoids(z):
+    """(σ(z), σ(−z)) from one exponential (`sigmoid_from_small`'s e^{−|z|})."""
+    small = tf.exp(-tf.abs(z))
+    return sigmoid_from_small(z, small), sigmoid_from_small(-z, small)
+
+
+def _log_fused(fused, log_c, z):
+    """log of c σ(±z) + d·y, and log c − |z| where it underflowed to 0 (then d·y = 0, σ < 1e-38)."""
+    return tf.where(fused > 0, tf.math.log(fused), log_c - tf.abs(z))
 
 
 def _share(model, fused):

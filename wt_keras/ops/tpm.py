@@ -15,6 +15,8 @@ A tree is described by two constant [K−1, K] 0/1 matrices: `right[i, k]`
 import numpy as np
 import tensorflow as tf
 
+from wt_keras.ops.bucketing import bucket_index
+
 
 def tpm_tree(num_leaves):
     """(right, left): the [K−1, K] path matrices of the complete tree with K leaves."""
@@ -54,11 +56,7 @@ def tpm_leaf_probabilities(logits, right, left):
 
 def tpm_leaf_index(watch_time, boundaries):
     """Leaf (bucket) of T: k with t_{k−1} ≤ T < t_k, T ≥ t_K in the last leaf, [B] int32."""
-    boundaries = tf.cast(boundaries, watch_time.dtype)
-    edges = tf.broadcast_to(boundaries, tf.concat([tf.shape(watch_time), tf.shape(boundaries)], 0))
-    index = tf.searchsorted(edges, tf.expand_dims(watch_time, -1), side="right",
-                            out_type=tf.int32)[..., 0]
-    return tf.minimum(index, tf.shape(boundaries)[0] - 1)
+    return bucket_index(watch_time, boundaries)
 
 
 def tpm_path_targets(leaf_index, right, left, dtype=tf.float32):
