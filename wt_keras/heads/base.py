@@ -107,8 +107,14 @@ class WatchTimeHead(keras.layers.Layer):
             # logit(c) = log c − log(1 − c), unclipped: c = 1 gives +inf, σ(+inf) = 1.
             confidence_logit = tf.math.log(confidence) - tf.math.log1p(-confidence)
 
+        # Label-only work, done before the compiled loss: XLA would turn the
+        # bucket search into a [B, K] comparison and count.
+        step_targets = None
+        if confidence_logit is not None and confidence_logit.shape[-1] == 1:
+            step_targets = self._step_targets(watch_time, **context)
+
         def loss_of(logits, confidence_logit):
-            return self._loss_terms(watch_time, logits, confidence_logit, **context)
+            return self._loss_terms(watch_time, logits, confidence_logit, step_targets, **context)
         expected_value = None
         if not _compiled.compiles_loss(self):
             loss = loss_of(logits, confidence_logit)
@@ -134,11 +140,12 @@ class WatchTimeHead(keras.layers.Layer):
         """E[T | x] [B] from `_expected_value_parts` (work better done outside XLA goes here)."""
         return parts[0]
 
-    def _loss_terms(self, watch_time, logits, confidence_logit, **context):
+    def _loss_terms(self, watch_time, logits, confidence_logit, step_targets, **context):
         """The likelihood loss, or with a confidence logit the fused EXUM loss + λ·penalty, [B]."""
         if confidence_logit is None:
             return self._likelihood_loss(watch_time, logits, **context)
-        fused, labelled = self._fused_terms(watch_time, logits, confidence_logit, **context)
+        fused, labelled = self._fused_terms(watch_time, logits, confidence_logit, step_targets,
+                                            **context)
         penalty = ops.confidence_penalty(confidence_logit=confidence_logit,
                                          num_outputs=self.num_logits, labelled=labelled)
         return fused + self.confidence_penalty * penalty
@@ -353,18 +360,19 @@ class WatchTimeHead(keras.layers.Layer):
         """Terms kept on the raw p under EXUM (p′ contains the label)."""
         return 0.0
 
-    def _fused_terms(self, watch_time, logits, confidence_logit, **context):
-        """(fused loss [B], [B, K] indicator of the outputs with a label or None for all).
+    def _fused_terms(self, watch_time, logits, confidence_logit, step_targets, **context):
+        """(fused loss [B], labelled outputs: [B, K] indicator, [B] count or None for all).
 
-        Binary cross-entropy heads fuse their `_confidence_targets`; an output
-        with weight 0 (no label for this example) is not labelled. Other heads
-        override `_fused_loss`, and all their outputs are labelled.
+        Binary cross-entropy heads fuse their `_confidence_targets`, or with a
+        shared confidence their `_step_targets` (`step_targets`, computed by
+        the caller); an output with weight 0 (no label for this example) is
+        not labelled. Other heads override `_fused_loss`, and all their
+        outputs are labelled.
         """
         if type(self)._confidence_targets is WatchTimeHead._confidence_targets:
             return self._fused_loss(watch_time, logits, confidence_logit, **context), None
-        steps = self._step_targets(watch_time, **context)
-        if steps is not None and confidence_logit.shape[-1] == 1:
-            fused, labelled = ops.fused_step_cross_entropy(logits, *steps,
+        if step_targets is not None and confidence_logit.shape[-1] == 1:
+            fused, labelled = ops.fused_step_cross_entropy(logits, *step_targets,
                                                            confidence_logit=confidence_logit)
             return fused + self._auxiliary_loss(watch_time, logits, **context), labelled
         targets, weights = self._confidence_targets(watch_time, logits, **context)

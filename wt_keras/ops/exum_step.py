@@ -71,13 +71,14 @@ def fused_step_cross_entropy(logits, step, step_target, step_weight, weights_bel
     weights = tf.where(below, weights_below, tf.zeros([], dtype))
     # Labelled outputs counted on the [K] weights ([B] work, not a [B, K] pass):
     # #{k < j : w_k > 0} + 1[w_j > 0] + #{k > j : w′_k > 0}.
-    labelled_below = tf.cumsum(tf.cast(weights_below > 0, dtype), exclusive=True)
-    labelled = tf.gather(labelled_below, step) + tf.cast(step_weight > 0, dtype)
+    # The total weight Σ_k w_k likewise, for ∂/∂log(1 − c).
+    labelled = _below(weights_below > 0, step, dtype) + tf.cast(step_weight > 0, dtype)
+    total_weight = _below(weights_below, step, dtype) + step_weight
     if weights_above is not None:
         weights_above = tf.cast(weights_above, dtype)
         weights = tf.where(index > step[:, tf.newaxis], weights_above, weights)
-        labelled += tf.gather(tf.cumsum(tf.cast(weights_above > 0, dtype), exclusive=True,
-                                        reverse=True), step)
+        labelled += _above(weights_above > 0, step, dtype)
+        total_weight += _above(weights_above, step, dtype)
     log_c, log_doubt = log_confidence(confidence, confidence_logit, dtype)
     if log_c.shape[-1] != 1:
         raise ValueError("fused_step_cross_entropy takes one confidence per example ([B, 1]); "
@@ -116,11 +117,21 @@ def fused_step_cross_entropy(logits, step, step_target, step_weight, weights_bel
             to_logits += tf.one_hot(step, num_outputs, dtype=dtype) * to_step[:, tf.newaxis]
             to_log_c = -tf.reduce_sum(scale * share, -1) - step_scale * (share_up + share_down)
             # ∂/∂log c + ∂/∂log(1 − c) = −w per output.
-            to_log_doubt = -upstream * (tf.reduce_sum(weights, -1) + step_weight) - to_log_c
+            to_log_doubt = -upstream * total_weight - to_log_c
             return to_logits, to_log_c[:, tf.newaxis], to_log_doubt[:, tf.newaxis]
         return loss, gradient
 
     return fused(logits, log_c, log_doubt), labelled
+
+
+def _below(values, step, dtype):
+    """Σ_{k < j} values_k for each example's step j: [K] work and a [B] gather."""
+    return tf.gather(tf.cumsum(tf.cast(values, dtype), exclusive=True), step)
+
+
+def _above(values, step, dtype):
+    """Σ_{k > j} values_k for each example's step j."""
+    return tf.gather(tf.cumsum(tf.cast(values, dtype), exclusive=True, reverse=True), step)
 
 
 def _sigmoids(z):
