@@ -150,3 +150,25 @@ def test_ranker_compiles_its_train_step_loss_but_exports_op_by_op(tmp_path):
     with open(os.path.join(export_dir, "saved_model.pb"), "rb") as handle:
         saved_model = saved_model_pb2.SavedModel.FromString(handle.read())
     assert not _compiled_functions(saved_model.meta_graphs[0].graph_def)
+
+
+@pytest.mark.parametrize("num_buckets", [40, 70, 300])
+@pytest.mark.parametrize("exum", [False, True])
+def test_swat_geo_logged_mean_past_one_scan_block(num_buckets, exum):
+    """Past 64 logits the compiled step's mean takes the blocked scan's parts (and pads)."""
+    rng = np.random.default_rng(num_buckets)
+    head = heads.BucketizedGeometricHead(np.cumsum(rng.integers(1, 4, num_buckets)).astype(float))
+    logits = tf.constant(rng.normal(3.0, 1.5, (len(WATCH_TIME), head.num_logits)), tf.float32)
+    confidence_logit = tf.constant(rng.normal(2.0, 1.0, (len(WATCH_TIME), 1)), tf.float32) if exum else None
+    expected = _loss_and_gradients(head, logits, confidence_logit, compiled=False)
+    actual = _loss_and_gradients(head, logits, confidence_logit, compiled=True)
+    for value, reference in zip(actual, expected):
+        np.testing.assert_allclose(value, reference, rtol=2e-5, atol=2e-5)
+    # Independently: E[Y] = Σ_y P(Y ≥ y) in float64, second by second.
+    p = 1.0 / (1.0 + np.exp(-logits.numpy().astype(np.float64)))
+    widths = np.diff(np.concatenate([[0.0], head.boundaries]))
+    for row, mean in zip(p, actual[3]):
+        per_unit = np.repeat(row[:-1], widths.astype(int))
+        reach = np.concatenate([[1.0], np.cumprod(per_unit)])
+        survival_sum = reach[1:].sum() + reach[-1] * row[-1] / (1.0 - row[-1])
+        assert mean == pytest.approx(survival_sum, rel=2e-5)

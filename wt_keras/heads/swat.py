@@ -27,6 +27,13 @@ def integer_units(boundaries, time_scale):
     return units
 
 
+@tf.function(jit_compile=True, autograph=False)
+def _expectation_from_blocks(within, offsets, terms):
+    """Σ_m R_m term_m, log R = within + offsets (`ops.blocked_exclusive_cumsum`), as one loop."""
+    log_reach = tf.reshape(within + tf.expand_dims(offsets, -1), tf.shape(terms))
+    return ops.bucketized_geometric_expectation_from_terms(log_reach, terms)
+
+
 @register
 class BinomialSoftLabelHead(WatchTimeHead):
     """SWaT-Binom: the user jumps around; K finite buckets (Assumption 1).
@@ -217,23 +224,33 @@ class BucketizedGeometricHead(WatchTimeHead):
             self._check_logits(logits), self.unit_widths, self.max_tail_logit)
         return expected_units / self.time_scale
 
-    # A compiled train step: the loss's XLA computation also returns w log p and
-    # the terms of E (sharing the loss's e^{−|z|} and log1p), padded to whole scan
-    # blocks there, where padding is free (zero hazard and zero terms on the padding
-    # change nothing). The scan and the sum run op by op: XLA's CPU dot makes the
-    # scan about twice as slow as TF's matmul.
+    # A compiled train step: the loss's XLA computation also returns w log p, the
+    # terms of E (sharing the loss's e^{−|z|} and log1p) and the sums of w log p
+    # over the scan's blocks, padded to whole blocks there, where padding is free
+    # (zero hazard and zero terms on the padding change nothing). The scan's
+    # within-block matmul runs op by op (XLA's CPU dot is about twice as slow as
+    # TF's matmul); exp(scan) · terms summed is one more XLA loop.
     def _expected_value_parts(self, logits, **context):
         _, neg_log_p = ops.negative_log_sigmoid(logits)
         hazard = ops.bucketized_geometric_unit_hazard(logits, self.max_tail_logit, neg_log_p)
         log_stay = ops.bucketized_geometric_log_stay(hazard, self.unit_widths)
         terms = ops.bucketized_geometric_terms(logits, log_stay, self.max_tail_logit)
-        padding = [[0, 0], [0, ops.scan_width(self.num_logits) - self.num_logits]]
-        return tf.pad(log_stay, padding), tf.pad(terms, padding)
+        width = ops.scan_width(self.num_logits)
+        padding = [[0, 0], [0, width - self.num_logits]]
+        log_stay, terms = tf.pad(log_stay, padding), tf.pad(terms, padding)
+        if width <= 2 * ops.scan.SCAN_BLOCK:           # one matmul scans it
+            return log_stay, terms
+        return log_stay, terms, ops.block_sums(log_stay)
 
     def _expected_value_from_parts(self, parts, logits, **context):
-        log_stay, terms = parts
-        expected_units = ops.bucketized_geometric_expectation_from_terms(
-            ops.exclusive_cumsum(log_stay), terms)
+        if len(parts) == 2:
+            log_stay, terms = parts
+            expected_units = ops.bucketized_geometric_expectation_from_terms(
+                ops.exclusive_cumsum(log_stay), terms)
+        else:
+            log_stay, terms, block_sums = parts
+            within, offsets = ops.blocked_exclusive_cumsum(log_stay, block_sums)
+            expected_units = _expectation_from_blocks(within, offsets, terms)
         return expected_units / self.time_scale
 
     # Distribution: exact on integer units (see ops.geometric_distribution),

@@ -29,13 +29,39 @@ def exclusive_cumsum(values):
     padding = num_blocks * SCAN_BLOCK - size
     padded = values if not padding else tf.pad(
         values, [[0, 0]] * (values.shape.rank - 1) + [[0, padding]])
-    blocks = tf.reshape(padded, tf.concat(
-        [tf.shape(values)[:-1], [num_blocks, SCAN_BLOCK]], 0))
-    within = tf.linalg.matmul(blocks, _strictly_upper_ones(SCAN_BLOCK, values.dtype))
-    offsets = exclusive_cumsum(tf.reduce_sum(blocks, axis=-1))
-    scanned = tf.reshape(within + tf.expand_dims(offsets, -1),
-                         tf.shape(padded))
+    within, offsets = blocked_exclusive_cumsum(padded)
+    scanned = tf.reshape(within + tf.expand_dims(offsets, -1), tf.shape(padded))
     return scanned[..., :size] if padding else scanned
+
+
+def blocked_exclusive_cumsum(values, block_totals=None):
+    """`exclusive_cumsum` in two parts, (within [..., n, 32], offsets [..., n]).
+
+    For `values` whole blocks of 32 wide (n ≥ 2 of them), the scan is
+    `within + offsets[..., None]` reshaped to `values`' shape: the exclusive
+    sums within each block and the exclusive sums of the blocks' totals. A
+    caller that adds the offsets inside an XLA computation of its own saves
+    that add as an op. `block_totals`: `block_sums(values)` if the caller has
+    them already.
+    """
+    num_blocks = values.shape[-1] // SCAN_BLOCK
+    if num_blocks < 2 or num_blocks * SCAN_BLOCK != values.shape[-1]:
+        raise ValueError(f"blocked_exclusive_cumsum takes at least two whole blocks of "
+                         f"{SCAN_BLOCK}, got width {values.shape[-1]}: pad to scan_width(size).")
+    within = tf.linalg.matmul(_blocks(values), _strictly_upper_ones(SCAN_BLOCK, values.dtype))
+    if block_totals is None:
+        block_totals = block_sums(values)
+    return within, exclusive_cumsum(block_totals)
+
+
+def block_sums(values):
+    """[..., n]: the sums of `values`' n blocks of 32 (its width a multiple of 32)."""
+    return tf.reduce_sum(_blocks(values), axis=-1)
+
+
+def _blocks(values):
+    num_blocks = values.shape[-1] // SCAN_BLOCK
+    return tf.reshape(values, tf.concat([tf.shape(values)[:-1], [num_blocks, SCAN_BLOCK]], 0))
 
 
 def scan_width(size):
