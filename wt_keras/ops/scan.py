@@ -25,8 +25,7 @@ def exclusive_cumsum(values):
         return tf.math.cumsum(values, axis=-1, exclusive=True)
     if size <= 2 * SCAN_BLOCK:
         return tf.linalg.matmul(values, _strictly_upper_ones(size, values.dtype))
-    num_blocks = scan_width(size) // SCAN_BLOCK
-    padding = num_blocks * SCAN_BLOCK - size
+    padding = scan_width(size) - size
     padded = values if not padding else tf.pad(
         values, [[0, 0]] * (values.shape.rank - 1) + [[0, padding]])
     within, offsets = blocked_exclusive_cumsum(padded)
@@ -43,6 +42,14 @@ def blocked_exclusive_cumsum(values, block_totals=None):
     caller that adds the offsets inside an XLA computation of its own saves
     that add as an op. `block_totals`: `block_sums(values)` if the caller has
     them already.
+
+    Example:
+    >>> values = tf.ones([1, 64])
+    >>> within, offsets = blocked_exclusive_cumsum(values)
+    >>> within.shape, offsets.numpy().tolist()
+    (TensorShape([1, 2, 32]), [[0.0, 32.0]])
+    >>> float(within[0, 1, 5] + offsets[0, 1])          # element 37: 37 ones before it
+    37.0
     """
     num_blocks = values.shape[-1] // SCAN_BLOCK
     if num_blocks < 2 or num_blocks * SCAN_BLOCK != values.shape[-1]:
@@ -55,7 +62,12 @@ def blocked_exclusive_cumsum(values, block_totals=None):
 
 
 def block_sums(values):
-    """[..., n]: the sums of `values`' n blocks of 32 (its width a multiple of 32)."""
+    """[..., n]: the sums of `values`' n blocks of 32 (its width a multiple of 32).
+
+    Example:
+    >>> block_sums(tf.range(64.0)[tf.newaxis]).numpy().tolist()      # 0+…+31, 32+…+63
+    [[496.0, 1520.0]]
+    """
     return tf.reduce_sum(_blocks(values), axis=-1)
 
 
