@@ -371,7 +371,7 @@ class WatchTimeHead(keras.layers.Layer):
         """
         if type(self)._confidence_targets is WatchTimeHead._confidence_targets:
             return self._fused_loss(watch_time, logits, confidence_logit, **context), None
-        if step_targets is not None and confidence_logit.shape[-1] == 1:
+        if step_targets is not None:                  # only given for a shared confidence
             fused, labelled = ops.fused_step_cross_entropy(logits, *step_targets,
                                                            confidence_logit=confidence_logit)
             return fused + self._auxiliary_loss(watch_time, logits, **context), labelled
