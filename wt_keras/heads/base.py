@@ -56,7 +56,17 @@ class WatchTimeHead(keras.layers.Layer):
         super().build(input_shape)
 
     def call(self, hidden):
-        return self.projection(hidden)
+        projection = self.projection
+        if not isinstance(hidden, tf.Tensor) or hidden.shape.rank != 2:
+            return projection(hidden)                # Dense's own paths: sparse, ragged, rank 3+
+        if hidden.shape[-1] is not None and hidden.shape[-1] != projection.kernel.shape[0]:
+            raise ValueError(f"{self.name} was built for hidden vectors of width "
+                             f"{projection.kernel.shape[0]}, got shape {hidden.shape}. Feed the "
+                             "layer the same bottom it was built on, or build a new head.")
+        # Dense's value; the bias gradient as a matmul (ops.projection says why).
+        return ops.dense_logits(tf.cast(hidden, projection.compute_dtype),
+                                tf.convert_to_tensor(projection.kernel),
+                                tf.convert_to_tensor(projection.bias))
 
     # -- public API ---------------------------------------------------------
     def loss(self, watch_time, logits, confidence=None, confidence_logit=None, **context):
