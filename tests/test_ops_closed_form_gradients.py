@@ -101,6 +101,55 @@ def test_cread_restoration_loss_value_and_gradient(delta):
         rtol=1e-12)
 
 
+@pytest.mark.parametrize("weights", [(3.0, 40.0), (3.0, 0.0), (0.0, 40.0), (0.0, 0.0)])
+def test_cread_loss_is_the_sum_of_its_three_terms(weights):
+    restoration_weight, monotonicity_weight = weights
+    rng = np.random.default_rng(6)
+    boundaries = np.cumsum(rng.uniform(0.5, 3.0, 120))
+    widths = np.diff(np.concatenate([[0.0], boundaries]))
+    logits = np.sort(rng.normal(0.0, 2.0, (6, 120)), axis=-1)[:, ::-1].copy()
+    logits += rng.normal(0.0, 0.3, logits.shape)                # some φ rise: the penalty bites
+    logits[1, 40:] = 60.0                                       # φ saturated at 1 (equal φ)
+    watch_time = rng.uniform(0.0, 1.2 * boundaries[-1], 6)
+    watch_time[0] = boundaries[10]                              # T on an endpoint: 1[T > t] = 0
+    scale = float(boundaries[-1])
+    # The three terms in numpy, without any op of wt_keras.
+    survival = expit(logits)
+    labels = (watch_time[:, None] > boundaries).astype(float)
+    cross_entropy_term = -np.sum(labels * log_expit(logits) + (1 - labels) * log_expit(-logits), -1)
+    error = (survival @ widths - watch_time) / scale
+    huber = np.where(np.abs(error) <= 1.0, 0.5 * error ** 2, np.abs(error) - 0.5)
+    rises = np.maximum(np.diff(survival, axis=-1), 0.0).sum(-1)
+    expected = (cross_entropy_term + restoration_weight * huber
+                + monotonicity_weight * rises)
+
+    def loss(z):
+        return ops.cread_loss(watch_time, z, boundaries, widths, scale, restoration_weight,
+                              monotonicity_weight)
+    np.testing.assert_allclose(loss(tf.constant(logits)).numpy(), expected, rtol=1e-12)
+    upstream = tf.constant(rng.uniform(0.5, 2.0, 6))
+    # The same gradient as the three ops summed, at the saturated row and the endpoint too.
+    z = tf.constant(logits)
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch(z)
+        fused = tf.reduce_sum(upstream * loss(z))
+        separate = tf.reduce_sum(upstream * (
+            ops.ordinal_cross_entropy(watch_time, z, boundaries)
+            + restoration_weight * ops.cread_restoration_loss(watch_time, z, widths, scale)
+            + monotonicity_weight * ops.ordinal_monotonicity_penalty(z)))
+    gradient = tape.gradient(fused, z).numpy()
+    np.testing.assert_allclose(gradient, tape.gradient(separate, z).numpy(), rtol=1e-12, atol=1e-15)
+    # And in closed form (finite differences would straddle the kinks of max(rise, 0)):
+    # u·[(φ − y) + (w_r·clip(e, ±1)·w_m/s + w_o·(r_{m−1} − r_m))·φ(1 − φ)], r_m = 1[φ_{m+1} > φ_m].
+    rising = np.concatenate([np.diff(survival, axis=-1) > 0, np.zeros((6, 1), bool)], -1)
+    rising_before = np.concatenate([np.zeros((6, 1), bool), rising[:, :-1]], -1)
+    slope = (restoration_weight * np.clip(error, -1.0, 1.0)[:, None] * widths / scale
+             + monotonicity_weight * (rising_before.astype(float) - rising))
+    expected_gradient = upstream.numpy()[:, None] * (
+        (survival - labels) + slope * survival * (1 - survival))
+    np.testing.assert_allclose(gradient, expected_gradient, rtol=1e-10, atol=1e-13)
+
+
 def test_swat_geo_nll_gradient_matches_finite_differences_on_many_buckets():
     units = np.arange(1.0, 301.0) * 3.0                          # 300 buckets of 3 units
     lower, upper = ops.bucket_edges(units, open_last_bucket=True)

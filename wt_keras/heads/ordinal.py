@@ -69,8 +69,12 @@ class OrdinalHead(PiecewiseLinearLaw, WatchTimeHead):
         self.huber_delta = float(huber_delta)
 
     def _likelihood_loss(self, watch_time, logits, **context):
-        return (ops.ordinal_cross_entropy(watch_time, logits, self.boundaries)
-                + self._auxiliary_loss(watch_time, logits))
+        if not (self.restoration_weight or self.monotonicity_weight):
+            return ops.ordinal_cross_entropy(watch_time, logits, self.boundaries)
+        restoration_weight, monotonicity_weight = self._term_weights()
+        return ops.cread_loss(watch_time, logits, self.boundaries, self.widths,
+                              self.boundaries[-1], restoration_weight, monotonicity_weight,
+                              self.huber_delta)
 
     _hard_confidence_targets = True          # 1[T > t_m]
 
@@ -78,15 +82,23 @@ class OrdinalHead(PiecewiseLinearLaw, WatchTimeHead):
         return ops.ordinal_labels(watch_time, self.boundaries), None
 
     def _auxiliary_loss(self, watch_time, logits, **context):
+        # Under EXUM, beside the fused cross-entropy. One op for both terms (as
+        # `cread_loss` without its first term) was not faster there: timed alone
+        # at M = 1024, 0.99–1.02 times the two ops' wall time.
+        restoration_weight, monotonicity_weight = self._term_weights()
         loss = 0.0
-        num_outputs = float(self.num_logits)
-        if self.restoration_weight:
-            loss += num_outputs * self.restoration_weight * ops.cread_restoration_loss(
+        if restoration_weight:
+            loss += restoration_weight * ops.cread_restoration_loss(
                 watch_time, logits, self.widths, self.boundaries[-1], self.huber_delta)
-        if self.monotonicity_weight:
-            loss += (num_outputs * REFERENCE_BATCH_SIZE * self.monotonicity_weight
-                     * ops.ordinal_monotonicity_penalty(logits))
+        if monotonicity_weight:
+            loss += monotonicity_weight * ops.ordinal_monotonicity_penalty(logits)
         return loss
+
+    def _term_weights(self):
+        """M·w_r and M·2048·w_o: the weights on this head's scale (see the class docstring)."""
+        num_outputs = float(self.num_logits)
+        return (num_outputs * self.restoration_weight,
+                num_outputs * REFERENCE_BATCH_SIZE * self.monotonicity_weight)
 
     def expected_value(self, logits, **context):
         return ops.ordinal_restored_watch_time(self._check_logits(logits), self.widths)

@@ -7,6 +7,7 @@ take logits, never probabilities: log p = log σ(z) and log(1 − p) = log σ(�
 from wt_keras.ops.bucketing import bucket_coverage, bucket_edges, bucket_exit, bucket_index
 from wt_keras.ops.bucketing import bucket_soft_labels
 from wt_keras.ops.cross_entropy import negative_log_sigmoid, sigmoid_cross_entropy_sum, sigmoid_value
+from wt_keras.ops.cross_entropy import sigmoid_cross_entropy_terms
 from wt_keras.ops.d2q import d2q_duration_group, d2q_quantile_label, d2q_watch_time
 from wt_keras.ops.exum import confidence_penalty, continuation_targets, fused_binary_cross_entropy
 from wt_keras.ops.exum import fused_squared_error
@@ -14,7 +15,8 @@ from wt_keras.ops.exum_step import fused_step_cross_entropy
 from wt_keras.ops.geometric import geometric_expected_watch_time, geometric_nll
 from wt_keras.ops.geometric import weighted_logistic_loss
 from wt_keras.ops.intercept import intercept_logits
-from wt_keras.ops.ordinal import cread_restoration_loss, huber, ordinal_cross_entropy, ordinal_labels
+from wt_keras.ops.ordinal import cread_loss, cread_restoration_loss, huber, ordinal_labels
+from wt_keras.ops.ordinal import ordinal_cross_entropy
 from wt_keras.ops.ordinal import ordinal_monotonicity_penalty, ordinal_restored_watch_time
 from wt_keras.ops.swat import binomial_expected_watch_time, binomial_soft_label_loss
 from wt_keras.ops.swat import bucketized_geometric_expected_watch_time

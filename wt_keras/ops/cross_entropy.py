@@ -39,19 +39,28 @@ def sigmoid_cross_entropy_sum(labels, logits, weights=None):
 
     @tf.custom_gradient
     def summed(z):
-        small, neg_log_p = negative_log_sigmoid(z)
-        per_output = neg_log_p + z * (1.0 - labels)        # softplus(z) − y·z
+        per_output, survival = sigmoid_cross_entropy_terms(labels, z)
         if weights is not None:
             per_output = per_output * weights
 
         def gradient(upstream):
-            slope = sigmoid_from_small(z, small) - labels
+            slope = survival - labels
             if weights is not None:
                 slope = slope * weights
             return tf.expand_dims(upstream, -1) * slope
         return tf.reduce_sum(per_output, axis=-1), gradient
 
     return summed(logits)
+
+
+def sigmoid_cross_entropy_terms(labels, logits):
+    """(BCE(y_k, σ(z_k)) = softplus(z_k) − y_k·z_k, σ(z_k)), each [..., K], from one e^{−|z|}.
+
+    The per-output terms of `sigmoid_cross_entropy_sum` and the σ(z) of their
+    gradient σ(z) − y, for losses that add terms of their own per output.
+    """
+    small, neg_log_p = negative_log_sigmoid(logits)
+    return neg_log_p + logits * (1.0 - labels), sigmoid_from_small(logits, small)
 
 
 def negative_log_sigmoid(logits):
