@@ -156,3 +156,19 @@ def test_training_without_train_metrics_takes_the_same_steps_and_still_validates
     # Validation still computes every metric, on the same weights.
     for key in ("val_mae", "val_pearson") + (("val_mean_confidence",) if exum else ()):
         np.testing.assert_allclose(without[key], with_metrics[key], rtol=1e-4)
+
+
+def test_fit_and_evaluate_passes_train_metrics_to_the_ranker():
+    """wt-train --no-train-metrics: the same fit, losses-only training logs, NaN mean confidence."""
+    from wt_keras.data import simulate_interactions
+    from wt_keras.models.experiment import fit_and_evaluate, random_split
+    train, test = random_split(simulate_interactions(num_rows=1200, seed=1), seed=1)
+    results = {flag: fit_and_evaluate("swat_binom", train, test, exum=True, grid_spec="uniform:8",
+                                      epochs=1, batch_size=256, train_metrics=flag)
+               for flag in (True, False)}
+    assert not results[False]["model"].train_metrics
+    assert "mae" in results[True]["history"] and "mae" not in results[False]["history"]
+    assert np.isnan(results[False]["mean_confidence"])
+    assert 0.0 < results[True]["mean_confidence"] <= 1.0
+    np.testing.assert_allclose(results[False]["predictions"], results[True]["predictions"],
+                               rtol=1e-3, atol=1e-3)

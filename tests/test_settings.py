@@ -28,11 +28,11 @@ COMPILE_FLAGS = ("--target", "--output", "--image", "--root", "--data", "--input
                  "--training-machine-type")
 TRAINING_FLAGS = ("--head", "--exum", "--confidence-penalty", "--point-estimate", "--grid-spec",
                   "--time-scale", "--epochs", "--batch-size", "--learning-rate",
-                  "--mae-max-relative-increase", "--xauc-max-decrease", "--min-xauc",
+                  "--no-train-metrics", "--mae-max-relative-increase", "--xauc-max-decrease", "--min-xauc",
                   "--beam-arg", "--model-name", "--pipeline-name")
 WT_TRAIN_FLAGS = ("--data", "--rows", "--seed", "--method", "--exum", "--confidence-penalty",
                   "--grid-spec", "--time-scale", "--point-estimate", "--epochs", "--batch-size",
-                  "--learning-rate", "--verbose")
+                  "--learning-rate", "--no-train-metrics", "--verbose")
 # The head class of every method, as the papers name them (written out, not read from the code).
 HEAD_CLASSES = {"regression": "RegressionHead", "wlr": "WeightedLogisticHead",
                 "geometric": "GeometricHead", "d2q": "D2QHead", "ordinal": "OrdinalHead",
@@ -110,7 +110,8 @@ def test_flags_reach_the_config():
          "--grid-spec", "swat_choice_4", "--point-estimate", "0.25", "--seed", "4",
          "--xauc-max-decrease", "0.03", "--mae-max-relative-increase", "0.1",
          "--min-xauc", "0.6", "--model-name", "m", "--pipeline-name", "p",
-         "--beam-arg=--runner=FlinkRunner", "--no-cache", "--saved-models", "/tmp/x"])
+         "--beam-arg=--runner=FlinkRunner", "--no-cache", "--saved-models", "/tmp/x",
+         "--no-train-metrics"])
     config = configs.PipelineConfig(
         **cli._common_settings(args),  # pylint: disable=protected-access
         **flags.flag_values(args, configs.PipelineConfig, ("serving_model_dir", "enable_cache")))
@@ -124,6 +125,27 @@ def test_flags_reach_the_config():
         0.03, 0.1, 0.6)
     assert config.pipeline_name == "p" and config.beam_pipeline_args == ("--runner=FlinkRunner",)
     assert config.enable_cache is False and config.serving_model_dir == "/tmp/x"
+    assert config.train_metrics is False
+    assert config.trainer_custom_config()["train_metrics"] is False
+
+
+def test_no_train_metrics_reaches_wt_train_and_the_pipeline_ranker():
+    from pipelines.watch_time import model_factory
+    args = train_cli._parser().parse_args(["--no-train-metrics"])  # pylint: disable=protected-access
+    assert flags.flag_values(args, TrainingSettings, train_cli.TRAINING_FLAGS)["train_metrics"] is False
+    assert flags.flag_values(train_cli._parser().parse_args([]),  # pylint: disable=protected-access
+                             TrainingSettings, train_cli.TRAINING_FLAGS)["train_metrics"] is True
+    from wt_keras.buckets import BucketBoundaries
+    tables = BucketBoundaries(
+        grid_spec="uniform:3", boundaries=[1.0, 3.0, 6.0], time_scale=0.0,
+        cread_boundaries=[1.0, 3.0, 6.0], cread_alpha=0.001, cread_num_buckets=3,
+        d2q_duration_edges=[], d2q_quantile_table=[[0.0, 6.0]], d2q_group_sizes=[10],
+        num_examples=10)
+    for train_metrics in (False, True):
+        custom = configs.PipelineConfig(head="swat_binom", grid_spec="uniform:3",
+                                        train_metrics=train_metrics).trainer_custom_config()
+        ranker = model_factory.build_ranker(custom, tables, {"user_id": 10}, ["duration_s"])
+        assert ranker.train_metrics is train_metrics
 
 
 def test_wt_train_shares_the_pipeline_and_library_defaults():
@@ -133,9 +155,10 @@ def test_wt_train_shares_the_pipeline_and_library_defaults():
     pipeline = configs.PipelineConfig()
     shared = [field.name for field in dataclasses.fields(TrainingSettings)]
     assert set(shared) == set(train_cli.TRAINING_FLAGS)
+    parsed = flags.flag_values(args, TrainingSettings, train_cli.TRAINING_FLAGS)
     for name in shared:
         expected = getattr(TRAINING_DEFAULTS, name)
-        assert getattr(args, name) == expected, name
+        assert parsed[name] == expected, name
         assert getattr(pipeline, "head" if name == "method" else name) == expected, name
         if name != "method":
             assert signature[name].default == expected, name

@@ -41,6 +41,11 @@ class TrainingSettings:
     epochs: int = setting(3, help="passes over the training data (default %(default)s)")
     batch_size: int = setting(512, help="examples per gradient step (default %(default)s)")
     learning_rate: float = setting(2e-3, help="Adam's learning rate (default %(default)s)")
+    train_metrics: bool = setting(
+        True, flag="--no-train-metrics",
+        help="skip the MAE/Pearson metrics on training batches (TFRS's compute_metrics=False): "
+             "each step is the loss and its gradient, without the head's E[T | x]; validation "
+             "still computes every metric")
     seed: int = setting(0, help="seed of the simulated data and of training "
                                 "(default %(default)s)")
 

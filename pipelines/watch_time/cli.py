@@ -30,7 +30,7 @@ def _names(text):
 
 # `PipelineConfig` fields exposed as flags of both commands, in --help order.
 TRAINING_FLAGS = ("head", "exum", "confidence_penalty", "point_estimate", "grid_spec",
-                  "time_scale", "epochs", "batch_size", "learning_rate",
+                  "time_scale", "epochs", "batch_size", "learning_rate", "train_metrics",
                   "mae_max_relative_increase", "xauc_max_decrease", "min_xauc",
                   "beam_pipeline_args", "model_name", "pipeline_name")
 # Per command: flags whose default is "decide from the other flags", not the config's.

@@ -141,6 +141,7 @@ class PipelineConfig:
     epochs: int = shared_setting("epochs")
     batch_size: int = shared_setting("batch_size")
     learning_rate: float = shared_setting("learning_rate")
+    train_metrics: bool = shared_setting("train_metrics")
     embedding_dim: int = setting(16, help="embedding size of the categorical features")
     bottom_units: Tuple[int, ...] = setting((128, 64, 32), help="shared bottom layer sizes")
     features: Optional[Union[Dict, List[str]]] = setting(
@@ -255,6 +256,7 @@ class PipelineConfig:
             "time_scale": None if self.time_scale is None else float(self.time_scale),
             "epochs": int(self.epochs), "batch_size": int(self.batch_size),
             "learning_rate": float(self.learning_rate),
+            "train_metrics": bool(self.train_metrics),
             "embedding_dim": int(self.embedding_dim),
             "bottom_units": [int(units) for units in self.bottom_units],
             "features": self.features, "seed": int(self.seed),

@@ -149,4 +149,5 @@ def build_ranker(custom_config, boundaries, categorical, dense, global_batch_siz
         bottom_units=tuple(custom_config["bottom_units"]),
         embedding_dim=custom_config["embedding_dim"], confidence_tower=tower,
         global_batch_size=global_batch_size,
-        point_estimate=custom_config.get("point_estimate", "mean"))
+        point_estimate=custom_config.get("point_estimate", "mean"),
+        train_metrics=custom_config.get("train_metrics", True))

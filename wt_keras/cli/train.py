@@ -21,7 +21,7 @@ REQUIRED_COLUMNS = ("user_id", "video_id", "watch_time_s", "duration_s")
 
 # Flags of the shared training settings (`wt_keras.training_settings`), in --help order.
 TRAINING_FLAGS = ("seed", "method", "exum", "confidence_penalty", "grid_spec", "time_scale",
-                  "point_estimate", "epochs", "batch_size", "learning_rate")
+                  "point_estimate", "epochs", "batch_size", "learning_rate", "train_metrics")
 SIMULATED_ROWS = 100_000
 
 

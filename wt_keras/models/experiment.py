@@ -58,7 +58,7 @@ def fit_and_evaluate(method, train, test, exum=_DEFAULTS.exum,
                      grid_spec=_DEFAULTS.grid_spec, time_scale=_DEFAULTS.time_scale,
                      epochs=_DEFAULTS.epochs, batch_size=_DEFAULTS.batch_size,
                      learning_rate=_DEFAULTS.learning_rate, seed=_DEFAULTS.seed,
-                     tables=None, callbacks=None, verbose=0,
+                     train_metrics=_DEFAULTS.train_metrics, tables=None, callbacks=None, verbose=0,
                      point_estimate=_DEFAULTS.point_estimate, confidence_tower_options=None):
     """Trains `method` on `train` (a DataFrame) and evaluates it on `test`.
 
@@ -69,6 +69,8 @@ def fit_and_evaluate(method, train, test, exum=_DEFAULTS.exum,
     `confidence_tower_options` are passed to `build_ranker`.
     `point_estimate` ("mean", "median" or a quantile level) is what the
     model predicts and the metrics score (see `WatchTimeRanker`).
+    `train_metrics=False`: training batches skip the metrics (`WatchTimeRanker`),
+    so `history` holds the losses only and `mean_confidence` is NaN.
 
     Returns:
       dict with the test metrics, `train_seconds`, `mean_confidence` (EXUM,
@@ -83,7 +85,7 @@ def fit_and_evaluate(method, train, test, exum=_DEFAULTS.exum,
                                grid_spec=grid_spec, time_scale=time_scale)
     model = build_ranker(method, tables, train.columns, exum=exum,
                          confidence_penalty=confidence_penalty, time_scale=time_scale,
-                         point_estimate=point_estimate,
+                         point_estimate=point_estimate, train_metrics=train_metrics,
                          confidence_tower_options=confidence_tower_options)
     train_columns, test_columns = feature_columns(train), feature_columns(test)
     model.adapt(train_columns)
