@@ -28,8 +28,8 @@ COMPILE_FLAGS = ("--target", "--output", "--image", "--root", "--data", "--input
                  "--training-machine-type")
 TRAINING_FLAGS = ("--head", "--exum", "--confidence-penalty", "--point-estimate", "--grid-spec",
                   "--time-scale", "--epochs", "--batch-size", "--learning-rate",
-                  "--no-train-metrics", "--mae-max-relative-increase", "--xauc-max-decrease", "--min-xauc",
-                  "--beam-arg", "--model-name", "--pipeline-name")
+                  "--no-train-metrics", "--mae-max-relative-increase", "--xauc-max-decrease",
+                  "--min-xauc", "--beam-arg", "--model-name", "--pipeline-name")
 WT_TRAIN_FLAGS = ("--data", "--rows", "--seed", "--method", "--exum", "--confidence-penalty",
                   "--grid-spec", "--time-scale", "--point-estimate", "--epochs", "--batch-size",
                   "--learning-rate", "--no-train-metrics", "--verbose")
@@ -131,10 +131,11 @@ def test_flags_reach_the_config():
 
 def test_no_train_metrics_reaches_wt_train_and_the_pipeline_ranker():
     from pipelines.watch_time import model_factory
-    args = train_cli._parser().parse_args(["--no-train-metrics"])  # pylint: disable=protected-access
-    assert flags.flag_values(args, TrainingSettings, train_cli.TRAINING_FLAGS)["train_metrics"] is False
-    assert flags.flag_values(train_cli._parser().parse_args([]),  # pylint: disable=protected-access
-                             TrainingSettings, train_cli.TRAINING_FLAGS)["train_metrics"] is True
+    parser = train_cli._parser()  # pylint: disable=protected-access
+    for given, expected in (([], True), (["--no-train-metrics"], False)):
+        values = flags.flag_values(parser.parse_args(given), TrainingSettings,
+                                   train_cli.TRAINING_FLAGS)
+        assert values["train_metrics"] is expected
     from wt_keras.buckets import BucketBoundaries
     tables = BucketBoundaries(
         grid_spec="uniform:3", boundaries=[1.0, 3.0, 6.0], time_scale=0.0,
