@@ -44,7 +44,7 @@ class WatchTimeHead(keras.layers.Layer):
         # loss and E[T] formula, runs in float32 whatever the policy (float16
         # overflows e^z at z > 11.09 and squares of watch times above 256 s).
         # A float64 head keeps float64; `dtype="float32"` is honoured as given.
-        self.projection = keras.layers.Dense(
+        self.projection = _Projection(
             self.num_logits, kernel_initializer=self.kernel_initializer,
             bias_initializer=self.bias_initializer, name="logits",
             dtype="float64" if self.compute_dtype == "float64" else "float32")
@@ -56,17 +56,7 @@ class WatchTimeHead(keras.layers.Layer):
         super().build(input_shape)
 
     def call(self, hidden):
-        projection = self.projection
-        if not isinstance(hidden, tf.Tensor) or hidden.shape.rank != 2:
-            return projection(hidden)                # Dense's own paths: sparse, ragged, rank 3+
-        if hidden.shape[-1] is not None and hidden.shape[-1] != projection.kernel.shape[0]:
-            raise ValueError(f"{self.name} was built for hidden vectors of width "
-                             f"{projection.kernel.shape[0]}, got shape {hidden.shape}. Feed the "
-                             "layer the same bottom it was built on, or build a new head.")
-        # Dense's value; the bias gradient as a matmul (ops.projection says why).
-        return ops.dense_logits(tf.cast(hidden, projection.compute_dtype),
-                                tf.convert_to_tensor(projection.kernel),
-                                tf.convert_to_tensor(projection.bias))
+        return self.projection(hidden)
 
     # -- public API ---------------------------------------------------------
     def loss(self, watch_time, logits, confidence=None, confidence_logit=None, **context):
@@ -446,3 +436,17 @@ class WatchTimeHead(keras.layers.Layer):
                 "confidence_penalty": self.confidence_penalty,
                 "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
                 "bias_initializer": keras.initializers.serialize(self.bias_initializer)}
+
+
+class _Projection(keras.layers.Dense):
+    """The heads' output Dense layer, its bias gradient a matmul (`ops.dense_logits` says why).
+
+    Keras' `__call__` still checks the input's width and casts it to the
+    layer's dtype; sparse, ragged and rank-3+ inputs take Dense's own path.
+    """
+
+    def call(self, inputs):
+        if not isinstance(inputs, tf.Tensor) or inputs.shape.rank != 2:
+            return super().call(inputs)
+        return ops.dense_logits(inputs, tf.convert_to_tensor(self.kernel),
+                                tf.convert_to_tensor(self.bias))

@@ -69,8 +69,7 @@ class OrdinalHead(PiecewiseLinearLaw, WatchTimeHead):
         self.huber_delta = float(huber_delta)
 
     def _likelihood_loss(self, watch_time, logits, **context):
-        if not (self.restoration_weight or self.monotonicity_weight):
-            return ops.ordinal_cross_entropy(watch_time, logits, self.boundaries)
+        # With w_r = w_o = 0 (plain OR): `ordinal_cross_entropy`'s value and gradient.
         restoration_weight, monotonicity_weight = self._term_weights()
         return ops.cread_loss(watch_time, logits, self.boundaries, self.widths,
                               self.boundaries[-1], restoration_weight, monotonicity_weight,

@@ -126,13 +126,15 @@ def cread_loss(watch_time, logits, boundaries, widths, label_scale, restoration_
             value = value + restoration_weight * huber(error, delta)
 
         def gradient(upstream):
+            per_output_gradient = survival - labels
             slope = 0.0
             if restoration_weight:
                 slope = restoration_weight * _restoration_slope(error, widths, label_scale, delta)
             if monotonicity_weight:
                 slope = slope + monotonicity_weight * _monotonicity_slope(rise)
-            return tf.expand_dims(upstream, -1) * (survival - labels
-                                                   + slope * (survival * (1.0 - survival)))
+            if restoration_weight or monotonicity_weight:
+                per_output_gradient += slope * (survival * (1.0 - survival))
+            return tf.expand_dims(upstream, -1) * per_output_gradient
         return value, gradient
 
     return loss(logits)
