@@ -17,6 +17,16 @@ from tensorflow_metadata.proto.v0 import schema_pb2
 ROWS = 4000
 
 
+def three_bucket_boundaries():
+    """BucketBoundaryGen's output for three buckets (1, 3, 6 s), written out: no data needed."""
+    from wt_keras.buckets import BucketBoundaries
+    return BucketBoundaries(
+        grid_spec="uniform:3", boundaries=[1.0, 3.0, 6.0], time_scale=0.0,
+        cread_boundaries=[1.0, 3.0, 6.0], cread_alpha=0.001, cread_num_buckets=3,
+        d2q_duration_edges=[], d2q_quantile_table=[[0.0, 6.0]], d2q_group_sizes=[10],
+        num_examples=10)
+
+
 def _feature(value, kind):
     if kind == "i":
         return tf.train.Feature(int64_list=tf.train.Int64List(value=[int(value)]))

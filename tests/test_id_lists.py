@@ -6,9 +6,9 @@ import tensorflow as tf
 from google.protobuf import text_format
 from tensorflow_metadata.proto.v0 import schema_pb2
 
+from _trainer_inputs import three_bucket_boundaries
 from pipelines.watch_time import model_factory
 from wt_keras import heads
-from wt_keras.buckets import BucketBoundaries
 from wt_keras.models import WatchTimeRanker
 from wt_keras.models.features import FeatureEncoder
 
@@ -51,11 +51,7 @@ def test_the_pipeline_reads_string_columns_named_ids_as_id_lists():
     config = {"head": "swat_binom", "time_scale": None, "confidence_penalty": None,
               "exum": False, "label_key": "watch_time_s", "duration_key": "duration_s",
               "bottom_units": [8], "embedding_dim": 4}
-    tables = BucketBoundaries(
-        grid_spec="uniform:3", boundaries=[1.0, 3.0, 6.0], time_scale=0.0,
-        cread_boundaries=[1.0, 3.0, 6.0], cread_alpha=0.001, cread_num_buckets=3,
-        d2q_duration_edges=[], d2q_quantile_table=[[0.0, 6.0]], d2q_group_sizes=[10],
-        num_examples=10)
+    tables = three_bucket_boundaries()
     ranker = model_factory.build_ranker(config, tables, categorical, dense)
     assert set(ranker.encoder.id_list_features) == {"token_ids", "item_ids"}
     assert "token_ids" not in ranker.encoder.categorical_features

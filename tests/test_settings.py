@@ -136,12 +136,8 @@ def test_no_train_metrics_reaches_wt_train_and_the_pipeline_ranker():
         values = flags.flag_values(parser.parse_args(given), TrainingSettings,
                                    train_cli.TRAINING_FLAGS)
         assert values["train_metrics"] is expected
-    from wt_keras.buckets import BucketBoundaries
-    tables = BucketBoundaries(
-        grid_spec="uniform:3", boundaries=[1.0, 3.0, 6.0], time_scale=0.0,
-        cread_boundaries=[1.0, 3.0, 6.0], cread_alpha=0.001, cread_num_buckets=3,
-        d2q_duration_edges=[], d2q_quantile_table=[[0.0, 6.0]], d2q_group_sizes=[10],
-        num_examples=10)
+    from _trainer_inputs import three_bucket_boundaries
+    tables = three_bucket_boundaries()
     for train_metrics in (False, True):
         custom = configs.PipelineConfig(head="swat_binom", grid_spec="uniform:3",
                                         train_metrics=train_metrics).trainer_custom_config()
