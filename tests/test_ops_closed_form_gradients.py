@@ -252,10 +252,20 @@ def test_fused_binary_cross_entropy_at_full_confidence_and_saturated_logits():
 
 def test_geometric_partial_sum_is_the_finite_geometric_series():
     # Σ_{j=1}^{w} p^j summed term by term in float64, including p so close to 1 that the
-    # closed form p(1 − p^w)/(1 − p) divides 0 by 0 (the expansion's region).
-    logits = np.array([[-3.0, 0.0, 2.0, 9.0, 25.0, 40.0]])
-    widths = np.array([1.0, 3.0, 10.0, 50.0, 200.0, 7.0])
+    # quotient p(1 − p^w)/(1 − p) would divide 0 by 0.
+    logits = np.array([[-3.0, 0.0, 2.0, 9.0, 25.0, 40.0, 100.0]])
+    widths = np.array([1.0, 3.0, 10.0, 50.0, 200.0, 7.0, 4.0])
     p = expit(logits[0])
     expected = [np.sum(p_k ** np.arange(1, w + 1)) for p_k, w in zip(p, widths.astype(int))]
     np.testing.assert_allclose(ops.geometric_partial_sum(logits, widths).numpy()[0], expected,
                                rtol=1e-9)
+    # float32 up to |z| = 1e4: within [0, w], and a finite gradient (Σ j p^j (1 − p) ≥ 0,
+    # up to rounding where p rounds to 1).
+    logits32 = tf.Variable(np.array([[-1e4, -3.0, 0.0, 9.0, 41.0, 1e4]], np.float32))
+    widths32 = np.array([2.0, 3.0, 10.0, 50.0, 5.0, 5.0])
+    with tf.GradientTape() as tape:
+        sums = ops.geometric_partial_sum(logits32, widths32)
+    assert np.all((sums.numpy() >= 0) & (sums.numpy() <= widths32))
+    np.testing.assert_allclose(sums.numpy()[0, 4:], 5.0, rtol=1e-6)
+    gradient = tape.gradient(sums, logits32).numpy()
+    assert np.isfinite(gradient).all() and np.all(gradient > -1e-6)

@@ -14,9 +14,6 @@ from wt_keras.ops.cross_entropy import (negative_log_sigmoid, sigmoid_cross_entr
                                         sigmoid_from_small)
 from wt_keras.ops.scan import exclusive_cumsum
 
-# Below this value of w·(−log p) the partial geometric sum is evaluated by its
-# Taylor expansion: the closed form divides 0 by 0 once p rounds to 1.
-_SMALL_EXPONENT = 1e-4
 # Finite-bucket logits are clamped here in the expectation (see there).
 MAX_FINITE_LOGIT = 40.0
 
@@ -88,29 +85,27 @@ def bucketized_geometric_nll(watch_time, logits, lower, upper):
 
 
 def geometric_partial_sum(logits, widths, neg_log_p=None):
-    """Σ_{j=1}^{w} p^j = p (1 − p^w) / (1 − p), evaluated stably.
+    """Σ_{j=1}^{w} p^j = p (1 − p^w) / (1 − p) for finite buckets, [..., K].
 
-    Uses e^z · (−expm1(w log σ(z))) and, where w·(−log p) < 1e-4 (p so
-    close to 1 that 1 − p rounds badly), the expansion w − u·w(w+1)/2 with
-    u = −log p. The result lies in [0, w] for every finite z.
+    The finite buckets' terms of Eq. 6 (`bucketized_geometric_terms`), on the
+    hazards −log p of `bucketized_geometric_unit_hazard` with every logit
+    clamped at 40 (1 − p < 4.3e-18 there): e^{min(z, 40)} · (−expm1(w log p)),
+    exact near p = 1 and in [0, w] for every z.
 
     Args:
       logits: [..., K] logits z.
       widths: [K] widths w.
       neg_log_p: optional −log σ(z), when the caller has it already.
+
+    Example:
+    >>> logits = tf.math.log(tf.constant([[1.0, 4.0]], tf.float64))   # p = 1/2, 4/5
+    >>> geometric_partial_sum(logits, [2.0, 1.0]).numpy().round(4).tolist()  # ½ + ¼; ⅘
+    [[0.75, 0.8]]
     """
-    widths = tf.cast(widths, logits.dtype)
-    if neg_log_p is None:
-        neg_log_p = tf.nn.softplus(-logits)                   # u = −log p ≥ 0
-    exponent = widths * neg_log_p
-    small = exponent < _SMALL_EXPONENT
-    # Both branches are evaluated by tf.where: keep the unused one finite so
-    # that its gradient cannot turn into 0 · inf = NaN.
-    safe_logits = tf.where(small, tf.zeros_like(logits), logits)
-    safe_exponent = tf.where(small, tf.ones_like(exponent), exponent)
-    closed_form = tf.exp(safe_logits) * -tf.math.expm1(-safe_exponent)
-    expansion = widths - neg_log_p * widths * (widths + 1.0) / 2.0
-    return tf.where(small, expansion, closed_form)
+    logits = tf.convert_to_tensor(logits)
+    hazard = bucketized_geometric_unit_hazard(logits, MAX_FINITE_LOGIT, neg_log_p)
+    log_stay = -tf.cast(widths, logits.dtype) * hazard
+    return _geometric_bucket_terms(logits, log_stay, MAX_FINITE_LOGIT)
 
 
 def bucketized_geometric_expected_watch_time(logits, widths,
@@ -151,8 +146,15 @@ def bucketized_geometric_terms(logits, log_stay, max_tail_logit=20.0):
     """
     num_buckets = logits.shape[-1]
     caps = np.append(np.full(num_buckets - 1, MAX_FINITE_LOGIT), max_tail_logit)
-    open_bucket = np.eye(1, num_buckets, num_buckets - 1)[0]
-    factor = tf.constant(open_bucket, logits.dtype) - tf.math.expm1(log_stay)
+    return _geometric_bucket_terms(logits, log_stay, caps,
+                                   open_bucket=np.eye(1, num_buckets, num_buckets - 1)[0])
+
+
+def _geometric_bucket_terms(logits, log_stay, caps, open_bucket=None):
+    """e^{min(z, cap)} · (1[open] − expm1(w log p)): the mean units a bucket adds, before R."""
+    factor = -tf.math.expm1(log_stay)
+    if open_bucket is not None:
+        factor = tf.constant(open_bucket, logits.dtype) + factor
     return tf.exp(tf.minimum(logits, tf.constant(caps, logits.dtype))) * factor
 
 
