@@ -169,6 +169,15 @@ def test_swat_geo_exum_target_is_continuation_frequency():
     np.testing.assert_allclose(weights.numpy(), [[3.0, 3.0, 0.0], [3.0, 5.0, 5.0]])
 
 
+@pytest.mark.parametrize("weight_by_width", [False, True])
+def test_swat_binom_exum_targets_are_the_soft_labels(weight_by_width):
+    head = heads.BinomialSoftLabelHead([3.0, 8.0], weight_by_width=weight_by_width)
+    targets, weights = head._confidence_targets(tf.constant([5.0, 12.0, 0.0, 3.0]), None)
+    # Coverage of [0, 3] and [3, 8] over the width: T = 5 covers 3 of 3 and 2 of 5.
+    np.testing.assert_allclose(targets.numpy(), [[1.0, 0.4], [1.0, 1.0], [0.0, 0.0], [1.0, 0.0]])
+    np.testing.assert_allclose(weights.numpy(), [[3.0, 5.0]] * 4 if weight_by_width else 1.0)
+
+
 @pytest.mark.parametrize("name", HEAD_NAMES)
 @pytest.mark.parametrize("logit_value", [-20.0, 20.0])
 def test_full_confidence_is_exactly_the_backbone_at_saturated_logits(name, logit_value):

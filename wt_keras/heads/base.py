@@ -389,9 +389,30 @@ class WatchTimeHead(keras.layers.Layer):
         unlabelled) above return (j [B], y_j [B], weight of j [B], weights
         below [K], weights above [K] or None): with a shared confidence their
         EXUM loss is then `ops.fused_step_cross_entropy`, the same value
-        computed on the label's side of each output only.
+        computed on the label's side of each output only. Such a head states
+        its targets once, here, and sets `_confidence_targets =
+        WatchTimeHead._staircase_targets`.
         """
         return None
+
+    def _staircase_targets(self, watch_time, logits, **context):
+        """`_step_targets` as `_confidence_targets`: [B, K] targets and weights.
+
+        Below bucket j: target 1 with the weights below; at j: y_j with j's
+        weight; above j: target 0 with the weights above (0, i.e. no label,
+        where the head gives none).
+        """
+        step, step_target, step_weight, below, above = self._step_targets(watch_time, **context)
+        dtype = step_target.dtype
+        outputs = tf.range(self.num_logits, dtype=step.dtype)[tf.newaxis, :]
+        step = step[:, tf.newaxis]
+        is_below, is_step = outputs < step, tf.equal(outputs, step)
+        targets = tf.where(is_below, tf.ones([], dtype),
+                           tf.where(is_step, step_target[:, tf.newaxis], tf.zeros([], dtype)))
+        above = tf.zeros([self.num_logits], dtype) if above is None else tf.cast(above, dtype)
+        weights = tf.where(is_below, tf.cast(below, dtype),
+                           tf.where(is_step, step_weight[:, tf.newaxis], above))
+        return targets, weights
 
     def _fused_loss(self, watch_time, logits, confidence_logit, **context):
         """The fused loss of heads without `_confidence_targets` (e.g. squared error)."""

@@ -92,15 +92,11 @@ class BinomialSoftLabelHead(WatchTimeHead):
         return ops.binomial_soft_label_loss(watch_time, logits, self._lower, self._upper,
                                             self.weight_by_width)
 
-    def _confidence_targets(self, watch_time, logits, **context):
-        soft_labels = ops.bucket_soft_labels(watch_time, self._lower, self._upper)
-        weights = None
-        if self.weight_by_width:
-            weights = tf.broadcast_to(tf.cast(self.widths, watch_time.dtype), tf.shape(soft_labels))
-        return soft_labels, weights
+    _confidence_targets = WatchTimeHead._staircase_targets
 
     def _step_targets(self, watch_time, **context):
-        # 1 for the buckets T covers, its share of the bucket holding it, 0 above.
+        # The soft labels y_k / w_k: 1 for the buckets T covers, its share of
+        # the bucket holding it, 0 above (weights w_k, or 1).
         step = ops.bucket_index(watch_time, self._upper)
         lower = tf.gather(tf.cast(self._lower, watch_time.dtype), step)
         width = tf.gather(tf.cast(self.widths, watch_time.dtype), step)
@@ -205,14 +201,12 @@ class BucketizedGeometricHead(WatchTimeHead):
         return ops.bucketized_geometric_nll(self._units(watch_time), logits,
                                             self._lower, self._upper)
 
-    def _confidence_targets(self, watch_time, logits, **context):
-        units = self._units(watch_time)
-        return ops.continuation_targets(ops.bucket_coverage(units, self._lower, self._upper),
-                                        ops.bucket_exit(units, self._lower, self._upper))
+    _confidence_targets = WatchTimeHead._staircase_targets
 
     def _step_targets(self, watch_time, **context):
-        # Below the exit bucket every unit is a stay (target 1, weight w_k); in it
-        # y stays and one exit (y / (y + 1), weight y + 1); above it no label.
+        # The continuation frequencies (`ops.continuation_targets`): below the exit
+        # bucket every unit is a stay (target 1, weight w_k); in it y stays and one
+        # exit (y / (y + 1), weight y + 1); above it no label.
         units = self._units(watch_time)
         step = ops.bucket_index(units, self._upper)
         stays = units - tf.gather(tf.cast(self._lower, units.dtype), step)
