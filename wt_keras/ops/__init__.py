@@ -21,6 +21,7 @@ from wt_keras.ops.ordinal import ordinal_monotonicity_penalty, ordinal_restored_
 from wt_keras.ops.swat import binomial_expected_watch_time, binomial_soft_label_loss
 from wt_keras.ops.swat import bucketized_geometric_expected_watch_time
 from wt_keras.ops.swat import bucketized_geometric_expectation_from_terms, bucketized_geometric_log_stay
+from wt_keras.ops.swat import bucketized_geometric_expectation_by_horner
 from wt_keras.ops.swat import bucketized_geometric_terms
 from wt_keras.ops.swat import bucketized_geometric_nll, bucketized_geometric_reach, geometric_partial_sum
 from wt_keras.ops.swat import bucketized_geometric_log_reach, bucketized_geometric_unit_hazard
@@ -29,7 +30,7 @@ from wt_keras.ops.geometric_distribution import bucketized_geometric_quantile_un
 from wt_keras.ops.geometric_distribution import bucketized_geometric_law, bucketized_geometric_start_hazard
 from wt_keras.ops.geometric_distribution import units_above, units_at_least
 from wt_keras.ops.projection import dense_logits
-from wt_keras.ops.scan import block_sums, blocked_exclusive_cumsum, exclusive_cumsum, scan_width
+from wt_keras.ops.scan import exclusive_cumsum
 from wt_keras.ops.piecewise_linear import piecewise_linear_quantile, piecewise_linear_survival
 from wt_keras.ops.piecewise_linear import running_minimum, survival_from_bucket_probabilities
 from wt_keras.ops.binomial_distribution import binomial_sum_pmf, binomial_sum_survival_table

@@ -167,6 +167,53 @@ def bucketized_geometric_expectation_from_terms(log_reach, terms):
     return tf.reduce_sum(tf.exp(log_reach) * terms, -1)
 
 
+def bucketized_geometric_expectation_by_horner(stay, terms):
+    """E = Σ_m R_m · term_m with R_m = Π_{i<m} s_m, by Horner's rule, [B].
+
+    The same sum as `bucketized_geometric_expectation_from_terms`, from the
+    stays s_m = p_m^{w_m} (1 for the open bucket) instead of log R:
+
+        E = t_1 + s_1 (t_2 + s_2 (t_3 + … + s_{M−1} t_M))
+
+    evaluated in blocks of 32 buckets (each block's sum and Π s, then the same
+    rule over the blocks): one multiply-add per bucket, no scan and no
+    exponential. Every term is ≥ 0 and every s in [0, 1], so the rule is
+    stable in float32, and a reach that underflows gives 0 as in log space.
+    Unrolled (two ops per bucket): meant for an XLA computation, where it
+    is one loop; the width is padded to whole blocks with s = 1, t = 0,
+    which add nothing.
+
+    Args:
+      stay: [B, M] s_m = p_m^{w_m}.
+      terms: [B, M] `bucketized_geometric_terms`.
+
+    Example:
+    >>> stay = tf.constant([[0.5, 0.25, 1.0]])
+    >>> terms = tf.constant([[1.0, 2.0, 4.0]])
+    >>> float(bucketized_geometric_expectation_by_horner(stay, terms))   # 1 + ½·2 + ⅛·4
+    2.5
+    """
+    width = stay.shape[-1]
+    block = min(width, _HORNER_BLOCK)
+    num_blocks = -(-width // block)
+    padding = [[0, 0], [0, num_blocks * block - width]]
+    stay = tf.reshape(tf.pad(stay, padding, constant_values=1.0), [-1, num_blocks, block])
+    terms = tf.reshape(tf.pad(terms, padding), [-1, num_blocks, block])
+    block_sum, block_stay = terms[..., -1], stay[..., -1]
+    for i in range(block - 2, -1, -1):
+        block_sum = terms[..., i] + stay[..., i] * block_sum
+        block_stay = stay[..., i] * block_stay
+    expected = block_sum[:, -1]
+    for b in range(num_blocks - 2, -1, -1):
+        expected = block_sum[:, b] + block_stay[:, b] * expected
+    return expected
+
+
+# Block of `bucketized_geometric_expectation_by_horner`: 32 buckets by 33
+# blocks at K = 1024, both loops short.
+_HORNER_BLOCK = 32
+
+
 def bucketized_geometric_unit_hazard(logits, max_tail_logit=None, neg_log_p=None):
     """h_m = −log σ(z_m) = softplus(−z_m) ≥ 0, [B, K+1]: the hazard each unit of bucket m adds.
 
