@@ -78,3 +78,70 @@ def test_head_fed_a_hidden_vector_of_another_width_says_so():
     head(tf.zeros([2, 3]))
     with pytest.raises(ValueError, match="expected axis -1 of input shape to have value 3"):
         head(tf.zeros([2, 5]))
+
+
+def test_a_row_scaled_upstream_gives_the_gradients_of_its_product():
+    """In a graph, `dense_logits` folds u of u · G into its [B, H] side: same gradients."""
+    hidden, kernel, bias, matrix = _inputs(tf.float64)
+    scale = tf.constant(np.linspace(-1.0, 3.0, 7)[:, None])
+
+    products = []
+
+    @tf.custom_gradient
+    def loss_with_gradient(logits):      # d/dlogits of Σ_b L_b is `matrix`
+        def backward(upstream):
+            products.append(ops.row_scaled(tf.expand_dims(upstream, -1), matrix) if folded
+                            else tf.expand_dims(upstream, -1) * matrix)
+            return products[-1]
+        return tf.reduce_sum(logits * matrix, -1), backward
+
+    @tf.function
+    def gradients():
+        with tf.GradientTape() as tape:
+            tape.watch([hidden, kernel, bias])
+            value = tf.reduce_sum(tf.squeeze(scale, -1)
+                                  * loss_with_gradient(ops.dense_logits(hidden, kernel, bias)))
+        return tape.gradient(value, [hidden, kernel, bias])
+
+    folded = True
+    ours = gradients()
+    folded = False
+    plain = tf.function(gradients.python_function)()
+    assert not products[0].consumers()          # the [B, K] product is left unread
+    assert products[1].consumers()
+    upstream = scale.numpy() * matrix.numpy()                   # numpy: u · G
+    expected = [upstream @ kernel.numpy().T, hidden.numpy().T @ upstream, upstream.sum(0)]
+    for got, reference, want in zip(ours, plain, expected):
+        np.testing.assert_allclose(got.numpy(), want, rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(reference.numpy(), want, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("name", ["swat_geo", "cread", "swat_binom"])
+def test_head_weights_get_the_same_gradient_with_its_loss_compiled_or_not(name):
+    """Projection and compiled loss in one graph (the fold), with per-example weights."""
+    from wt_keras.heads import _compiled
+    from _head_cases import make_heads
+
+    head = make_heads()[name]
+    rng = np.random.default_rng(3)
+    hidden = tf.constant(rng.normal(size=(6, 4)), tf.float32)
+    head(hidden)
+    watch_time = tf.constant(rng.uniform(0.0, 40.0, 6), tf.float32)
+    weights = tf.constant(rng.uniform(0.0, 2.0, 6), tf.float32)
+
+    def gradients(compiled):
+        enabled, _compiled.ENABLED = _compiled.ENABLED, compiled
+        try:
+            @tf.function
+            def run():
+                with tf.GradientTape() as tape:
+                    tape.watch(hidden)
+                    loss = head.loss(watch_time, head(hidden))
+                    total = tf.reduce_sum(weights * loss)
+                return tape.gradient(total, [hidden] + head.trainable_variables)
+            return [g.numpy() for g in run()]
+        finally:
+            _compiled.ENABLED = enabled
+
+    for got, want in zip(gradients(True), gradients(False)):
+        np.testing.assert_allclose(got, want, rtol=2e-5, atol=2e-6)

@@ -13,7 +13,9 @@ again (only the forward is compiled), so the gradient is taken inside the
 compiled function and handed to the backward pass, which only scales it by
 the upstream gradient. That is exact because example b's loss depends on
 row b of the logits (and of the confidence logit) alone: the gradient of
-Σ_b L_b with respect to row b is the gradient of L_b.
+Σ_b L_b with respect to row b is the gradient of L_b. The heads' projection
+takes that scale on its [B, H] side (`ops.row_scaled`), so the scaled
+[B, K] gradient is never formed.
 
 Used only while building a graph (`tf.function`, Keras `fit`); eager calls
 run the loss op by op, where a compile per call would cost more than it saves.
@@ -25,6 +27,8 @@ from the whole train step, which XLA cannot compile with string features.
 import os
 
 import tensorflow as tf
+
+from wt_keras import ops
 
 # WT_KERAS_COMPILE_LOSS=0 runs every head's loss op by op (for a TensorFlow
 # build without XLA, or to compare the two).
@@ -79,8 +83,10 @@ def per_example_loss(loss_fn, logits, confidence_logit=None, side_outputs=None):
     @tf.custom_gradient
     def loss(*inputs):
         def backward(upstream):
+            # u_b · G_b, each factor kept: the heads' projection folds u into its
+            # [B, H] side (`ops.row_scaled`) and never forms the [B, K] product.
             upstream = tf.expand_dims(upstream, -1)
-            return [upstream * gradient for gradient in gradients]
+            return [ops.row_scaled(upstream, gradient) for gradient in gradients]
         return tf.identity(value), backward
 
     return loss(*inputs) if side_outputs is None else (loss(*inputs), extra)

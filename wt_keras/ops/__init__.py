@@ -29,7 +29,7 @@ from wt_keras.ops.geometric_distribution import bucketized_geometric_log_surviva
 from wt_keras.ops.geometric_distribution import bucketized_geometric_quantile_units
 from wt_keras.ops.geometric_distribution import bucketized_geometric_law, bucketized_geometric_start_hazard
 from wt_keras.ops.geometric_distribution import units_above, units_at_least
-from wt_keras.ops.projection import dense_logits
+from wt_keras.ops.projection import dense_logits, row_scaled
 from wt_keras.ops.scan import exclusive_cumsum
 from wt_keras.ops.piecewise_linear import piecewise_linear_quantile, piecewise_linear_survival
 from wt_keras.ops.piecewise_linear import running_minimum, survival_from_bucket_probabilities
