@@ -168,7 +168,7 @@ def bucketized_geometric_expectation_from_terms(log_reach, terms):
 
 
 def bucketized_geometric_expectation_by_horner(stay, terms):
-    """E = Σ_m R_m · term_m with R_m = Π_{i<m} s_m, by Horner's rule, [B].
+    """E = Σ_m R_m · term_m with R_m = Π_{i<m} s_i, by Horner's rule, [B].
 
     The same sum as `bucketized_geometric_expectation_from_terms`, from the
     stays s_m = p_m^{w_m} (1 for the open bucket) instead of log R:
