@@ -167,6 +167,11 @@ def bucketized_geometric_expectation_from_terms(log_reach, terms):
     return tf.reduce_sum(tf.exp(log_reach) * terms, -1)
 
 
+# Block of `bucketized_geometric_expectation_by_horner`: 32 buckets by 33
+# blocks at K = 1024, both loops short.
+_HORNER_BLOCK = 32
+
+
 def bucketized_geometric_expectation_by_horner(stay, terms):
     """E = Σ_m R_m · term_m with R_m = Π_{i<m} s_i, by Horner's rule, [B].
 
@@ -207,11 +212,6 @@ def bucketized_geometric_expectation_by_horner(stay, terms):
     for b in range(num_blocks - 2, -1, -1):
         expected = block_sum[:, b] + block_stay[:, b] * expected
     return expected
-
-
-# Block of `bucketized_geometric_expectation_by_horner`: 32 buckets by 33
-# blocks at K = 1024, both loops short.
-_HORNER_BLOCK = 32
 
 
 def bucketized_geometric_unit_hazard(logits, max_tail_logit=None, neg_log_p=None):
