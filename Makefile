@@ -41,11 +41,15 @@ $(STAMP): setup.py constraints.txt
 run: venv
 	$(VENV)/bin/wt-pipeline run
 
+# The suite runs on TEST_WORKERS processes (pytest-xdist), each taking whole test files, so
+# a file's module fixtures (a trained model, a pipeline run) are built once.
+TEST_WORKERS ?= 2
+
 test: venv
-	$(PY) -m pytest -q tests
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile tests
 
 test-fast: venv
-	$(PY) -m pytest -q -m "not slow" tests
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile -m "not slow" tests
 
 bench: venv
 	$(PY) benchmarks/heads_train_step.py

@@ -19,7 +19,8 @@ EXTRAS_REQUIRE = {
         "tensorflow-serving-api>=2.16,<2.17",
         "matplotlib>=3.5",
     ],
-    "test": ["pytest>=7"],
+    # pytest-xdist: `make test` runs the suite on two worker processes.
+    "test": ["pytest>=7", "pytest-xdist>=3.5"],
 }
 
 setuptools.setup(
