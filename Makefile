@@ -44,12 +44,13 @@ run: venv
 # The suite runs on TEST_WORKERS processes (pytest-xdist), each taking whole test files, so
 # a file's module fixtures (a trained model, a pipeline run) are built once.
 TEST_WORKERS ?= 2
+PYTEST = $(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 test: venv
-	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile tests
+	$(PYTEST) tests
 
 test-fast: venv
-	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile -m "not slow" tests
+	$(PYTEST) -m "not slow" tests
 
 bench: venv
 	$(PY) benchmarks/heads_train_step.py
