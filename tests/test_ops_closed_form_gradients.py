@@ -269,3 +269,28 @@ def test_geometric_partial_sum_is_the_finite_geometric_series():
     np.testing.assert_allclose(sums.numpy()[0, 4:], 5.0, rtol=1e-6)
     gradient = tape.gradient(sums, logits32).numpy()
     assert np.isfinite(gradient).all() and np.all(gradient > -1e-6)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_geometric_terms_from_the_losss_exponential(dtype):
+    """e^{min(z, cap)}·(1[open] − p^w) from e^{−|z|} (a compiled step's logged mean) equals the
+    same terms with their own exponential, and the float64 closed form, for z from −100 to
+    1e4: past cap, where e^{−|z|} underflows (z > 88 in float32) and at the open bucket's cap."""
+    logits = np.array([[-100.0, -5.0, 0.0, 1e-3, 5.0, 39.0, 41.0, 60.0, 100.0, 1e4, 3.0],
+                       [-2.0, 0.5, 2.0, 7.0, 20.0, 35.0, -40.0, 95.0, 1.0, 4.0, 30.0]])
+    widths = np.array([1.0, 2.0, 3.0, 7.0, 1.0, 40.0, 2.0, 5.0, 9.0, 1.0])
+    z = tf.constant(logits, dtype)
+    small, neg_log_p = ops.negative_log_sigmoid(z)
+    hazard = ops.bucketized_geometric_unit_hazard(z, 20.0, neg_log_p)
+    log_stay = ops.bucketized_geometric_log_stay(hazard, widths)
+    own = ops.bucketized_geometric_terms(z, log_stay, 20.0).numpy()
+    shared = ops.bucketized_geometric_terms(z, log_stay, 20.0, small=small).numpy()
+    caps = np.append(np.full(10, 40.0), 20.0)
+    clamped = np.minimum(logits, caps)
+    stay = np.append(widths, 0.0) * log_expit(clamped)
+    expected = np.exp(clamped) * (np.append(np.zeros(10), 1.0) - np.expm1(stay))
+    rtol = 1e-6 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(shared, own, rtol=rtol)
+    # e^{−100} is subnormal in float32: XLA and Eigen may flush it to 0.
+    np.testing.assert_allclose(shared, expected, rtol=rtol * 4, atol=1e-30)
+    assert np.isfinite(shared).all()

@@ -225,10 +225,10 @@ class BucketizedGeometricHead(WatchTimeHead):
     # computation for both was slower: XLA then recomputes the terms in the
     # Horner loop's order.
     def _expected_value_parts(self, logits, **context):
-        _, neg_log_p = ops.negative_log_sigmoid(logits)
+        small, neg_log_p = ops.negative_log_sigmoid(logits)
         hazard = ops.bucketized_geometric_unit_hazard(logits, self.max_tail_logit, neg_log_p)
         log_stay = ops.bucketized_geometric_log_stay(hazard, self.unit_widths)
-        terms = ops.bucketized_geometric_terms(logits, log_stay, self.max_tail_logit)
+        terms = ops.bucketized_geometric_terms(logits, log_stay, self.max_tail_logit, small)
         return 1.0 + tf.math.expm1(log_stay), terms
 
     def _expected_value_from_parts(self, parts, logits, **context):

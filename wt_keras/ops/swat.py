@@ -131,7 +131,7 @@ def bucketized_geometric_expected_watch_time(logits, widths,
         log_reach, bucketized_geometric_terms(logits, log_stay, max_tail_logit))
 
 
-def bucketized_geometric_terms(logits, log_stay, max_tail_logit=20.0):
+def bucketized_geometric_terms(logits, log_stay, max_tail_logit=20.0, small=None):
     """Bucket m's term of Eq. 6 before its reach R_m, [B, K+1].
 
     p_m (1 − p_m^{w_m}) / (1 − p_m) = e^{z_m} (1 − p_m^{w_m}), computed as
@@ -143,19 +143,28 @@ def bucketized_geometric_terms(logits, log_stay, max_tail_logit=20.0):
       logits: [B, K+1] bucket logits.
       log_stay: [B, K+1] w_m log p_m (0 for the open bucket).
       max_tail_logit: clamp of the open bucket's logit.
+      small: optional e^{−|z|} from `negative_log_sigmoid`, when the caller has
+        it: e^z is then e^{−|z|} or its reciprocal, one exponential fewer per
+        bucket. Values only (no gradient flows through the reciprocal's select).
     """
     num_buckets = logits.shape[-1]
     caps = np.append(np.full(num_buckets - 1, MAX_FINITE_LOGIT), max_tail_logit)
     return _geometric_bucket_terms(logits, log_stay, caps,
-                                   open_bucket=np.eye(1, num_buckets, num_buckets - 1)[0])
+                                   open_bucket=np.eye(1, num_buckets, num_buckets - 1)[0],
+                                   small=small)
 
 
-def _geometric_bucket_terms(logits, log_stay, caps, open_bucket=None):
+def _geometric_bucket_terms(logits, log_stay, caps, open_bucket=None, small=None):
     """e^{min(z, cap)} · (1[open] − expm1(w log p)): the mean units a bucket adds, before R."""
     factor = -tf.math.expm1(log_stay)
     if open_bucket is not None:
         factor = tf.constant(open_bucket, logits.dtype) + factor
-    return tf.exp(tf.minimum(logits, tf.constant(caps, logits.dtype))) * factor
+    if small is None:
+        return tf.exp(tf.minimum(logits, tf.constant(caps, logits.dtype))) * factor
+    # e^{min(z, cap)} = min(e^z, e^cap), e^z = 1/e^{−|z|} for z > 0 (inf once e^{−|z|}
+    # underflows, which the minimum turns into e^cap).
+    exp_logits = tf.where(logits > 0, 1.0 / small, small)
+    return tf.minimum(exp_logits, tf.constant(np.exp(caps), logits.dtype)) * factor
 
 
 def bucketized_geometric_expectation_from_terms(log_reach, terms):
