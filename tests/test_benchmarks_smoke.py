@@ -62,6 +62,21 @@ def test_heads_train_step_grid_spec_prints_one_table_per_number_of_buckets():
 
 
 @pytest.mark.slow
+def test_head_step_profile_splits_a_step_into_tensorflow_ops_and_xla_loops():
+    out = run_benchmark("head_step_profile.py", "--rows", "3000", "--steps", "5",
+                        "--grid-spec", "uniform:16", "--time-scale", "100", "--method", "swat_geo")
+    header = re.search(r"^swat_geo, uniform:16 \(K = (\d+) logits\), training metrics on, "
+                       r"batch 512: ([\d.]+) ms a step", out, re.MULTILINE)
+    assert header and int(header.group(1)) == 17 and float(header.group(2)) > 0.0, out
+    totals = dict(re.findall(r"^(TensorFlow ops|XLA instructions): ([\d.]+) ms a step", out,
+                             re.MULTILINE))
+    # The projection's matmuls run as TensorFlow ops and the compiled loss as XLA loops:
+    # both tables are non-empty, and the forward matmul is named.
+    assert float(totals["TensorFlow ops"]) > 0.0 and float(totals["XLA instructions"]) > 0.0, out
+    assert "MatMul" in out, out
+
+
+@pytest.mark.slow
 def test_xauc_speed_agrees_with_brute_force():
     out = run_benchmark("xauc_speed.py", "--repeats", "1")
     assert "same value as brute force: yes" in out, out
