@@ -222,8 +222,8 @@ class BucketizedGeometricHead(WatchTimeHead):
     # computation sums them by Horner's rule: one multiply-add per bucket, where
     # log space needed the exclusive cumsum's matmul and an exp per bucket (an
     # in-ranker A/B at K = 1024 measured the Horner step 5–10 % faster). One
-    # computation for both was slower: XLA then recomputes the terms in the
-    # Horner loop's order.
+    # computation for both, with or without the blocks transposed, measured no
+    # better in the ranker (benchmarks/results/heads_train_step_grid.md, run R).
     def _expected_value_parts(self, logits, **context):
         small, neg_log_p = ops.negative_log_sigmoid(logits)
         hazard = ops.bucketized_geometric_unit_hazard(logits, self.max_tail_logit, neg_log_p)
