@@ -97,7 +97,7 @@ def main():
                     xla_ops[name] += ms
                 elif line.name.startswith("tf_Compute") and not name.startswith("Executor"):
                     tf_ops[name] += ms
-                elif line.name == "python" and name == "KernelAndDeviceFunc::Run":
+                elif name == "KernelAndDeviceFunc::Run":      # the caller's thread: one a step
                     step_ms += ms
     print(f"{args.method}{' + EXUM' if args.exum else ''}, {args.grid_spec} (K = "
           f"{model.head.num_logits} logits), training metrics {args.train_metrics}, batch "

@@ -63,7 +63,8 @@ def test_heads_train_step_grid_spec_prints_one_table_per_number_of_buckets():
 
 @pytest.mark.slow
 def test_head_step_profile_splits_a_step_into_tensorflow_ops_and_xla_loops():
-    out = run_benchmark("head_step_profile.py", "--rows", "3000", "--steps", "5",
+    # Every op printed (--top): at K = 17 the matmuls are far from the largest ops.
+    out = run_benchmark("head_step_profile.py", "--rows", "3000", "--steps", "5", "--top", "1000",
                         "--grid-spec", "uniform:16", "--time-scale", "100", "--method", "swat_geo")
     header = re.search(r"^swat_geo, uniform:16 \(K = (\d+) logits\), training metrics on, "
                        r"batch 512: ([\d.]+) ms a step", out, re.MULTILINE)
@@ -71,9 +72,10 @@ def test_head_step_profile_splits_a_step_into_tensorflow_ops_and_xla_loops():
     totals = dict(re.findall(r"^(TensorFlow ops|XLA instructions): ([\d.]+) ms a step", out,
                              re.MULTILINE))
     # The projection's matmuls run as TensorFlow ops and the compiled loss as XLA loops:
-    # both tables are non-empty, and the forward matmul is named.
+    # both tables are non-empty, and the matmuls are listed among the TensorFlow ops.
     assert float(totals["TensorFlow ops"]) > 0.0 and float(totals["XLA instructions"]) > 0.0, out
-    assert "MatMul" in out, out
+    tensorflow_ops = out.split("XLA instructions:")[0]
+    assert re.search(r"^ +[\d.]+ ms  .*MatMul", tensorflow_ops, re.MULTILINE), out
 
 
 @pytest.mark.slow
