@@ -6,6 +6,7 @@ import pytest
 import scipy.stats
 
 from wt_keras import metrics
+from wt_keras.metrics import ranking
 
 
 def brute_force_xauc(labels, predictions):
@@ -98,7 +99,28 @@ def test_xauc_counts_negative_and_positive_zero_labels_as_one_value():
         brute_force_xauc_value(np.abs(labels), predictions), abs=1e-15)
 
 
-def test_xauc_is_exact_for_half_a_trillion_pairs():
+@pytest.fixture(params=["scipy", "numpy"])
+def discordant_counter(request, monkeypatch):
+    """XAUC with scipy's compiled discordant-pair counter, and with the numpy fallback."""
+    if request.param == "numpy":
+        monkeypatch.setattr(ranking, "_kendall_dis", None)
+    else:
+        assert ranking._kendall_dis is not None, "the pinned scipy has lost _kendall_dis"
+    return request.param
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_both_discordant_pair_counters_match_brute_force(discordant_counter, seed):
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, 9, 300)
+    ties = rng.integers(0, 30, 300).astype(float)                   # runs of equal predictions
+    continuous = labels + rng.normal(0, 3.0, 300)
+    for predictions in (ties, continuous):
+        assert metrics.xauc(labels, predictions) == pytest.approx(
+            brute_force_xauc_value(labels, predictions), abs=1e-15)
+
+
+def test_xauc_is_exact_for_half_a_trillion_pairs(discordant_counter):
     # n = 1e6 -> 5e11 pairs; few distinct values make an integer-exact check cheap.
     rng = np.random.default_rng(7)
     n = 1_000_000
