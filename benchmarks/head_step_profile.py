@@ -55,24 +55,16 @@ def main():
     from tensorflow.tsl.profiler.protobuf import xplane_pb2
 
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-    from heads_train_step import make_step
+    from heads_train_step import build_compiled_ranker, grid_tables, make_step
     from wt_keras.data import simulate_interactions
-    from wt_keras.models import bucket_tables, build_ranker
     from wt_keras.models.experiment import feature_columns
 
     tf.get_logger().setLevel("ERROR")
     frame = simulate_interactions(num_rows=args.rows, seed=0)
     columns = feature_columns(frame)
-    tables = bucket_tables(frame["watch_time_s"].to_numpy(), frame["duration_s"].to_numpy(),
-                           grid_spec=args.grid_spec, time_scale=args.time_scale)
-    tables = bucket_tables(frame["watch_time_s"].to_numpy(), frame["duration_s"].to_numpy(),
-                           grid_spec=args.grid_spec, time_scale=args.time_scale,
-                           cread_num_buckets=tables.num_buckets)
-    tf.keras.utils.set_random_seed(0)
-    model = build_ranker(args.method, tables, frame.columns, exum=args.exum,
-                         train_metrics=args.train_metrics == "on")
-    model.adapt(columns)
-    model.compile(optimizer=tf.keras.optimizers.Adam(1e-3))
+    tables = grid_tables(frame, args.grid_spec, args.time_scale)
+    model = build_compiled_ranker(args.method, tables, frame, columns, args.exum,
+                                  args.train_metrics == "on")
     step = make_step(model, {k: tf.constant(v[:args.batch_size]) for k, v in columns.items()})
     for _ in range(30):                                   # past the one-off set-up
         step()

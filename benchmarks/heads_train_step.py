@@ -70,15 +70,32 @@ def make_step(model, batch):
     return step
 
 
+def grid_tables(frame, grid_spec, time_scale, cread_follows_grid=True):
+    """The bucket tables of one grid spec; with `cread_follows_grid`, CREAD gets M = K too.
+
+    The boundaries carry the benchmark's α: it is the heads' only source of α.
+    """
+    watch_time, duration = frame["watch_time_s"].to_numpy(), frame["duration_s"].to_numpy()
+    tables = bucket_tables(watch_time, duration, grid_spec=grid_spec, time_scale=time_scale)
+    if cread_follows_grid:
+        tables = bucket_tables(watch_time, duration, grid_spec=grid_spec, time_scale=time_scale,
+                               cread_num_buckets=tables.num_buckets)
+    return tables
+
+
+def build_compiled_ranker(method, tables, frame, columns, exum, train_metrics):
+    """A ranker as every benchmark row times it: seed 0, adapted to the data, Adam(1e-3)."""
+    tf.keras.utils.set_random_seed(0)
+    model = build_ranker(method, tables, frame.columns, exum=exum, train_metrics=train_metrics)
+    model.adapt(columns)
+    model.compile(optimizer=tf.keras.optimizers.Adam(1e-3))
+    return model
+
+
 def time_heads(args, frame, columns, grid_spec, train_metrics):
     """Prints one table: each head's step time ÷ the regression step, for one grid spec."""
-    # The boundaries carry the benchmark's α: it is the heads' only source of α.
-    tables = bucket_tables(frame["watch_time_s"].to_numpy(), frame["duration_s"].to_numpy(),
-                           grid_spec=grid_spec, time_scale=args.time_scale)
-    if args.grid_spec is not None:                   # CREAD follows the grid's K as well
-        tables = bucket_tables(frame["watch_time_s"].to_numpy(), frame["duration_s"].to_numpy(),
-                               grid_spec=grid_spec, time_scale=args.time_scale,
-                               cread_num_buckets=tables.num_buckets)
+    tables = grid_tables(frame, grid_spec, args.time_scale,
+                         cread_follows_grid=args.grid_spec is not None)
     batch = {k: tf.constant(v[:args.batch_size]) for k, v in columns.items()}
     methods = ["regression"] + [m for m in METHODS if m in args.methods and m != "regression"]
     variants = ([(m, False) for m in methods]
@@ -87,11 +104,7 @@ def time_heads(args, frame, columns, grid_spec, train_metrics):
     for method, exum in variants:
         steps[(method, exum)] = []
         for _ in range(args.instances):
-            tf.keras.utils.set_random_seed(0)
-            model = build_ranker(method, tables, frame.columns, exum=exum,
-                                 train_metrics=train_metrics)
-            model.adapt(columns)
-            model.compile(optimizer=tf.keras.optimizers.Adam(1e-3))
+            model = build_compiled_ranker(method, tables, frame, columns, exum, train_metrics)
             steps[(method, exum)].append(make_step(model, batch))
         widths[method] = model.head.num_logits
 

@@ -103,7 +103,7 @@ def _discordant_pairs(tied_with_previous: np.ndarray, ranks: np.ndarray, num_ran
         prediction_ranks = np.cumsum(np.r_[True, ~tied_with_previous], dtype=np.intp)
     else:
         prediction_ranks = np.arange(1, ranks.size + 1, dtype=np.intp)
-    return int(_kendall_dis(prediction_ranks, ranks.astype(np.intp) + 1))
+    return int(_kendall_dis(prediction_ranks, np.add(ranks, 1, dtype=np.intp)))
 
 
 def _pair_counts(labels: np.ndarray, predictions: np.ndarray):
