@@ -22,6 +22,11 @@ spec: SWaT-Binom, SWaT-Geo and ordinal use the spec's endpoints, CREAD gets
 M = K buckets too (SWaT-Geo's K is what survives integerisation at
 `--time-scale` α). The goals there: ≤ 1.10 at K ≈ 256, ≤ 1.25 at K ≈ 1024.
 
+`--floor` adds a row "floor": a head with as many logits as the grid's SWaT-Geo and the
+cheapest loss there is (½ (mean z − T)², through the same compiled loss path and custom
+gradient). It costs what any head with that many logits costs before its own mathematics:
+the projection to K logits, its backward matmuls and the compiled call.
+
 `--train-metrics on off` prints each table twice: with the MAE/Pearson metrics updated on
 every training batch (the Keras default, which needs the head's E[T | x] in every step) and
 with `WatchTimeRanker(train_metrics=False)`, a step of loss and gradient only.
@@ -42,10 +47,34 @@ import tensorflow as tf  # noqa: E402
 
 import wt_keras  # noqa: E402,F401
 from wt_keras.data import simulate_interactions  # noqa: E402
+from wt_keras.heads.base import WatchTimeHead  # noqa: E402
 from wt_keras.models import METHODS, bucket_tables, build_ranker  # noqa: E402
 from wt_keras.models.experiment import feature_columns  # noqa: E402
+from wt_keras.models.factory import default_features  # noqa: E402
+from wt_keras.models.ranker import WatchTimeRanker  # noqa: E402
 
 EXUM_METHODS = ("regression", "d2q", "cread", "swat_binom", "swat_geo")
+
+
+class FloorHead(WatchTimeHead):
+    """K logits and the cheapest loss: ½ (mean_k z_k − T)², E[T | x] = mean_k z_k.
+
+    Only a yardstick for the benchmark (`--floor`): with K > 1 logits its loss runs
+    through the heads' compiled path like every bucket head's, so its step costs the
+    projection to K logits, the backward matmuls and the compiled call, and almost
+    nothing else.
+    """
+
+    has_distribution = False
+
+    def _likelihood_loss(self, watch_time, logits, **context):
+        return 0.5 * tf.square(tf.reduce_mean(logits, -1) - watch_time)
+
+    def expected_value(self, logits, **context):
+        return tf.reduce_mean(self._check_logits(logits), -1)
+
+    def _intercept_logits(self, watch_time, **context):
+        return [float(np.mean(watch_time))] * self.num_logits
 
 
 def time_block(step, num_steps):
@@ -84,9 +113,18 @@ def grid_tables(frame, grid_spec, time_scale, cread_follows_grid=True):
 
 
 def build_compiled_ranker(method, tables, frame, columns, exum, train_metrics):
-    """A ranker as every benchmark row times it: seed 0, adapted to the data, Adam(1e-3)."""
+    """A ranker as every benchmark row times it: seed 0, adapted to the data, Adam(1e-3).
+
+    `method` "floor": the `FloorHead` with as many logits as SWaT-Geo at these tables.
+    """
     tf.keras.utils.set_random_seed(0)
-    model = build_ranker(method, tables, frame.columns, exum=exum, train_metrics=train_metrics)
+    if method == "floor":
+        categorical, dense = default_features(frame.columns)
+        model = WatchTimeRanker(FloorHead(tables.num_buckets + 1), categorical, dense,
+                                train_metrics=train_metrics)
+    else:
+        model = build_ranker(method, tables, frame.columns, exum=exum,
+                             train_metrics=train_metrics)
     model.adapt(columns)
     model.compile(optimizer=tf.keras.optimizers.Adam(1e-3))
     return model
@@ -97,7 +135,8 @@ def time_heads(args, frame, columns, grid_spec, train_metrics):
     tables = grid_tables(frame, grid_spec, args.time_scale,
                          cread_follows_grid=args.grid_spec is not None)
     batch = {k: tf.constant(v[:args.batch_size]) for k, v in columns.items()}
-    methods = ["regression"] + [m for m in METHODS if m in args.methods and m != "regression"]
+    methods = (["regression"] + [m for m in METHODS if m in args.methods and m != "regression"]
+               + (["floor"] if args.floor else []))
     variants = ([(m, False) for m in methods]
                 + [(m, True) for m in EXUM_METHODS if m in methods])
     steps, widths = {}, {}                           # (method, exum) -> one step per instance
@@ -186,6 +225,9 @@ def main():
     parser.add_argument("--time-scale", type=float, default=1.0,
                         help="α of the count heads (SWaT-Geo, geometric): fine grids need "
                              "α ≥ 100 to keep K distinct integer endpoints")
+    parser.add_argument("--floor", action="store_true",
+                        help="add a head with K logits and the cheapest loss: what any head with "
+                             "that many logits costs before its own mathematics")
     parser.add_argument("--train-metrics", nargs="+", choices=("on", "off"), default=["on"],
                         help="whether train steps update the MAE/Pearson metrics "
                              "(WatchTimeRanker(train_metrics=...)); 'on off' prints both tables")

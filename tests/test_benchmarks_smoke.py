@@ -43,22 +43,25 @@ def test_heads_train_step_reports_every_head_with_and_without_exum():
 @pytest.mark.slow
 def test_heads_train_step_grid_spec_prints_one_table_per_number_of_buckets():
     # One head and one instance: every ranker costs a trace and an XLA compile, and the tables'
-    # layout is what is checked here (8 rankers: 2 specs × 2 metrics settings × 2 heads).
+    # layout is what is checked here (12 rankers: 2 specs × 2 metrics settings × 3 heads).
     out = run_benchmark("heads_train_step.py", "--rows", "3000", "--rounds", "2", "--steps", "1",
                         "--grid-spec", "uniform:8", "uniform:40", "--time-scale", "100",
-                        "--methods", "ordinal", "--instances", "1",
+                        "--methods", "ordinal", "--instances", "1", "--floor",
                         "--train-metrics", "on", "off")
-    widths = re.findall(r"^\| (regression|ordinal) \| (\d+) \|", out, re.MULTILINE)
+    widths = re.findall(r"^\| (regression|ordinal|floor) \| (\d+) \|", out, re.MULTILINE)
     # 3000 labels keep 8 and 40 distinct endpoints; one table per spec and metrics setting.
-    assert widths == [("regression", "1"), ("ordinal", "8")] * 2 + [("regression", "1"), ("ordinal", "40")] * 2, out
+    # The floor has as many logits as SWaT-Geo: K finite buckets and the open one.
+    assert widths == ([("regression", "1"), ("ordinal", "8"), ("floor", "9")] * 2
+                      + [("regression", "1"), ("ordinal", "40"), ("floor", "41")] * 2), out
     headers = re.findall(r"^rows .*K = (\d+) .*training metrics (on|off)", out, re.MULTILINE)
     assert headers == [("8", "on"), ("8", "off"), ("40", "on"), ("40", "off")], out
     assert "K = 8 (uniform:8), CREAD M = 8" in out and "K = 40 (uniform:40), CREAD M = 40" in out, out
     assert "2 rounds × 1 instances × 1 steps" in out, out
     # The goal column follows K (≤ 1.10 up to K ≈ 256) and every ratio is a finite number.
     assert out.count("goal ≤ 1.10") == 4, out
-    ratios = re.findall(r"^\| ordinal \| \d+ \| [\d.]+ \| ([\d.]+) \| ([\d.]+) \|", out, re.MULTILINE)
-    assert len(ratios) == 4 and all(0.0 < float(r) < 100.0 for pair in ratios for r in pair), out
+    ratios = re.findall(r"^\| (?:ordinal|floor) \| \d+ \| [\d.]+ \| ([\d.]+) \| ([\d.]+) \|",
+                        out, re.MULTILINE)
+    assert len(ratios) == 8 and all(0.0 < float(r) < 100.0 for pair in ratios for r in pair), out
 
 
 @pytest.mark.slow
