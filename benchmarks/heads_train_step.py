@@ -13,9 +13,13 @@ good (measured on 2 cores: four regression rankers of one seed read
 11.9–13.0 ms over 20 shuffled rounds), so every ranker is built
 `--instances` times and each instance of a method is paired with each
 instance of its baseline in turn.
-The last column is the same paired ratio of the process's CPU time (summed
+The CPU-time column is the same paired ratio of the process's CPU time (summed
 over TF's threads): the cost of a step, which other load on a shared
-machine disturbs far less than its wall time.
+machine disturbs far less than its wall time. The last column is a 90 %
+bootstrap interval of the paired median (the pairs resampled): how far this
+run's median could move, which says whether a row beside the goal is over it
+or only at the line. It does not cover what differs from run to run on a
+shared host (repeated runs of one code have moved by ±0.04–0.05).
 
 `--grid-spec` times the heads at other numbers of buckets K, one table per
 spec: SWaT-Binom, SWaT-Geo and ordinal use the spec's endpoints, CREAD gets
@@ -188,17 +192,27 @@ def time_heads(args, frame, columns, grid_spec, train_metrics):
           f"training metrics {'on' if train_metrics else 'off'}, "
           f"{args.rounds} rounds × {args.instances} instances × {args.steps} steps")
     print("| method | logits | median step (ms) | ÷ regression | ÷ regression on the same ranker, "
-          f"paired | goal ≤ {goal:.2f} | the same, CPU time |")
-    print("|---|---|---|---|---|---|---|")
+          f"paired | goal ≤ {goal:.2f} | the same, CPU time | paired, 90 % interval |")
+    print("|---|---|---|---|---|---|---|---|")
+    interval_rng = np.random.default_rng(1)
     for (method, exum), values in timings.items():
         ratio = np.median(values) / baseline
         same_ranker = float(np.median(paired[(method, exum)]))
         same_ranker_cpu = float(np.median(paired_cpu[(method, exum)]))
+        low, high = median_interval(paired[(method, exum)], interval_rng)
         name = method + (" + EXUM" if exum else "")
         print(f"| {name} | {widths[method]} | {1e3 * np.median(values):.2f} | {ratio:.3f} | "
               f"{same_ranker:.3f} | {'ok' if same_ranker <= goal else 'over'} | "
-              f"{same_ranker_cpu:.3f} |")
+              f"{same_ranker_cpu:.3f} | {low:.3f}–{high:.3f} |")
     print()
+
+
+def median_interval(values, rng, level=0.90, resamples=2000):
+    """(low, high): a bootstrap interval at `level` for the median of `values`."""
+    values = np.asarray(values, np.float64)
+    medians = np.median(rng.choice(values, size=(resamples, values.size)), axis=1)
+    low, high = np.quantile(medians, [(1.0 - level) / 2.0, (1.0 + level) / 2.0])
+    return float(low), float(high)
 
 
 def goal_for(num_buckets):

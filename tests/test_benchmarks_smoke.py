@@ -62,6 +62,14 @@ def test_heads_train_step_grid_spec_prints_one_table_per_number_of_buckets():
     ratios = re.findall(r"^\| (?:ordinal|floor) \| \d+ \| [\d.]+ \| ([\d.]+) \| ([\d.]+) \|",
                         out, re.MULTILINE)
     assert len(ratios) == 8 and all(0.0 < float(r) < 100.0 for pair in ratios for r in pair), out
+    # The last column brackets the paired median (the regression rows pair with themselves: 1).
+    rows = re.findall(r"^\| (regression|ordinal|floor) \| \d+ \| [\d.]+ \| [\d.]+ \| ([\d.]+) \| "
+                      r"(?:ok|over) \| [\d.]+ \| ([\d.]+)–([\d.]+) \|$", out, re.MULTILINE)
+    assert len(rows) == 12, out
+    for name, median, low, high in rows:
+        assert float(low) <= float(median) <= float(high), out
+        if name == "regression":
+            assert low == high == "1.000", out
 
 
 @pytest.mark.slow
