@@ -7,6 +7,7 @@ without EXUM, a rank error within its bound, and one finite ratio for every head
 """
 import os
 import re
+import shutil
 import subprocess
 import sys
 
@@ -106,6 +107,26 @@ def test_xauc_speed_agrees_with_brute_force():
     estimate = float(np.mean(agreement > 0))     # the noise is continuous: no prediction ties
     standard_error = np.sqrt(estimate * (1.0 - estimate) / agreement.size)
     assert abs(float(row[2]) - estimate) < 5 * standard_error, (row[2], estimate)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("g++") is None, reason="native_kernel_bound.py builds a C++ op")
+def test_native_kernel_bound_agrees_with_the_head_and_prints_three_ratios():
+    out = run_benchmark("native_kernel_bound.py", "--grid-spec", "uniform:64", "--rows", "3000",
+                        "--rounds", "2", "--instances", "1", "--steps", "2")
+    # The op's loss, gradient and E against the head's own, on 512 random rows (the script
+    # exits non-zero above 1e-4; a float32 kernel of the same formulas lands near 1e-7).
+    errors = re.search(r"loss ([\d.e+-]+), gradient ([\d.e+-]+), mean ([\d.e+-]+)$", out,
+                       re.MULTILINE)
+    assert errors and all(float(error) < 1e-5 for error in errors.groups()), out
+    assert re.search(r"^uniform:64: K = (\d+) logits", out, re.MULTILINE), out
+    assert re.search(r"^built swat_geo_step.cc: vector exp/log1p/expm1 (yes|NO)", out,
+                     re.MULTILINE), out
+    ratios = re.findall(r"^\| SWaT-Geo \((?:compiled loss|native op)\) ÷ [^|]+ \| ([\d.]+) "
+                        r"\| ([\d.]+)–([\d.]+) \|$", out, re.MULTILINE)
+    assert len(ratios) == 3, out
+    for median, low, high in ratios:
+        assert 0.0 < float(low) <= float(median) <= float(high), out
 
 
 @pytest.mark.slow
