@@ -121,14 +121,23 @@ def build_compiled_ranker(method, tables, frame, columns, exum, train_metrics):
 
     `method` "floor": the `FloorHead` with as many logits as SWaT-Geo at these tables.
     """
-    tf.keras.utils.set_random_seed(0)
     if method == "floor":
-        categorical, dense = default_features(frame.columns)
-        model = WatchTimeRanker(FloorHead(tables.num_buckets + 1), categorical, dense,
-                                train_metrics=train_metrics)
-    else:
-        model = build_ranker(method, tables, frame.columns, exum=exum,
-                             train_metrics=train_metrics)
+        return compiled_ranker_with_head(FloorHead(tables.num_buckets + 1), frame, columns,
+                                         train_metrics)
+    tf.keras.utils.set_random_seed(0)
+    model = build_ranker(method, tables, frame.columns, exum=exum, train_metrics=train_metrics)
+    return _adapted_and_compiled(model, columns)
+
+
+def compiled_ranker_with_head(head, frame, columns, train_metrics):
+    """`build_compiled_ranker`'s ranker (no EXUM) around a head built by the caller."""
+    tf.keras.utils.set_random_seed(0)
+    categorical, dense = default_features(frame.columns)
+    model = WatchTimeRanker(head, categorical, dense, train_metrics=train_metrics)
+    return _adapted_and_compiled(model, columns)
+
+
+def _adapted_and_compiled(model, columns):
     model.adapt(columns)
     model.compile(optimizer=tf.keras.optimizers.Adam(1e-3))
     return model

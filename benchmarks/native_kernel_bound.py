@@ -38,14 +38,13 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from heads_train_step import (build_compiled_ranker, grid_tables, make_step,  # noqa: E402
-                              median_interval, time_block)
+from heads_train_step import (build_compiled_ranker, compiled_ranker_with_head,  # noqa: E402
+                              grid_tables, make_step, median_interval, time_block)
 from wt_keras import ops  # noqa: E402
 from wt_keras.data import simulate_interactions  # noqa: E402
 from wt_keras.heads import BucketizedGeometricHead  # noqa: E402
 from wt_keras.models.experiment import feature_columns  # noqa: E402
-from wt_keras.models.factory import default_features  # noqa: E402
-from wt_keras.models.ranker import WatchTimeRanker  # noqa: E402
+from wt_keras.models.factory import build_head  # noqa: E402
 
 SOURCE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "native", "swat_geo_step.cc")
 
@@ -135,14 +134,9 @@ def check_against_head(head, native_head, seed=0):
 
 def build_native_ranker(tables, frame, columns):
     """Variant B: build_compiled_ranker's SWaT-Geo ranker with the native head."""
-    reference = build_compiled_ranker("swat_geo", tables, frame, columns, False, True)
-    tf.keras.utils.set_random_seed(0)
-    categorical, dense = default_features(frame.columns)
-    head = NativeKernelGeometricHead.from_config(reference.head.get_config())
-    model = WatchTimeRanker(head, categorical, dense, train_metrics=True)
-    model.adapt(columns)
-    model.compile(optimizer=tf.keras.optimizers.Adam(1e-3))
-    return model, reference.head, head
+    head = build_head("swat_geo", tables)                # as build_ranker configures it
+    native_head = NativeKernelGeometricHead.from_config(head.get_config())
+    return compiled_ranker_with_head(native_head, frame, columns, True), head, native_head
 
 
 def time_variants(args, frame, columns, batch, grid_spec):
