@@ -75,7 +75,8 @@ def build_op(directory):
 class NativeKernelGeometricHead(BucketizedGeometricHead):
     """SWaT-Geo whose loss, gradient and logged mean come from the native op (variant B).
 
-    Only for this benchmark: no EXUM, and the op works in float32 on the CPU.
+    Only for this benchmark: no EXUM, the op works in float32 on the CPU, and the label
+    checks of `WatchTimeHead.loss` (batch sizes, NaN labels) are left out.
     """
 
     native_op = None
@@ -120,6 +121,7 @@ def check_against_head(head, native_head, seed=0):
     # The gradient (y + n) σ(z) − y cancels digits of y (up to a bucket's width in units):
     # its error is measured against that scale.
     coverage = ops.bucket_coverage(head._units(watch_time), head._lower, head._upper)
+
     def max_error(values, reference, scale=0.0):
         return float(tf.reduce_max(tf.abs(values - reference) / (1.0 + scale + tf.abs(reference))))
     errors = {"loss": max_error(value, reference_loss),
