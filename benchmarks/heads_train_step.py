@@ -95,6 +95,15 @@ def time_block(step, num_steps):
             (time.process_time() - start_cpu) / num_steps)
 
 
+def time_pair(step, partner, num_steps, rng):
+    """`time_block` of both steps, back to back in random order: (step's, partner's)."""
+    if rng.random() < 0.5:
+        step_time = time_block(step, num_steps)
+        return step_time, time_block(partner, num_steps)
+    partner_time = time_block(partner, num_steps)
+    return time_block(step, num_steps), partner_time
+
+
 def make_step(model, batch):
     @tf.function
     def step():
@@ -184,12 +193,7 @@ def time_heads(args, frame, columns, grid_spec, train_metrics):
             # drifts of a shared machine cancel in the ratio; instance i meets every
             # baseline instance in turn.
             partner = steps[baseline_key][(instance + round_index) % args.instances]
-            if rng.random() < 0.5:
-                method_time = time_block(step, args.steps)
-                partner_time = time_block(partner, args.steps)
-            else:
-                partner_time = time_block(partner, args.steps)
-                method_time = time_block(step, args.steps)
+            method_time, partner_time = time_pair(step, partner, args.steps, rng)
             timings[key].append(method_time[0])
             paired[key].append(method_time[0] / partner_time[0])
             paired_cpu[key].append(method_time[1] / partner_time[1])

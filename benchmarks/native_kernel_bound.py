@@ -39,7 +39,8 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from heads_train_step import (build_compiled_ranker, compiled_ranker_with_head,  # noqa: E402
-                              grid_tables, make_step, median_interval, time_block)
+                              grid_tables, make_step, median_interval, time_block,
+                              time_pair)
 from wt_keras import ops  # noqa: E402
 from wt_keras.data import simulate_interactions  # noqa: E402
 from wt_keras.heads import BucketizedGeometricHead  # noqa: E402
@@ -164,12 +165,10 @@ def time_variants(args, frame, columns, batch, grid_spec):
         order = [(pair, i) for pair in pairs for i in range(args.instances)]
         rng.shuffle(order)
         for (first, second), i in order:
-            a, b = steps[first][i], steps[second][(i + round_index) % args.instances]
-            if rng.random() < 0.5:
-                time_a, time_b = time_block(a, args.steps)[0], time_block(b, args.steps)[0]
-            else:
-                time_b, time_a = time_block(b, args.steps)[0], time_block(a, args.steps)[0]
-            ratios[(first, second)].append(time_a / time_b)
+            time_a, time_b = time_pair(steps[first][i],
+                                       steps[second][(i + round_index) % args.instances],
+                                       args.steps, rng)
+            ratios[(first, second)].append(time_a[0] / time_b[0])
     names = {"A": "SWaT-Geo (compiled loss)", "B": "SWaT-Geo (native op)", "R": "regression"}
     print("| pair | paired median | 90 % interval |\n|---|---|---|")
     for first, second in pairs:
